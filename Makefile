@@ -1,0 +1,58 @@
+# media-service. `make help` lists the targets.
+
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+WITH      := third_party/with-ffmpeg.sh
+DEPS      := third_party/install-deps.sh
+BENCHTIME ?= 200x
+
+.PHONY: help deps ffmpeg build run test test-nocgo bench lint fmt clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+
+deps: ## install Debian packages and Go where missing (root)
+	@$(DEPS) test
+
+ffmpeg: ## build the pinned FFmpeg into the cache (reused when present)
+	@$(DEPS) build
+	@third_party/build-ffmpeg.sh
+
+build: ## build bin/media-service
+	@$(DEPS) build
+	$(WITH) go build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+
+run: build ## start the service on port 30006 (PORT)
+	./bin/media-service serve
+
+test: ## install what is missing, then vet and run every test with -race
+	@$(DEPS) test
+	$(WITH) go vet ./...
+	$(WITH) go test -race -count=1 ./...
+	@$(MAKE) --no-print-directory test-nocgo
+
+test-nocgo: ## build and test without cgo (pass-through only)
+	CGO_ENABLED=0 go vet ./...
+	CGO_ENABLED=0 go build ./...
+	CGO_ENABLED=0 go test -count=1 ./...
+
+bench: ## in-process libx264 against the ffmpeg program, side by side
+	@$(DEPS) test
+	$(WITH) go test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./native | tee bench.out
+	@go run ./internal/tools/benchtable < bench.out
+
+lint: ## gofmt, go vet with and without cgo, and the cgo boundary
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(WITH) go vet ./...
+	CGO_ENABLED=0 go vet ./...
+	@leaks=$$(grep -rlE --include='*.go' '^import "C"|"C"$$|asticode/go-astiav' . | grep -vE '^\./(native|third_party)/' || true); \
+	if [ -n "$$leaks" ]; then echo "only native/ may import C or go-astiav:"; echo "$$leaks"; exit 1; fi
+
+fmt: ## gofmt every Go file
+	gofmt -w $$(git ls-files '*.go')
+
+clean: ## remove build outputs (the FFmpeg cache stays)
+	rm -rf bin bench.out

@@ -1,0 +1,97 @@
+// Package api serves the service's HTTP interface on Echo: health today;
+// the REST and WHEP routes, metrics, pprof and the viewer page as the
+// service grows.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// Info describes the running binary; /health reports it.
+type Info struct {
+	Version string `json:"version"`
+	FFmpeg  string `json:"ffmpeg,omitempty"`
+}
+
+// Server is the HTTP server. Create it with New, run it with Serve.
+type Server struct {
+	echo    *echo.Echo
+	log     *slog.Logger
+	info    Info
+	started time.Time
+}
+
+// shutdownTimeout bounds how long Serve waits for requests in flight.
+const shutdownTimeout = 5 * time.Second
+
+// maxBodyBytes bounds every request body.
+const maxBodyBytes = 1 << 20
+
+// New returns a server with every route registered.
+func New(info Info, log *slog.Logger) *Server {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	s := &Server{echo: e, log: log, info: info, started: time.Now()}
+	e.Use(middleware.Recover())
+	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", maxBodyBytes)))
+	e.GET("/health", s.health)
+	return s
+}
+
+// Handler returns the server's routes as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// HealthResponse is the body of GET /health.
+type HealthResponse struct {
+	Status        string  `json:"status"`
+	UptimeSeconds float64 `json:"uptimeSeconds"`
+	Info
+}
+
+func (s *Server) health(c echo.Context) error {
+	return c.JSON(http.StatusOK, HealthResponse{
+		Status:        "ok",
+		UptimeSeconds: time.Since(s.started).Seconds(),
+		Info:          s.info,
+	})
+}
+
+// Serve answers requests on ln until ctx ends, then shuts down gracefully,
+// waiting up to five seconds for requests in flight. It closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && serr != nil {
+		err = errors.Join(err, serr)
+	}
+	if err != nil {
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,209 @@
+// Package config holds the service's configuration: defaults as a value,
+// then a .env file, then the process environment, then Validate.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Config is the service's configuration. Each field names the environment
+// variable that sets it; .env.example documents them all.
+type Config struct {
+	// Port is the HTTP port of the API, metrics and pprof (PORT).
+	Port int
+	// LogLevel is debug, info, warn or error (LOG_LEVEL).
+	LogLevel string
+
+	// CaptureMode is screenrecord, screencap or raw-frames (CAPTURE_MODE).
+	CaptureMode string
+	// VideoEncoderType is auto, passthrough, h264 or vp8
+	// (VIDEO_ENCODER_TYPE). auto passes screenrecord's H.264 through and
+	// encodes raw frames with the best H.264 encoder.
+	VideoEncoderType string
+	// UseWorkerPool shares a pool of encoder workers between devices
+	// (USE_WORKER_POOL); WorkerCount sizes it (WORKER_COUNT).
+	UseWorkerPool bool
+	WorkerCount   int
+	// H264HWAccel is auto, nvenc, qsv, vaapi or none (H264_HW_ACCEL).
+	H264HWAccel string
+	// H264Preset is the libx264 preset (H264_PRESET).
+	H264Preset string
+	// H264Profile is baseline, main or high (H264_PROFILE).
+	H264Profile string
+	// VideoFrameRate in frames per second (VIDEO_FRAMERATE).
+	VideoFrameRate int
+	// VideoBitRate in bits per second (VIDEO_BITRATE).
+	VideoBitRate int
+	// KeyFrameInterval is the maximum number of frames between keyframes
+	// (VIDEO_KEYFRAME_INTERVAL).
+	KeyFrameInterval int
+}
+
+// Default returns the configuration used where nothing overrides it.
+func Default() Config {
+	return Config{
+		Port:             30006,
+		LogLevel:         "info",
+		CaptureMode:      "screenrecord",
+		VideoEncoderType: "auto",
+		UseWorkerPool:    false,
+		WorkerCount:      4,
+		H264HWAccel:      "auto",
+		H264Preset:       "faster",
+		H264Profile:      "baseline",
+		VideoFrameRate:   30,
+		VideoBitRate:     2_000_000,
+		KeyFrameInterval: 60,
+	}
+}
+
+// Allowed values of the enumerated variables.
+var (
+	LogLevels     = []string{"debug", "info", "warn", "error"}
+	CaptureModes  = []string{"screenrecord", "screencap", "raw-frames"}
+	EncoderTypes  = []string{"auto", "passthrough", "h264", "vp8"}
+	HWAccels      = []string{"auto", "nvenc", "qsv", "vaapi", "none"}
+	H264Presets   = []string{"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}
+	H264Profiles  = []string{"baseline", "main", "high"}
+	ErrInvalid    = errors.New("config: invalid")
+	ErrUnknownVar = errors.New("config: unknown variable")
+)
+
+// field binds one environment variable to a Config field.
+type field struct {
+	name string
+	set  func(c *Config, v string) error
+}
+
+func intField(name string, p func(*Config) *int) field {
+	return field{name, func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%w: %s=%q is not an integer", ErrInvalid, name, v)
+		}
+		*p(c) = n
+		return nil
+	}}
+}
+
+func boolField(name string, p func(*Config) *bool) field {
+	return field{name, func(c *Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%w: %s=%q is not a boolean (want true or false)", ErrInvalid, name, v)
+		}
+		*p(c) = b
+		return nil
+	}}
+}
+
+func stringField(name string, p func(*Config) *string) field {
+	return field{name, func(c *Config, v string) error {
+		*p(c) = strings.TrimSpace(v)
+		return nil
+	}}
+}
+
+var fields = []field{
+	intField("PORT", func(c *Config) *int { return &c.Port }),
+	stringField("LOG_LEVEL", func(c *Config) *string { return &c.LogLevel }),
+	stringField("CAPTURE_MODE", func(c *Config) *string { return &c.CaptureMode }),
+	stringField("VIDEO_ENCODER_TYPE", func(c *Config) *string { return &c.VideoEncoderType }),
+	boolField("USE_WORKER_POOL", func(c *Config) *bool { return &c.UseWorkerPool }),
+	intField("WORKER_COUNT", func(c *Config) *int { return &c.WorkerCount }),
+	stringField("H264_HW_ACCEL", func(c *Config) *string { return &c.H264HWAccel }),
+	stringField("H264_PRESET", func(c *Config) *string { return &c.H264Preset }),
+	stringField("H264_PROFILE", func(c *Config) *string { return &c.H264Profile }),
+	intField("VIDEO_FRAMERATE", func(c *Config) *int { return &c.VideoFrameRate }),
+	intField("VIDEO_BITRATE", func(c *Config) *int { return &c.VideoBitRate }),
+	intField("VIDEO_KEYFRAME_INTERVAL", func(c *Config) *int { return &c.KeyFrameInterval }),
+}
+
+// Variables returns the names of every variable the configuration reads.
+func Variables() []string {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.name
+	}
+	return names
+}
+
+func lookupField(name string) (field, bool) {
+	i := slices.IndexFunc(fields, func(f field) bool { return f.name == name })
+	if i < 0 {
+		return field{}, false
+	}
+	return fields[i], true
+}
+
+// Load returns the defaults overridden by the .env file at envFile (if it
+// exists; "" skips it) and then by the environment that lookup reads
+// (os.LookupEnv in the service), validated.
+func Load(envFile string, lookup func(string) (string, bool)) (Config, error) {
+	c := Default()
+	if envFile != "" {
+		data, err := os.ReadFile(envFile)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return Config{}, fmt.Errorf("config: read %s: %w", envFile, err)
+		default:
+			vars, err := ParseEnv(data)
+			if err != nil {
+				return Config{}, fmt.Errorf("config: %s: %w", envFile, err)
+			}
+			for _, kv := range vars {
+				f, ok := lookupField(kv.Key)
+				if !ok {
+					return Config{}, fmt.Errorf("%w %s in %s (known: %s)", ErrUnknownVar, kv.Key, envFile, strings.Join(Variables(), ", "))
+				}
+				if err := f.set(&c, kv.Value); err != nil {
+					return Config{}, fmt.Errorf("%s: %w", envFile, err)
+				}
+			}
+		}
+	}
+	for _, f := range fields {
+		if v, ok := lookup(f.name); ok {
+			if err := f.set(&c, v); err != nil {
+				return Config{}, err
+			}
+		}
+	}
+	return c, c.Validate()
+}
+
+// Validate reports the first invalid value, naming its variable and the
+// values it allows.
+func (c Config) Validate() error {
+	oneOf := func(name, v string, allowed []string) error {
+		if !slices.Contains(allowed, v) {
+			return fmt.Errorf("%w: %s=%q (want one of %s)", ErrInvalid, name, v, strings.Join(allowed, ", "))
+		}
+		return nil
+	}
+	between := func(name string, v, lo, hi int) error {
+		if v < lo || v > hi {
+			return fmt.Errorf("%w: %s=%d (want %d..%d)", ErrInvalid, name, v, lo, hi)
+		}
+		return nil
+	}
+	return errors.Join(
+		between("PORT", c.Port, 1, 65535),
+		oneOf("LOG_LEVEL", c.LogLevel, LogLevels),
+		oneOf("CAPTURE_MODE", c.CaptureMode, CaptureModes),
+		oneOf("VIDEO_ENCODER_TYPE", c.VideoEncoderType, EncoderTypes),
+		between("WORKER_COUNT", c.WorkerCount, 1, 256),
+		oneOf("H264_HW_ACCEL", c.H264HWAccel, HWAccels),
+		oneOf("H264_PRESET", c.H264Preset, H264Presets),
+		oneOf("H264_PROFILE", c.H264Profile, H264Profiles),
+		between("VIDEO_FRAMERATE", c.VideoFrameRate, 1, 240),
+		between("VIDEO_BITRATE", c.VideoBitRate, 10_000, 200_000_000),
+		between("VIDEO_KEYFRAME_INTERVAL", c.KeyFrameInterval, 1, 100_000),
+	)
+}

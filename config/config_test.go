@@ -1,0 +1,181 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// envCases is shared by the unit test and the fuzz target's seed corpus.
+var envCases = []struct {
+	name string
+	in   string
+	want []KeyValue
+	err  bool
+}{
+	{"empty", "", nil, false},
+	{"comments and blanks", "# c\n\n   # d\r\n", nil, false},
+	{"plain", "PORT=8080\n", []KeyValue{{"PORT", "8080", 1}}, false},
+	{"export and spaces", "export  A = b c \n", []KeyValue{{"A", "b c", 1}}, false},
+	{"inline comment", "A=x # note\nB=y#z\n", []KeyValue{{"A", "x", 1}, {"B", "y#z", 2}}, false},
+	{"single quotes literal", `A='a \n # b'`, []KeyValue{{"A", `a \n # b`, 1}}, false},
+	{"double quote escapes", `A="x\ty\n\"q\"\\" # c`, []KeyValue{{"A", "x\ty\n\"q\"\\", 1}}, false},
+	{"crlf", "A=1\r\nB=2\r\n", []KeyValue{{"A", "1", 1}, {"B", "2", 2}}, false},
+	{"empty value", "A=\n", []KeyValue{{"A", "", 1}}, false},
+	{"no equals", "JUSTTEXT\n", nil, true},
+	{"bad key", "1A=2\n", nil, true},
+	{"key with dash", "A-B=2\n", nil, true},
+	{"unterminated single", "A='x\n", nil, true},
+	{"unterminated double", `A="x`, nil, true},
+	{"trailing backslash", `A="x\`, nil, true},
+	{"text after quote", `A="x" y`, nil, true},
+}
+
+func TestParseEnv(t *testing.T) {
+	for _, tc := range envCases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseEnv([]byte(tc.in))
+			if tc.err {
+				if !errors.Is(err, ErrSyntax) {
+					t.Fatalf("ParseEnv(%q) = %v, %v; want ErrSyntax", tc.in, got, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("ParseEnv(%q) = %#v, want %#v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParseEnv(f *testing.F) {
+	for _, tc := range envCases {
+		f.Add([]byte(tc.in))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		kvs, err := ParseEnv(data)
+		if err != nil {
+			if !errors.Is(err, ErrSyntax) {
+				t.Fatalf("error %v does not wrap ErrSyntax", err)
+			}
+			return
+		}
+		lines := strings.Count(string(data), "\n") + 1
+		for _, kv := range kvs {
+			if !envKey.MatchString(kv.Key) {
+				t.Fatalf("parsed invalid key %q", kv.Key)
+			}
+			if kv.Line < 1 || kv.Line > lines {
+				t.Fatalf("line %d outside 1..%d", kv.Line, lines)
+			}
+			if utf8.ValidString(string(data)) && !utf8.ValidString(kv.Value) {
+				t.Fatalf("valid UTF-8 input gave invalid value %q", kv.Value)
+			}
+		}
+	})
+}
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoadPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, ".env")
+	if err := os.WriteFile(file, []byte("# file\nVIDEO_BITRATE=3000000\nH264_PRESET=veryfast\nUSE_WORKER_POOL=true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(file, env(map[string]string{"H264_PRESET": "ultrafast", "PORT": "31000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.VideoBitRate = 3_000_000 // from the file
+	want.H264Preset = "ultrafast" // the environment wins over the file
+	want.UseWorkerPool = true
+	want.Port = 31000
+	if c != want {
+		t.Fatalf("Load = %+v\nwant %+v", c, want)
+	}
+
+	// A missing file is no error; the defaults validate.
+	c, err = Load(filepath.Join(dir, "absent"), env(nil))
+	if err != nil || c != Default() {
+		t.Fatalf("Load without file = %+v, %v; want the defaults", c, err)
+	}
+}
+
+func TestLoadErrorsNameTheVariable(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		file string
+		want []string
+	}{
+		{env: map[string]string{"CAPTURE_MODE": "scrcpy"}, want: []string{"CAPTURE_MODE", "screenrecord, screencap, raw-frames"}},
+		{env: map[string]string{"H264_HW_ACCEL": "cuda"}, want: []string{"H264_HW_ACCEL", "auto, nvenc, qsv, vaapi, none"}},
+		{env: map[string]string{"VIDEO_ENCODER_TYPE": "h265"}, want: []string{"VIDEO_ENCODER_TYPE", "passthrough"}},
+		{env: map[string]string{"VIDEO_BITRATE": "2M"}, want: []string{"VIDEO_BITRATE", "not an integer"}},
+		{env: map[string]string{"VIDEO_FRAMERATE": "0"}, want: []string{"VIDEO_FRAMERATE=0", "1..240"}},
+		{env: map[string]string{"USE_WORKER_POOL": "yes please"}, want: []string{"USE_WORKER_POOL", "boolean"}},
+		{env: map[string]string{"PORT": "70000", "WORKER_COUNT": "0"}, want: []string{"PORT=70000", "WORKER_COUNT=0"}},
+		{file: "VIDEO_BITRAT=1\n", want: []string{"unknown variable VIDEO_BITRAT"}},
+		{file: "garbage line\n", want: []string{"line 1", "KEY=VALUE"}},
+	} {
+		file := ""
+		if tc.file != "" {
+			file = filepath.Join(t.TempDir(), ".env")
+			if err := os.WriteFile(file, []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := Load(file, env(tc.env))
+		if err == nil {
+			t.Fatalf("Load(%v, %q) succeeded", tc.env, tc.file)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("Load(%v, %q) = %q, want it to mention %q", tc.env, tc.file, err, w)
+			}
+		}
+	}
+}
+
+// TestEnvExampleDocumentsEveryVariable keeps .env.example complete and
+// loadable.
+func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
+	data, err := os.ReadFile("../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for _, v := range Variables() {
+		if !strings.Contains(text, v+"=") {
+			t.Errorf(".env.example does not document %s", v)
+		}
+	}
+	// Uncommented, the example is a valid configuration equal to the defaults.
+	var uncommented strings.Builder
+	for line := range strings.SplitSeq(text, "\n") {
+		if s := strings.TrimPrefix(line, "# "); envKey.MatchString(strings.SplitN(s, "=", 2)[0]) && strings.Contains(s, "=") {
+			uncommented.WriteString(s + "\n")
+		}
+	}
+	file := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(file, []byte(uncommented.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(file, env(nil))
+	if err != nil {
+		t.Fatalf(".env.example with every line uncommented: %v", err)
+	}
+	if c != Default() {
+		t.Fatalf(".env.example's values %+v differ from the defaults %+v", c, Default())
+	}
+}

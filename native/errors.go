@@ -1,0 +1,29 @@
+package native
+
+import "errors"
+
+var (
+	// ErrUnavailable is returned by every constructor when the binary was
+	// built without cgo, and so without FFmpeg.
+	ErrUnavailable = errors.New("native: FFmpeg encoders unavailable: built without cgo (CGO_ENABLED=0)")
+	// ErrClosed is returned when an encoder, decoder or frame pool is used
+	// after Close.
+	ErrClosed = errors.New("native: use after close")
+	// ErrOddDimensions is returned for a width or height that 4:2:0 chroma
+	// subsampling cannot represent.
+	ErrOddDimensions = errors.New("native: width and height must be even for 4:2:0 pixel formats")
+	// ErrInvalidOptions wraps every other option validation failure.
+	ErrInvalidOptions = errors.New("native: invalid options")
+	// ErrEncoderNotFound is returned when the named encoder is not compiled
+	// into the linked FFmpeg.
+	ErrEncoderNotFound = errors.New("native: encoder not compiled into FFmpeg")
+	// ErrFrameMismatch is returned when a frame's size or pixel format
+	// differs from what the encoder was opened with.
+	ErrFrameMismatch = errors.New("native: frame does not match the encoder's size or pixel format")
+	// ErrPoolExhausted is returned by FramePool.Get when every frame is in
+	// use and the pool is at its limit.
+	ErrPoolExhausted = errors.New("native: frame pool exhausted")
+	// ErrFrameReleased is returned when a frame is used after it was given
+	// back to its pool.
+	ErrFrameReleased = errors.New("native: frame already released")
+)
