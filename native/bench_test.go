@@ -4,13 +4,17 @@ package native
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -72,6 +76,30 @@ func copyYUV(f *Frame, src []byte, w, h int) {
 	}
 }
 
+// cpuTime returns the CPU time, user and system, that this process and the
+// process pid (when not 0) have used so far. The child's comes from
+// /proc/PID/stat in clock ticks (USER_HZ, 100 on Linux).
+func cpuTime(tb testing.TB, pid int) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	t := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	if pid != 0 {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		// Fields after the command name, which ends at the last ')'.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		t += time.Duration(utime+stime) * 10 * time.Millisecond
+	}
+	return t
+}
+
 // reportLatency adds per-frame latency percentiles and the frame rate.
 func reportLatency(b *testing.B, lat []time.Duration, elapsed time.Duration) {
 	slices.Sort(lat)
@@ -95,17 +123,28 @@ func benchInProcess(b *testing.B, w, h int, input [][]byte) {
 	}
 	defer pool.Close()
 
+	// Warm up as the subprocess does: its first frame, the IDR, is untimed.
+	f, err := pool.Get()
+	if err != nil {
+		b.Fatal(err)
+	}
+	copyYUV(f, input[0], w, h)
+	if err := e.Encode(f, func(Packet) error { return nil }); err != nil {
+		b.Fatal(err)
+	}
+
 	lat := make([]time.Duration, b.N)
 	var start time.Time
-	var bytes, units int
+	var total, units int
 	emit := func(p Packet) error {
-		bytes += len(p.Data)
+		total += len(p.Data)
 		lat[units] = time.Since(start)
 		units++
 		return nil
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime(b, 0)
 	begin := time.Now()
 	for i := 0; i < b.N; i++ {
 		start = time.Now()
@@ -113,18 +152,20 @@ func benchInProcess(b *testing.B, w, h int, input [][]byte) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		copyYUV(f, input[i%len(input)], w, h)
+		copyYUV(f, input[(i+1)%len(input)], w, h)
 		if err := e.Encode(f, emit); err != nil {
 			b.Fatal(err)
 		}
 	}
 	elapsed := time.Since(begin)
+	cpu := cpuTime(b, 0) - cpu0
 	b.StopTimer()
 	if units != b.N {
 		b.Fatalf("%d access units for %d frames", units, b.N)
 	}
 	reportLatency(b, lat, elapsed)
-	b.ReportMetric(float64(bytes)/float64(units), "bytes/frame")
+	b.ReportMetric(float64(total)/float64(units), "bytes/frame")
+	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/frame")
 }
 
 // ffmpegArgs mirrors benchOptions on the ffmpeg command line.
@@ -200,8 +241,10 @@ func benchSubprocess(b *testing.B, w, h int, input [][]byte, lockstep bool) {
 	}
 	lat := make([]time.Duration, b.N)
 	sent := make([]time.Time, b.N)
-	var bytes int
+	var total int
+	pid := fe.cmd.Process.Pid
 	b.ResetTimer()
+	cpu0 := cpuTime(b, pid)
 	begin := time.Now()
 	if lockstep {
 		for i := 0; i < b.N; i++ {
@@ -214,7 +257,7 @@ func benchSubprocess(b *testing.B, w, h int, input [][]byte, lockstep bool) {
 				b.Fatal(err)
 			}
 			lat[i] = time.Since(sent[i])
-			bytes += len(au.data)
+			total += len(au.data)
 		}
 	} else {
 		werr := make(chan error, 1)
@@ -234,16 +277,18 @@ func benchSubprocess(b *testing.B, w, h int, input [][]byte, lockstep bool) {
 				b.Fatal(err)
 			}
 			lat[i] = time.Since(sent[i])
-			bytes += len(au.data)
+			total += len(au.data)
 		}
 		if err := <-werr; err != nil {
 			b.Fatal(err)
 		}
 	}
 	elapsed := time.Since(begin)
+	cpu := cpuTime(b, pid) - cpu0
 	b.StopTimer()
 	reportLatency(b, lat, elapsed)
-	b.ReportMetric(float64(bytes)/float64(b.N), "bytes/frame")
+	b.ReportMetric(float64(total)/float64(b.N), "bytes/frame")
+	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/frame")
 }
 
 // flvReader reads H.264 access units from an FLV stream, converting them to

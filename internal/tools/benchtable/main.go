@@ -78,6 +78,7 @@ var columns = []struct {
 	{"fps", "fps", true},
 	{"p50-ms", "latency p50 ms", false},
 	{"p99-ms", "latency p99 ms", false},
+	{"cpu-ms/frame", "CPU ms/frame", false},
 	{"bytes/frame", "bytes/frame", false},
 	{"B/op", "B/op", false},
 	{"allocs/op", "allocs/op", false},
