@@ -1,6 +1,6 @@
-// Package api serves the service's HTTP interface on Echo: health today;
-// the REST and WHEP routes, metrics, pprof and the viewer page as the
-// service grows.
+// Package api serves the service's HTTP interface on Echo: health and
+// Prometheus metrics today; the REST and WHEP routes, pprof and the viewer
+// page as the service grows.
 package api
 
 import (
@@ -14,6 +14,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Info describes the running binary; /health reports it.
@@ -24,7 +27,8 @@ type Info struct {
 
 // Server is the HTTP server. Create it with New, run it with Serve.
 type Server struct {
-	echo    *echo.Echo
+	echo     *echo.Echo
+	registry *prometheus.Registry
 	log     *slog.Logger
 	info    Info
 	started time.Time
@@ -41,12 +45,21 @@ func New(info Info, log *slog.Logger) *Server {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	s := &Server{echo: e, log: log, info: info, started: time.Now()}
+	s := &Server{echo: e, registry: prometheus.NewRegistry(), log: log, info: info, started: time.Now()}
+	s.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
 	e.Use(middleware.Recover())
 	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", maxBodyBytes)))
 	e.GET("/health", s.health)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	return s
 }
+
+// Registry returns the registry /metrics serves, for components to
+// register their collectors in.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
 // Handler returns the server's routes as an http.Handler.
 func (s *Server) Handler() http.Handler { return s.echo }

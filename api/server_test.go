@@ -64,6 +64,27 @@ func TestHealth(t *testing.T) {
 	}
 }
 
+func TestMetrics(t *testing.T) {
+	base := startServer(t)
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	for _, want := range []string{"go_goroutines ", "process_resident_memory_bytes "} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
 func TestUnknownRouteAndMethod(t *testing.T) {
 	base := startServer(t)
 	for _, tc := range []struct {
