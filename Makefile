@@ -26,6 +26,7 @@ build: ## build bin/media-service
 	$(WITH) go build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 
 run: build ## start the service on port 30006 (PORT)
+	@$(DEPS) run
 	./bin/media-service serve
 
 test: ## install what is missing, then vet and run every test with -race

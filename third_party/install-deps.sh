@@ -17,11 +17,12 @@ die() { log "error: $*"; exit 1; }
 # Build: a C toolchain and the libraries FFmpeg is configured with.
 build_pkgs=(gcc libc6-dev make pkg-config nasm xz-utils curl ca-certificates unzip git
 	libx264-dev libvpx-dev libva-dev libvpl-dev zlib1g-dev)
-# Test: the ffmpeg program, the oracle and the benchmarks' baseline.
-test_pkgs=(ffmpeg)
+# Test: the ffmpeg program (oracle and benchmark baseline) and the real adb server.
+test_pkgs=(ffmpeg adb)
 
 case "${1:-}" in
-build | run) pkgs=("${build_pkgs[@]}") ;;
+build) pkgs=("${build_pkgs[@]}") ;;
+run) pkgs=("${build_pkgs[@]}" adb) ;;
 test) pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
 *) die "usage: $0 build|run|test" ;;
 esac
