@@ -8,6 +8,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 WITH      := third_party/with-ffmpeg.sh
 DEPS      := third_party/install-deps.sh
 BENCHTIME ?= 200x
+DEVICESIM_ADDR ?= 127.0.0.1:5600
 
 .PHONY: help deps ffmpeg build run test test-nocgo bench lint fmt clean
 
@@ -25,9 +26,16 @@ build: ## build bin/media-service
 	@$(DEPS) build
 	$(WITH) go build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 
-run: build ## start the service on port 30006 (PORT)
+run: build ## start the service on port 30006, with a simulated device unless ADB_DEVICES names real ones
 	@$(DEPS) run
-	./bin/media-service serve
+	@if [ -z "$$ADB_DEVICES" ] && ! grep -qs '^ADB_DEVICES=.' .env; then \
+		echo "no ADB_DEVICES configured: starting bin/devicesim on $(DEVICESIM_ADDR)"; \
+		./bin/devicesim --addr $(DEVICESIM_ADDR) & sim=$$!; \
+		trap 'kill $$sim 2>/dev/null; wait $$sim 2>/dev/null' EXIT INT TERM; \
+		ADB_DEVICES=$(DEVICESIM_ADDR) ./bin/media-service serve; \
+	else \
+		./bin/media-service serve; \
+	fi
 
 test: ## install what is missing, then vet and run every test with -race
 	@$(DEPS) test

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cloudphone/media-service/capture"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,13 +26,21 @@ type Info struct {
 	FFmpeg  string `json:"ffmpeg,omitempty"`
 }
 
+// Deps are the components the routes serve from. A nil field leaves its
+// routes answering 503.
+type Deps struct {
+	// Devices lists the devices the adb server knows.
+	Devices func(ctx context.Context) ([]capture.DeviceInfo, error)
+}
+
 // Server is the HTTP server. Create it with New, run it with Serve.
 type Server struct {
+	deps     Deps
 	echo     *echo.Echo
 	registry *prometheus.Registry
-	log     *slog.Logger
-	info    Info
-	started time.Time
+	log      *slog.Logger
+	info     Info
+	started  time.Time
 }
 
 // shutdownTimeout bounds how long Serve waits for requests in flight.
@@ -41,11 +50,11 @@ const shutdownTimeout = 5 * time.Second
 const maxBodyBytes = 1 << 20
 
 // New returns a server with every route registered.
-func New(info Info, log *slog.Logger) *Server {
+func New(info Info, deps Deps, log *slog.Logger) *Server {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	s := &Server{echo: e, registry: prometheus.NewRegistry(), log: log, info: info, started: time.Now()}
+	s := &Server{echo: e, deps: deps, registry: prometheus.NewRegistry(), log: log, info: info, started: time.Now()}
 	s.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -54,7 +63,35 @@ func New(info Info, log *slog.Logger) *Server {
 	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", maxBodyBytes)))
 	e.GET("/health", s.health)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
+	e.GET("/api/media/devices", s.devices)
 	return s
+}
+
+// ErrorResponse is the body of every error answer.
+type ErrorResponse struct {
+	Error string `json:"error"`
+}
+
+// DevicesResponse is the body of GET /api/media/devices.
+type DevicesResponse struct {
+	Devices []capture.DeviceInfo `json:"devices"`
+}
+
+func (s *Server) devices(c echo.Context) error {
+	if s.deps.Devices == nil {
+		return c.JSON(http.StatusServiceUnavailable, ErrorResponse{"device discovery is not configured"})
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 5*time.Second)
+	defer cancel()
+	list, err := s.deps.Devices(ctx)
+	if err != nil {
+		s.log.Warn("list devices", "err", err)
+		return c.JSON(http.StatusBadGateway, ErrorResponse{"adb server unavailable: " + err.Error()})
+	}
+	if list == nil {
+		list = []capture.DeviceInfo{}
+	}
+	return c.JSON(http.StatusOK, DevicesResponse{Devices: list})
 }
 
 // Registry returns the registry /metrics serves, for components to

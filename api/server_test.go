@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/capture"
 	"go.uber.org/goleak"
 )
 
@@ -19,11 +21,16 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // startServer serves on a free loopback port and stops when the test ends.
 func startServer(t *testing.T) string {
 	t.Helper()
+	return startServerWith(t, Deps{})
+}
+
+func startServerWith(t *testing.T, deps Deps) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Info{Version: "test", FFmpeg: "7.1.5"}, slog.New(slog.DiscardHandler))
+	s := New(Info{Version: "test", FFmpeg: "7.1.5"}, deps, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln) }()
@@ -85,6 +92,39 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode
+}
+
+func TestDevices(t *testing.T) {
+	want := []capture.DeviceInfo{{Serial: "127.0.0.1:5555", State: "device", Model: "DeviceSim"}}
+	base := startServerWith(t, Deps{Devices: func(context.Context) ([]capture.DeviceInfo, error) { return want, nil }})
+	var got DevicesResponse
+	if code := getJSON(t, base+"/api/media/devices", &got); code != http.StatusOK || len(got.Devices) != 1 || got.Devices[0] != want[0] {
+		t.Fatalf("status %d, devices %+v", code, got)
+	}
+
+	failing := startServerWith(t, Deps{Devices: func(context.Context) ([]capture.DeviceInfo, error) { return nil, errors.New("connection refused") }})
+	var e ErrorResponse
+	if code := getJSON(t, failing+"/api/media/devices", &e); code != http.StatusBadGateway || !strings.Contains(e.Error, "connection refused") {
+		t.Fatalf("status %d, error %q", code, e.Error)
+	}
+
+	none := startServer(t)
+	if code := getJSON(t, none+"/api/media/devices", &e); code != http.StatusServiceUnavailable {
+		t.Fatalf("unconfigured: status %d", code)
+	}
+}
+
 func TestUnknownRouteAndMethod(t *testing.T) {
 	base := startServer(t)
 	for _, tc := range []struct {
@@ -113,7 +153,7 @@ func TestServeReturnsWhenListenerFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	ln.Close() // Serve on a closed listener fails at once
-	s := New(Info{}, slog.New(slog.DiscardHandler))
+	s := New(Info{}, Deps{}, slog.New(slog.DiscardHandler))
 	if err := s.Serve(context.Background(), ln); err == nil || !strings.Contains(err.Error(), "api: serve") {
 		t.Fatalf("Serve on a closed listener = %v, want an api: serve error", err)
 	}

@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -42,6 +43,13 @@ type Config struct {
 	// KeyFrameInterval is the maximum number of frames between keyframes
 	// (VIDEO_KEYFRAME_INTERVAL).
 	KeyFrameInterval int
+
+	// ADBServer is the adb server's host:port (ADB_SERVER).
+	ADBServer string
+	// ADBDevices are host:port devices (Redroid containers, phones with
+	// adb over TCP) to connect at start and keep connected (ADB_DEVICES,
+	// comma-separated).
+	ADBDevices []string
 }
 
 // Default returns the configuration used where nothing overrides it.
@@ -59,6 +67,7 @@ func Default() Config {
 		VideoFrameRate:   30,
 		VideoBitRate:     2_000_000,
 		KeyFrameInterval: 60,
+		ADBServer:        "127.0.0.1:5037",
 	}
 }
 
@@ -102,6 +111,19 @@ func boolField(name string, p func(*Config) *bool) field {
 	}}
 }
 
+func listField(name string, p func(*Config) *[]string) field {
+	return field{name, func(c *Config, v string) error {
+		var out []string
+		for item := range strings.SplitSeq(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+		*p(c) = out
+		return nil
+	}}
+}
+
 func stringField(name string, p func(*Config) *string) field {
 	return field{name, func(c *Config, v string) error {
 		*p(c) = strings.TrimSpace(v)
@@ -122,6 +144,8 @@ var fields = []field{
 	intField("VIDEO_FRAMERATE", func(c *Config) *int { return &c.VideoFrameRate }),
 	intField("VIDEO_BITRATE", func(c *Config) *int { return &c.VideoBitRate }),
 	intField("VIDEO_KEYFRAME_INTERVAL", func(c *Config) *int { return &c.KeyFrameInterval }),
+	stringField("ADB_SERVER", func(c *Config) *string { return &c.ADBServer }),
+	listField("ADB_DEVICES", func(c *Config) *[]string { return &c.ADBDevices }),
 }
 
 // Variables returns the names of every variable the configuration reads.
@@ -193,8 +217,22 @@ func (c Config) Validate() error {
 		}
 		return nil
 	}
+	hostPort := func(name, v string) error {
+		host, port, err := net.SplitHostPort(v)
+		n, perr := strconv.Atoi(port)
+		if err != nil || perr != nil || host == "" || n < 1 || n > 65535 || strings.Trim(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:") != "" {
+			return fmt.Errorf("%w: %s=%q (want HOST:PORT)", ErrInvalid, name, v)
+		}
+		return nil
+	}
+	var devs []error
+	for _, d := range c.ADBDevices {
+		devs = append(devs, hostPort("ADB_DEVICES", d))
+	}
 	return errors.Join(
 		between("PORT", c.Port, 1, 65535),
+		hostPort("ADB_SERVER", c.ADBServer),
+		errors.Join(devs...),
 		oneOf("LOG_LEVEL", c.LogLevel, LogLevels),
 		oneOf("CAPTURE_MODE", c.CaptureMode, CaptureModes),
 		oneOf("VIDEO_ENCODER_TYPE", c.VideoEncoderType, EncoderTypes),

@@ -89,7 +89,7 @@ func env(m map[string]string) func(string) (string, bool) {
 func TestLoadPrecedence(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, ".env")
-	if err := os.WriteFile(file, []byte("# file\nVIDEO_BITRATE=3000000\nH264_PRESET=veryfast\nUSE_WORKER_POOL=true\n"), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte("# file\nVIDEO_BITRATE=3000000\nH264_PRESET=veryfast\nUSE_WORKER_POOL=true\nADB_DEVICES=127.0.0.1:5555, redroid:5555 ,\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := Load(file, env(map[string]string{"H264_PRESET": "ultrafast", "PORT": "31000"}))
@@ -101,13 +101,14 @@ func TestLoadPrecedence(t *testing.T) {
 	want.H264Preset = "ultrafast" // the environment wins over the file
 	want.UseWorkerPool = true
 	want.Port = 31000
-	if c != want {
+	want.ADBDevices = []string{"127.0.0.1:5555", "redroid:5555"}
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Load = %+v\nwant %+v", c, want)
 	}
 
 	// A missing file is no error; the defaults validate.
 	c, err = Load(filepath.Join(dir, "absent"), env(nil))
-	if err != nil || c != Default() {
+	if err != nil || !reflect.DeepEqual(c, Default()) {
 		t.Fatalf("Load without file = %+v, %v; want the defaults", c, err)
 	}
 }
@@ -125,6 +126,9 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{env: map[string]string{"VIDEO_FRAMERATE": "0"}, want: []string{"VIDEO_FRAMERATE=0", "1..240"}},
 		{env: map[string]string{"USE_WORKER_POOL": "yes please"}, want: []string{"USE_WORKER_POOL", "boolean"}},
 		{env: map[string]string{"PORT": "70000", "WORKER_COUNT": "0"}, want: []string{"PORT=70000", "WORKER_COUNT=0"}},
+		{env: map[string]string{"ADB_SERVER": "localhost"}, want: []string{"ADB_SERVER", "HOST:PORT"}},
+		{env: map[string]string{"ADB_DEVICES": "127.0.0.1:5555,bad;host"}, want: []string{"ADB_DEVICES", "bad;host"}},
+		{env: map[string]string{"ADB_DEVICES": "x;reboot:5555"}, want: []string{"ADB_DEVICES", "x;reboot:5555"}},
 		{file: "VIDEO_BITRAT=1\n", want: []string{"unknown variable VIDEO_BITRAT"}},
 		{file: "garbage line\n", want: []string{"line 1", "KEY=VALUE"}},
 	} {
@@ -175,7 +179,7 @@ func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 	if err != nil {
 		t.Fatalf(".env.example with every line uncommented: %v", err)
 	}
-	if c != Default() {
+	if !reflect.DeepEqual(c, Default()) {
 		t.Fatalf(".env.example's values %+v differ from the defaults %+v", c, Default())
 	}
 }

@@ -10,8 +10,10 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/cloudphone/media-service/api"
+	"github.com/cloudphone/media-service/capture"
 	"github.com/cloudphone/media-service/config"
 	"github.com/cloudphone/media-service/native"
 )
@@ -115,7 +117,28 @@ func serve(ctx context.Context, logw io.Writer, lookup func(string) (string, boo
 		return fmt.Errorf("listen on port %d (PORT): %w", cfg.Port, err)
 	}
 	log.Info("starting", "version", binaryVersion(), "ffmpeg", native.FFmpegVersion(),
-		"capture_mode", cfg.CaptureMode, "encoder_type", cfg.VideoEncoderType, "hw_accel", cfg.H264HWAccel)
-	srv := api.New(api.Info{Version: binaryVersion(), FFmpeg: native.FFmpegVersion()}, log)
+		"capture_mode", cfg.CaptureMode, "encoder_type", cfg.VideoEncoderType, "hw_accel", cfg.H264HWAccel,
+		"adb_server", cfg.ADBServer, "adb_devices", cfg.ADBDevices)
+	adb, err := capture.NewClient(cfg.ADBServer)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("ADB_SERVER: %w", err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() { adb.KeepConnected(ctx, log, cfg.ADBDevices, 0) })
+	wg.Go(func() {
+		adb.Watch(ctx, log, func(list []capture.DeviceInfo) {
+			for _, d := range list {
+				log.Info("device", "device", d.Serial, "state", d.State)
+			}
+		})
+	})
+
+	srv := api.New(api.Info{Version: binaryVersion(), FFmpeg: native.FFmpegVersion()},
+		api.Deps{Devices: adb.Devices}, log)
 	return srv.Serve(ctx, ln)
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/internal/adbtest"
+	"github.com/cloudphone/media-service/internal/testutil"
 	"github.com/cloudphone/media-service/native"
 	"go.uber.org/goleak"
 )
@@ -74,12 +76,13 @@ func freePort(t *testing.T) int {
 }
 
 func TestServeAnswersHealthAndStops(t *testing.T) {
+	adbs := adbtest.Start(t)
 	port := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve"}, &logs, &logs, env(map[string]string{"PORT": strconv.Itoa(port)}))
+		done <- run(ctx, []string{"serve"}, &logs, &logs, env(map[string]string{"PORT": strconv.Itoa(port), "ADB_SERVER": adbs.Addr()}))
 	}()
 	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/health"
 	var resp *http.Response

@@ -24,7 +24,7 @@ func TestTable(t *testing.T) {
 	write(&b, groups, order)
 	out := b.String()
 	for _, want := range []string{
-		"| inprocess | 117 | 7.58 | 38.32 | 7160 | 2 | 0 |",
+		"| inprocess | 117 | 7.58 | 38.32 | – | 7160 | 2 | 0 |",
 		"| in-process ÷ subprocess-lockstep | 1.06× | 1.13× | 0.48× |",
 	} {
 		if !strings.Contains(out, want) {

@@ -1,0 +1,342 @@
+package capture
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	adb "github.com/zach-klippenstein/goadb"
+	"github.com/zach-klippenstein/goadb/wire"
+)
+
+// DefaultServer is the adb server's default address (ADB_SERVER).
+const DefaultServer = "127.0.0.1:5037"
+
+// dialTimeout bounds connecting to the adb server and its handshake.
+const dialTimeout = 5 * time.Second
+
+// Client talks to one adb server. It is safe for concurrent use: every
+// request uses a connection of its own, as the adb server expects.
+type Client struct {
+	addr string
+	adb  *adb.Adb
+}
+
+// NewClient returns a client of the adb server at addr ("host:port"). If
+// nothing listens there and addr is local, the first request starts a server
+// with the adb program, as the adb command does.
+func NewClient(addr string) (*Client, error) {
+	host, port, err := splitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	cfg := adb.ServerConfig{Host: host, Port: port, Dialer: rawDialer{}}
+	if _, err := exec.LookPath("adb"); err != nil {
+		// No adb program: never try to start a server, only dial.
+		cfg.PathToAdb = "/bin/false"
+	}
+	a, err := adb.NewWithConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrADB, err)
+	}
+	return &Client{addr: net.JoinHostPort(host, strconv.Itoa(port)), adb: a}, nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: address %q: %v", ErrInvalidArgument, addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 1 || port > 65535 || host == "" {
+		return "", 0, fmt.Errorf("%w: address %q (want HOST:PORT)", ErrInvalidArgument, addr)
+	}
+	return host, port, nil
+}
+
+// Addr returns the adb server's address.
+func (c *Client) Addr() string { return c.addr }
+
+// rawDialer dials the adb server and keeps the TCP connection reachable
+// from the wire.Conn, so that a stream's bytes can be read as they arrive
+// once the wire protocol's handshake is done.
+type rawDialer struct{}
+
+// rawScanner is a wire.Scanner that remembers its connection. wire's
+// scanner reads without buffering, so after the status of a service
+// request, every byte left on the connection is the service's.
+type rawScanner struct {
+	wire.Scanner
+	conn *closeOnce
+}
+
+type closeOnce struct {
+	net.Conn
+	once sync.Once
+	err  error
+}
+
+func (c *closeOnce) Close() error {
+	c.once.Do(func() { c.err = c.Conn.Close() })
+	return c.err
+}
+
+func (rawDialer) Dial(address string) (*wire.Conn, error) {
+	nc, err := net.DialTimeout("tcp", address, dialTimeout)
+	if err != nil {
+		return nil, err
+	}
+	c := &closeOnce{Conn: nc}
+	return wire.NewConn(&rawScanner{Scanner: wire.NewScanner(c), conn: c}, wire.NewSender(c)), nil
+}
+
+// dial connects to the adb server with a deadline on the handshake.
+func (c *Client) dial(ctx context.Context) (*wire.Conn, *closeOnce, error) {
+	conn, err := c.adb.Dial()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: dial server %s: %v", ErrADB, c.addr, err)
+	}
+	raw := conn.Scanner.(*rawScanner).conn
+	deadline := time.Now().Add(dialTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	raw.SetDeadline(deadline)
+	return conn, raw, nil
+}
+
+// request sends one host request and returns its status-checked response
+// message.
+func (c *Client) request(ctx context.Context, req string) (string, error) {
+	conn, _, err := c.dial(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	resp, err := conn.RoundTripSingleResponse([]byte(req))
+	if err != nil {
+		return "", adbError(req, err)
+	}
+	return string(resp), nil
+}
+
+// adbError maps the adb server's "device not found" style failures to
+// ErrDeviceNotFound and everything else to ErrADB.
+func adbError(req string, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "not found") || strings.Contains(msg, "offline") || strings.Contains(msg, "unauthorized") ||
+		strings.Contains(msg, "no devices") {
+		return fmt.Errorf("%w: %s: %v", ErrDeviceNotFound, req, err)
+	}
+	return fmt.Errorf("%w: %s: %v", ErrADB, req, err)
+}
+
+// DeviceInfo is one device as the adb server lists it.
+type DeviceInfo struct {
+	Serial string `json:"serial"`
+	// State is "device" when usable; also "offline", "unauthorized", ...
+	State   string `json:"state"`
+	Model   string `json:"model,omitempty"`
+	Product string `json:"product,omitempty"`
+	Device  string `json:"device,omitempty"`
+}
+
+// Devices lists the devices the adb server knows, in every state.
+func (c *Client) Devices(ctx context.Context) ([]DeviceInfo, error) {
+	resp, err := c.request(ctx, "host:devices-l")
+	if err != nil {
+		return nil, err
+	}
+	return parseDevices(resp), nil
+}
+
+// parseDevices parses host:devices-l (or host:track-devices) output:
+// "SERIAL STATE key:value ..." per line.
+func parseDevices(s string) []DeviceInfo {
+	var out []DeviceInfo
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 || ValidSerial(f[0]) != nil {
+			continue
+		}
+		d := DeviceInfo{Serial: f[0], State: f[1]}
+		for _, kv := range f[2:] {
+			k, v, _ := strings.Cut(kv, ":")
+			switch k {
+			case "model":
+				d.Model = v
+			case "product":
+				d.Product = v
+			case "device":
+				d.Device = v
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// Connect asks the adb server to connect to a device over TCP (a Redroid
+// container's adbd, say) at hostport.
+func (c *Client) Connect(ctx context.Context, hostport string) error {
+	host, port, err := splitHostPort(hostport)
+	if err != nil {
+		return err
+	}
+	if ValidSerial(host) != nil {
+		return fmt.Errorf("%w: host %q", ErrInvalidArgument, host)
+	}
+	target := net.JoinHostPort(host, strconv.Itoa(port))
+	resp, err := c.request(ctx, "host:connect:"+target)
+	if err != nil {
+		return err
+	}
+	// The server answers OKAY even when the connection failed; the text says.
+	if !strings.Contains(resp, "connected to") {
+		return fmt.Errorf("%w: connect %s: %s", ErrADB, target, strings.TrimSpace(resp))
+	}
+	return nil
+}
+
+// Disconnect asks the adb server to drop a TCP device.
+func (c *Client) Disconnect(ctx context.Context, hostport string) error {
+	if _, _, err := splitHostPort(hostport); err != nil {
+		return err
+	}
+	_, err := c.request(ctx, "host:disconnect:"+hostport)
+	return err
+}
+
+// Stream is a running device service: its output as it arrives, and its
+// input for services that read one (an interactive shell).
+type Stream struct {
+	conn *closeOnce
+}
+
+// Read reads the service's output.
+func (s *Stream) Read(p []byte) (int, error) { return s.conn.Read(p) }
+
+// Write writes to the service's input.
+func (s *Stream) Write(p []byte) (int, error) { return s.conn.Write(p) }
+
+// Close ends the service. It is idempotent.
+func (s *Stream) Close() error { return s.conn.Close() }
+
+// SetReadDeadline bounds the next reads.
+func (s *Stream) SetReadDeadline(t time.Time) error { return s.conn.SetReadDeadline(t) }
+
+// Exec runs a command on the device through the exec: service (binary-safe
+// output, no terminal) and returns its output as a stream. The command line
+// is built with ShellCommand, so no argument can be interpreted by the
+// device's shell.
+func (c *Client) Exec(ctx context.Context, serial, name string, args ...string) (*Stream, error) {
+	cmd, err := ShellCommand(name, args...)
+	if err != nil {
+		return nil, err
+	}
+	return c.open(ctx, serial, "exec:"+cmd)
+}
+
+// Shell opens an interactive shell on the device (the shell: service
+// without a command), for a session that sends many commands.
+func (c *Client) Shell(ctx context.Context, serial string) (*Stream, error) {
+	return c.open(ctx, serial, "shell:")
+}
+
+// Output runs a command and returns all its output, for short commands.
+func (c *Client) Output(ctx context.Context, serial, name string, args ...string) (string, error) {
+	s, err := c.Exec(ctx, serial, name, args...)
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
+	out, err := io.ReadAll(io.LimitReader(s, 1<<20))
+	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return "", fmt.Errorf("%w: %s on %s: %v", ErrADB, name, serial, err)
+	}
+	return string(out), nil
+}
+
+// open switches a new connection to the device's transport and starts a
+// service on it.
+func (c *Client) open(ctx context.Context, serial, service string) (*Stream, error) {
+	if err := ValidSerial(serial); err != nil {
+		return nil, err
+	}
+	conn, raw, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			conn.Close()
+		}
+	}()
+	for _, req := range []string{"host:transport:" + serial, service} {
+		if err := wire.SendMessageString(conn, req); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrADB, req, err)
+		}
+		if _, err := conn.ReadStatus(req); err != nil {
+			return nil, adbError(req, err)
+		}
+	}
+	raw.SetDeadline(time.Time{})
+	ok = true
+	return &Stream{conn: raw}, nil
+}
+
+// DeviceSize reads the device's display size with "wm size": the override
+// size if one is set, else the physical size.
+func (c *Client) DeviceSize(ctx context.Context, serial string) (Size, error) {
+	out, err := c.Output(ctx, serial, "wm", "size")
+	if err != nil {
+		return Size{}, err
+	}
+	return parseWMSize(out)
+}
+
+func parseWMSize(out string) (Size, error) {
+	var size Size
+	found := false
+	for line := range strings.Lines(out) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		k = strings.TrimSpace(k)
+		if k != "Physical size" && k != "Override size" {
+			continue
+		}
+		s, err := ParseSize(strings.TrimSpace(v))
+		if err != nil {
+			continue
+		}
+		if !found || k == "Override size" {
+			size, found = s, true
+		}
+	}
+	if !found {
+		return Size{}, fmt.Errorf("%w: wm size printed %q", ErrADB, strings.TrimSpace(out))
+	}
+	return size, nil
+}
+
+// GetProp reads one system property.
+func (c *Client) GetProp(ctx context.Context, serial, key string) (string, error) {
+	out, err := c.Output(ctx, serial, "getprop", key)
+	return strings.TrimSpace(out), err
+}

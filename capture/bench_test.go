@@ -1,0 +1,154 @@
+package capture
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/png"
+	"testing"
+	"time"
+
+	"github.com/cloudphone/media-service/devicesim"
+	"github.com/cloudphone/media-service/internal/adbtest"
+	"github.com/cloudphone/media-service/native"
+)
+
+// BenchmarkPNGDecode compares the two screencap decoders on a 720x1280
+// screenshot of the simulated device, each writing into a pooled YUV420P
+// frame as the source does.
+func BenchmarkPNGDecode(b *testing.B) {
+	if !native.Available {
+		b.Skip("built without cgo")
+	}
+	sim, err := devicesim.New(devicesim.Options{Addr: "127.0.0.1:0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sim.Close()
+	// Two screens: the simulator's flat test picture, and one textured like
+	// a photo or a busy app, whose PNG is about as large as a phone's.
+	flat := sim.Screen()
+	textured := image.NewRGBA(flat.Bounds())
+	for i := range textured.Pix {
+		x, y := (i/4)%720, (i/4)/720
+		textured.Pix[i] = uint8((x*x+y*3)>>3) ^ uint8((i*2654435761)>>29)
+		if i%4 == 3 {
+			textured.Pix[i] = 255
+		}
+	}
+	for _, screen := range []struct {
+		name string
+		img  *image.RGBA
+	}{{"flat", flat}, {"textured", textured}} {
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, screen.img); err != nil {
+			b.Fatal(err)
+		}
+		data := buf.Bytes()
+		for _, name := range []string{PNGDecoderGo, PNGDecoderFFmpeg} {
+			b.Run(screen.name+"/"+name, func(b *testing.B) {
+				src := &ScreencapSource{opts: ScreencapOptions{PoolFrames: 2}}
+				if src.dec, err = newPNGDecoder(name); err != nil {
+					b.Fatal(err)
+				}
+				defer src.dec.Close()
+				var pool *native.FramePool
+				b.SetBytes(int64(len(data)))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					var f *native.Frame
+					if f, pool, err = src.decode(data, pool); err != nil {
+						b.Fatal(err)
+					}
+					f.Release()
+				}
+				b.StopTimer()
+				pool.Close()
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "fps")
+				b.ReportMetric(float64(len(data)), "png-bytes")
+			})
+		}
+	}
+}
+
+// BenchmarkScreencapFPS measures the frame rate of the whole screencap
+// path (adb server, device, PNG decode, conversion) with each decoder.
+func BenchmarkScreencapFPS(b *testing.B) {
+	if !native.Available {
+		b.Skip("built without cgo")
+	}
+	adbs := adbtest.Start(b)
+	sim, err := devicesim.New(devicesim.Options{Addr: "127.0.0.1:0", Static: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sim.Start()
+	defer sim.Close()
+	adbs.Connect(b, sim.Addr())
+	c, err := NewClient(adbs.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range []string{PNGDecoderGo, PNGDecoderFFmpeg} {
+		b.Run(name, func(b *testing.B) {
+			src, err := NewScreencapSource(c, sim.Addr(), ScreencapOptions{Decoder: name})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			n := 0
+			start := time.Now()
+			src.Run(ctx, func(f *native.Frame) error {
+				f.Release()
+				if n++; n == b.N {
+					cancel()
+				}
+				return nil
+			})
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "fps")
+		})
+	}
+}
+
+// BenchmarkInputLatency measures the time from an Input call to the
+// device receiving the event, through the real adb server and one
+// persistent shell.
+func BenchmarkInputLatency(b *testing.B) {
+	if !native.Available {
+		b.Skip("built without cgo")
+	}
+	adbs := adbtest.Start(b)
+	sim, err := devicesim.New(devicesim.Options{Addr: "127.0.0.1:0", Static: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sim.Start()
+	defer sim.Close()
+	adbs.Connect(b, sim.Addr())
+	c, err := NewClient(adbs.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, err := NewInput(c, sim.Addr(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	ctx := context.Background()
+	var total time.Duration
+	for i := 0; b.Loop(); i++ {
+		before := len(sim.Events())
+		start := time.Now()
+		if err := in.Tap(ctx, i%200, 100); err != nil {
+			b.Fatal(err)
+		}
+		for len(sim.Events()) == before {
+			time.Sleep(20 * time.Microsecond)
+		}
+		evs := sim.Events()
+		total += evs[len(evs)-1].Time.Sub(start)
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs/event")
+}

@@ -1,0 +1,273 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// hostile are strings that must reach a device as one literal word.
+var hostile = []string{
+	"", "plain", "two words", "it's", `"dq"`, `back\slash`, "$(reboot)", "`reboot`", "a;reboot", "a && reboot",
+	"a | reboot", "> /data/x", "$HOME", "*", "~", "a\nreboot", "tab\there", "'; rm -rf / #", `'"'"'`, "%s%s", "ünïcødé",
+}
+
+// TestShellQuoteWithRealShell checks ShellQuote against /bin/sh: each
+// quoted word must come back as exactly the original string.
+func TestShellQuoteWithRealShell(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	for _, s := range hostile {
+		line, err := ShellCommand("printf", "%s", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(sh, "-c", line).Output()
+		if err != nil {
+			t.Fatalf("sh -c %q: %v", line, err)
+		}
+		if string(out) != s {
+			t.Errorf("quoted %q came back as %q (line %q)", s, out, line)
+		}
+	}
+	if _, err := ShellCommand("echo", "nul\x00byte"); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("NUL byte: %v, want ErrInvalidArgument", err)
+	}
+}
+
+func FuzzShellQuote(f *testing.F) {
+	for _, s := range hostile {
+		f.Add(s)
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		f.Skip("no sh")
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		line, err := ShellCommand("printf", "%s", s)
+		if strings.IndexByte(s, 0) >= 0 {
+			if err == nil {
+				t.Fatal("NUL byte accepted")
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(sh, "-c", line).Output()
+		if err != nil {
+			t.Fatalf("sh -c %q: %v", line, err)
+		}
+		if string(out) != s {
+			t.Fatalf("quoted %q came back as %q", s, out)
+		}
+	})
+}
+
+func TestValidSerial(t *testing.T) {
+	for _, s := range []string{"emulator-5554", "127.0.0.1:5555", "R58M12ABCDE", "redroid_1.local:5555", "localhost:5555"} {
+		if err := ValidSerial(s); err != nil {
+			t.Errorf("ValidSerial(%q) = %v", s, err)
+		}
+	}
+	for _, s := range append(hostile, strings.Repeat("a", 200), "a/b", "a\x00", "a#b") {
+		if s == "plain" {
+			continue
+		}
+		if err := ValidSerial(s); !errors.Is(err, ErrInvalidSerial) {
+			t.Errorf("ValidSerial(%q) = %v, want ErrInvalidSerial", s, err)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Size
+		ok   bool
+	}{
+		{"720x1280", Size{720, 1280}, true},
+		{"1x1", Size{1, 1}, true},
+		{"0x10", Size{}, false},
+		{"720X1280", Size{}, false},
+		{"720x", Size{}, false},
+		{"-1x5", Size{}, false},
+		{"72 0x1280", Size{}, false},
+		{"720x1280;reboot", Size{}, false},
+		{"99999x1", Size{}, false},
+	} {
+		got, err := ParseSize(tc.in)
+		if tc.ok != (err == nil) || got != tc.want {
+			t.Errorf("ParseSize(%q) = %v, %v", tc.in, got, err)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("ParseSize(%q) error %v does not wrap ErrInvalidArgument", tc.in, err)
+		}
+	}
+}
+
+func TestParseWMSizeAndDevices(t *testing.T) {
+	s, err := parseWMSize("Physical size: 1080x2400\nOverride size: 720x1600\n")
+	if err != nil || s != (Size{720, 1600}) {
+		t.Fatalf("override: %v %v", s, err)
+	}
+	s, err = parseWMSize("Physical size: 720x1280\r\n")
+	if err != nil || s != (Size{720, 1280}) {
+		t.Fatalf("physical: %v %v", s, err)
+	}
+	if _, err := parseWMSize("/system/bin/sh: wm: not found\n"); err == nil {
+		t.Fatal("parsed a size from an error")
+	}
+	got := parseDevices("127.0.0.1:5555\tdevice product:sim model:DeviceSim device:sim transport_id:3\nemulator-5554 offline\nbad;serial device\n\n")
+	want := []DeviceInfo{
+		{Serial: "127.0.0.1:5555", State: "device", Model: "DeviceSim", Product: "sim", Device: "sim"},
+		{Serial: "emulator-5554", State: "offline"},
+	}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("parseDevices = %+v, want %+v", got, want)
+	}
+}
+
+func TestMapPoint(t *testing.T) {
+	portrait := Geometry{Width: 720, Height: 1280}
+	landscape := Geometry{Width: 720, Height: 1280, Rotation: 1}
+	for _, tc := range []struct {
+		nx, ny float64
+		g      Geometry
+		x, y   int
+	}{
+		{0, 0, portrait, 0, 0},
+		{1, 1, portrait, 719, 1279},
+		{0.5, 0.5, portrait, 360, 640},
+		{1, 0, landscape, 1279, 0},
+		{0.5, 1, landscape, 640, 719},
+		{1.005, -0.005, portrait, 719, 0}, // rounding slop clamps
+		{0.25, 0.75, Geometry{Width: 720, Height: 1280, Rotation: 2}, 180, 959},
+	} {
+		x, y, err := MapPoint(tc.nx, tc.ny, tc.g)
+		if err != nil || x != tc.x || y != tc.y {
+			t.Errorf("MapPoint(%g, %g, %+v) = %d, %d, %v; want %d, %d", tc.nx, tc.ny, tc.g, x, y, err, tc.x, tc.y)
+		}
+	}
+	for _, bad := range [][2]float64{{-0.5, 0}, {0, 2}, {nanValue(), 0}} {
+		if _, _, err := MapPoint(bad[0], bad[1], portrait); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("MapPoint(%v) = %v, want ErrInvalidArgument", bad, err)
+		}
+	}
+	if _, _, err := MapPoint(0.5, 0.5, Geometry{Width: 720, Height: 1280, Rotation: 4}); err == nil {
+		t.Error("rotation 4 accepted")
+	}
+	x, y, err := MapViewerPoint(180, 320, 360, 640, portrait)
+	if err != nil || x != 360 || y != 640 {
+		t.Errorf("MapViewerPoint = %d, %d, %v", x, y, err)
+	}
+	if _, _, err := MapViewerPoint(1, 1, 0, 640, portrait); err == nil {
+		t.Error("zero viewer width accepted")
+	}
+}
+
+func nanValue() float64 { var z float64; return z / z }
+
+func TestBackoff(t *testing.T) {
+	b := Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond}
+	var got []time.Duration
+	for range 5 {
+		got = append(got, b.Next())
+	}
+	want := []time.Duration{100, 200, 400, 500, 500}
+	for i := range want {
+		if got[i] != want[i]*time.Millisecond {
+			t.Fatalf("delays %v", got)
+		}
+	}
+	b.Reset()
+	if d := b.Next(); d != 100*time.Millisecond {
+		t.Fatalf("after Reset: %v", d)
+	}
+}
+
+// sentinelServer listens where an adb server would and counts connections,
+// to prove that rejected requests never reach adb.
+func sentinelServer(t *testing.T) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return ln.Addr().String(), &n
+}
+
+func TestHostileArgumentsNeverReachADB(t *testing.T) {
+	addr, conns := sentinelServer(t)
+	c, err := NewClient(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, serial := range []string{"a;reboot", "$(id)", "x y", "", "a/../b", "a\nb"} {
+		if _, err := c.Exec(ctx, serial, "echo"); !errors.Is(err, ErrInvalidSerial) {
+			t.Errorf("Exec on %q: %v", serial, err)
+		}
+		if _, err := NewScreenrecordSource(c, serial, ScreenrecordOptions{}); !errors.Is(err, ErrInvalidSerial) {
+			t.Errorf("screenrecord on %q: %v", serial, err)
+		}
+		if _, err := NewInput(c, serial, nil); !errors.Is(err, ErrInvalidSerial) {
+			t.Errorf("input on %q: %v", serial, err)
+		}
+	}
+	in, err := NewInput(c, "emulator-5554", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	for name, call := range map[string]func() error{
+		"negative tap":   func() error { return in.Tap(ctx, -1, 5) },
+		"huge tap":       func() error { return in.Tap(ctx, 5, 1<<20) },
+		"key injection":  func() error { return in.Key(ctx, "3; reboot") },
+		"key lowercase":  func() error { return in.Key(ctx, "keycode_home") },
+		"key number":     func() error { return in.Key(ctx, "99999") },
+		"text control":   func() error { return in.Text(ctx, "a\nreboot") },
+		"text empty":     func() error { return in.Text(ctx, "") },
+		"long swipe":     func() error { return in.Swipe(ctx, 0, 0, 1, 1, time.Hour) },
+		"connect inject": func() error { return c.Connect(ctx, "host;reboot:5555") },
+		"connect port":   func() error { return c.Connect(ctx, "127.0.0.1:99999") },
+	} {
+		if err := call(); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)
+		}
+	}
+	for _, o := range []ScreenrecordOptions{
+		{BitRate: 5}, {TimeLimit: 500 * time.Second}, {TimeLimit: 1500 * time.Millisecond}, {Size: Size{0, 100}},
+	} {
+		if _, err := NewScreenrecordSource(c, "emulator-5554", o); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("options %+v: %v, want ErrInvalidArgument", o, err)
+		}
+	}
+	if _, err := NewScreencapSource(c, "emulator-5554", ScreencapOptions{Decoder: "gif"}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("decoder gif: %v", err)
+	}
+	if n := conns.Load(); n != 0 {
+		t.Fatalf("%d connections reached the adb server's port", n)
+	}
+}

@@ -1,0 +1,249 @@
+package capture
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cloudphone/media-service/capture/annexb"
+)
+
+// Sample is one H.264 access unit from a device.
+type Sample struct {
+	// Data is the access unit in Annex-B form. Emit callbacks get a slice
+	// they may keep (each sample has its own).
+	Data     []byte
+	KeyFrame bool
+	// PTS is the time since the source started, strictly increasing across
+	// screenrecord restarts.
+	PTS time.Duration
+	// Captured is when the unit's last byte arrived from the device.
+	Captured time.Time
+}
+
+// StreamInfo describes the H.264 stream, from its latest SPS.
+type StreamInfo struct {
+	Width, Height  int
+	ProfileLevelID string // e.g. "42e01f", for SDP
+}
+
+// ScreenrecordOptions configures a screenrecord source. Zero values take
+// the defaults given.
+type ScreenrecordOptions struct {
+	// Size asks screenrecord to scale (--size); zero keeps the device's.
+	Size Size
+	// BitRate is screenrecord's --bit-rate in bits/s. Default 4,000,000.
+	BitRate int
+	// TimeLimit is screenrecord's --time-limit. Default and maximum 180 s,
+	// screenrecord's own.
+	TimeLimit time.Duration
+	// Lead is how long before the time limit the replacement screenrecord
+	// starts. Default 3 s (at most a third of TimeLimit).
+	Lead time.Duration
+	// KeyFrameEvery rate-limits the restarts that keyframe requests cause.
+	// Default 1 s.
+	KeyFrameEvery time.Duration
+	// Idle is how long the stream must be quiet before the framer
+	// delivers an access unit whose end it cannot see yet. Default 1 ms.
+	Idle time.Duration
+	// Log receives the source's logs; default slog.Default().
+	Log *slog.Logger
+	// OnError is told of each capture failure as it happens (a device that
+	// vanished, a command that failed); the source keeps retrying.
+	OnError func(error)
+}
+
+const (
+	maxTimeLimit = 180 * time.Second
+	minBitRate   = 100_000
+	maxBitRate   = 200_000_000
+)
+
+func (o ScreenrecordOptions) withDefaults() ScreenrecordOptions {
+	if o.BitRate == 0 {
+		o.BitRate = 4_000_000
+	}
+	if o.TimeLimit == 0 {
+		o.TimeLimit = maxTimeLimit
+	}
+	if o.Lead == 0 {
+		o.Lead = min(3*time.Second, o.TimeLimit/3)
+	}
+	if o.KeyFrameEvery == 0 {
+		o.KeyFrameEvery = time.Second
+	}
+	if o.Idle == 0 {
+		o.Idle = time.Millisecond
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	return o
+}
+
+func (o ScreenrecordOptions) validate() error {
+	if o.Size != (Size{}) {
+		if err := o.Size.Validate(); err != nil {
+			return err
+		}
+	}
+	if o.BitRate < minBitRate || o.BitRate > maxBitRate {
+		return fmt.Errorf("%w: bit rate %d (want %d..%d)", ErrInvalidArgument, o.BitRate, minBitRate, maxBitRate)
+	}
+	if o.TimeLimit < time.Second || o.TimeLimit > maxTimeLimit || o.TimeLimit%time.Second != 0 {
+		return fmt.Errorf("%w: time limit %s (want whole seconds, 1s..180s)", ErrInvalidArgument, o.TimeLimit)
+	}
+	if o.Lead < 0 || o.Lead >= o.TimeLimit {
+		return fmt.Errorf("%w: lead %s (want less than the time limit)", ErrInvalidArgument, o.Lead)
+	}
+	return nil
+}
+
+// ScreenrecordSource streams a device's own H.264 from `screenrecord
+// --output-format=h264`, framed into access units, with no re-encoding.
+type ScreenrecordSource struct {
+	client *Client
+	serial string
+	opts   ScreenrecordOptions
+	sup    *supervisor[Sample]
+
+	mu      sync.Mutex
+	info    StreamInfo
+	key     Sample // the latest SPS/PPS + IDR, for consumers that join
+	lastPTS time.Duration
+	started time.Time
+
+	units, bytes, keyRequests atomic.Int64
+}
+
+// NewScreenrecordSource returns a source for the device; it validates the
+// serial and options before anything reaches adb.
+func NewScreenrecordSource(c *Client, serial string, o ScreenrecordOptions) (*ScreenrecordSource, error) {
+	if err := ValidSerial(serial); err != nil {
+		return nil, err
+	}
+	o = o.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	s := &ScreenrecordSource{client: c, serial: serial, opts: o, lastPTS: -1}
+	s.sup = newSupervisor(supervisorConfig[Sample]{
+		log:           o.Log.With("device", serial, "source", "screenrecord"),
+		run:           s.runOnce,
+		release:       func(Sample) {},
+		lifetime:      o.TimeLimit,
+		lead:          o.Lead,
+		keyFrameEvery: o.KeyFrameEvery,
+		onError:       o.OnError,
+	})
+	return s, nil
+}
+
+// args is the screenrecord command line.
+func (s *ScreenrecordSource) args() []string {
+	a := []string{"--output-format=h264", "--bit-rate", strconv.Itoa(s.opts.BitRate),
+		"--time-limit", strconv.Itoa(int(s.opts.TimeLimit / time.Second))}
+	if s.opts.Size != (Size{}) {
+		a = append(a, "--size", s.opts.Size.String())
+	}
+	return append(a, "-")
+}
+
+// runOnce runs one screenrecord until it ends.
+func (s *ScreenrecordSource) runOnce(ctx context.Context, send func(Sample, bool, time.Time) error) error {
+	st, err := s.client.Exec(ctx, s.serial, "screenrecord", s.args()...)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { st.Close() })
+	defer stop()
+	err = annexb.Stream(st, s.opts.Idle, annexb.Options{}, func(au annexb.AccessUnit) error {
+		smp := Sample{Data: bytes.Clone(au.Data), KeyFrame: au.KeyFrame, Captured: au.Arrival}
+		return send(smp, au.KeyFrame && au.HasParams, au.Arrival)
+	})
+	if ctx.Err() != nil {
+		return nil // stopped on purpose
+	}
+	return err
+}
+
+// Run captures until ctx ends, calling emit for each access unit in order.
+// It returns ctx's error, or the first error emit returns.
+func (s *ScreenrecordSource) Run(ctx context.Context, emit func(Sample) error) error {
+	s.mu.Lock()
+	s.started = time.Now()
+	s.mu.Unlock()
+	return s.sup.loop(ctx, func(smp Sample, at time.Time) error {
+		s.mu.Lock()
+		pts := at.Sub(s.started)
+		if pts <= s.lastPTS {
+			pts = s.lastPTS + time.Microsecond
+		}
+		s.lastPTS = pts
+		smp.PTS = pts
+		if smp.KeyFrame {
+			s.noteKeyFrame(smp)
+		}
+		s.mu.Unlock()
+		s.units.Add(1)
+		s.bytes.Add(int64(len(smp.Data)))
+		return emit(smp)
+	})
+}
+
+// noteKeyFrame caches a keyframe and reads the stream's size and profile
+// from its SPS. Callers hold mu.
+func (s *ScreenrecordSource) noteKeyFrame(smp Sample) {
+	hasSPS := false
+	for nal := range annexb.NALUnits(smp.Data) {
+		if annexb.NALType(nal) != annexb.NALSPS {
+			continue
+		}
+		hasSPS = true
+		if sps, err := annexb.ParseSPS(nal); err == nil {
+			s.info = StreamInfo{Width: sps.Width, Height: sps.Height, ProfileLevelID: sps.ProfileLevelID()}
+		}
+	}
+	if hasSPS {
+		s.key = smp
+	}
+}
+
+// KeyFrame returns the latest keyframe with its SPS and PPS, so that a new
+// consumer can start at once even when the screen is still.
+func (s *ScreenrecordSource) KeyFrame() (Sample, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.key, s.key.Data != nil
+}
+
+// Info returns the stream's size and profile, known after the first
+// keyframe.
+func (s *ScreenrecordSource) Info() StreamInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.info
+}
+
+// RequestKeyFrame asks for a fresh IDR. screenrecord cannot be asked for
+// one, so the source restarts it (at most once per KeyFrameEvery) and
+// switches over at the new stream's first IDR. It never blocks.
+func (s *ScreenrecordSource) RequestKeyFrame() {
+	s.keyRequests.Add(1)
+	s.sup.requestKeyFrame()
+}
+
+// SourceStats are a source's counters.
+type SourceStats struct {
+	Units, Bytes, Restarts, KeyFrameRequests int64
+}
+
+// Stats returns the source's counters.
+func (s *ScreenrecordSource) Stats() SourceStats {
+	return SourceStats{Units: s.units.Load(), Bytes: s.bytes.Load(), Restarts: s.sup.restarts.Load(), KeyFrameRequests: s.keyRequests.Load()}
+}

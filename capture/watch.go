@@ -1,0 +1,153 @@
+package capture
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+)
+
+// Backoff is an exponential delay between retries.
+type Backoff struct {
+	Min, Max time.Duration
+	cur      time.Duration
+}
+
+// Next returns the next delay and doubles the one after, up to Max.
+func (b *Backoff) Next() time.Duration {
+	if b.Min <= 0 {
+		b.Min = 100 * time.Millisecond
+	}
+	if b.Max < b.Min {
+		b.Max = 5 * time.Second
+	}
+	if b.cur < b.Min {
+		b.cur = b.Min
+	}
+	d := b.cur
+	b.cur = min(b.cur*2, b.Max)
+	return d
+}
+
+// Reset starts the delays again from Min.
+func (b *Backoff) Reset() { b.cur = 0 }
+
+// sleep waits d or until ctx ends, and reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Watch calls fn with the adb server's device list (serial and state) each
+// time it changes, starting with the current one. When the connection to
+// the server fails it reconnects with backoff, and calls fn again once it
+// is back. Watch returns when ctx ends.
+func (c *Client) Watch(ctx context.Context, log *slog.Logger, fn func([]DeviceInfo)) {
+	bo := Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+	var last []DeviceInfo
+	first := true
+	for ctx.Err() == nil {
+		err := c.track(ctx, func(list []DeviceInfo) {
+			bo.Reset()
+			if first || !slices.Equal(list, last) {
+				first = false
+				last = list
+				fn(list)
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		d := bo.Next()
+		log.Warn("device tracking interrupted; retrying", "err", err, "retry_in", d)
+		if !sleep(ctx, d) {
+			return
+		}
+	}
+}
+
+// track follows host:track-devices until the connection fails or ctx ends.
+func (c *Client) track(ctx context.Context, fn func([]DeviceInfo)) error {
+	conn, raw, err := c.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	const req = "host:track-devices"
+	if err := conn.SendMessage([]byte(req)); err != nil {
+		return err
+	}
+	if _, err := conn.ReadStatus(req); err != nil {
+		return adbError(req, err)
+	}
+	raw.SetDeadline(time.Time{})
+	for {
+		msg, err := conn.ReadMessage()
+		if err != nil {
+			return err
+		}
+		fn(parseDevices(string(msg)))
+	}
+}
+
+// KeepConnected connects the adb server to each TCP device in addrs
+// (ADB_DEVICES: Redroid containers, phones with adb over Wi-Fi), and again,
+// with backoff per device, whenever one is missing or not in the "device"
+// state. It returns when ctx ends.
+func (c *Client) KeepConnected(ctx context.Context, log *slog.Logger, addrs []string, check time.Duration) {
+	if len(addrs) == 0 {
+		return
+	}
+	if check <= 0 {
+		check = 2 * time.Second
+	}
+	type retry struct {
+		bo   Backoff
+		next time.Time
+	}
+	state := make(map[string]*retry, len(addrs))
+	for _, a := range addrs {
+		state[a] = &retry{bo: Backoff{Min: 500 * time.Millisecond, Max: 30 * time.Second}}
+	}
+	for {
+		list, err := c.Devices(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("list devices", "err", err)
+		}
+		now := time.Now()
+		for _, a := range addrs {
+			r := state[a]
+			i := slices.IndexFunc(list, func(d DeviceInfo) bool { return d.Serial == a })
+			if i >= 0 && list[i].State == "device" {
+				r.bo.Reset()
+				r.next = time.Time{}
+				continue
+			}
+			if now.Before(r.next) {
+				continue
+			}
+			if i >= 0 && list[i].State == "offline" {
+				// A stale entry blocks a fresh connection on some servers.
+				c.Disconnect(ctx, a)
+			}
+			if err := c.Connect(ctx, a); err != nil {
+				d := r.bo.Next()
+				r.next = now.Add(d)
+				log.Warn("connect device", "device", a, "err", err, "retry_in", d)
+			} else {
+				log.Info("connected device", "device", a)
+			}
+		}
+		if !sleep(ctx, check) {
+			return
+		}
+	}
+}

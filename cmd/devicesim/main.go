@@ -1,0 +1,98 @@
+// Command devicesim runs a simulated Android device that a real adb server
+// accepts over TCP:
+//
+//	devicesim --addr 127.0.0.1:5555 [--size 720x1280] [--fps 30] [--static] [--auth]
+//	adb connect 127.0.0.1:5555
+//	adb -s 127.0.0.1:5555 exec-out screenrecord --output-format=h264 - > out.h264
+//
+// It stops cleanly on SIGINT or SIGTERM. See package devicesim.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/cloudphone/media-service/devicesim"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("devicesim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", devicesim.DefaultAddr, "TCP address to listen on (HOST:PORT; port 0 picks one)")
+	size := fs.String("size", fmt.Sprintf("%dx%d", devicesim.DefaultWidth, devicesim.DefaultHeight), "screen size WIDTHxHEIGHT (even, portrait)")
+	fps := fs.Int("fps", devicesim.DefaultFPS, "animation frame rate (1..240)")
+	static := fs.Bool("static", false, "keep the screen still except for input")
+	auth := fs.Bool("auth", false, "require adb RSA authentication (any offered key is accepted)")
+	serial := fs.String("serial", "", "ro.serialno (default devicesimPORT)")
+	model := fs.String("model", devicesim.DefaultModel, "ro.product.model")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "devicesim: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	w, h, err := parseSize(*size)
+	if err != nil {
+		fmt.Fprintf(stderr, "devicesim: --size: %v\n", err)
+		return 2
+	}
+	if *fps < 1 || *fps > 240 {
+		fmt.Fprintf(stderr, "devicesim: --fps %d out of range (1..240)\n", *fps)
+		return 2
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "devicesim: --log-level: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+
+	d, err := devicesim.New(devicesim.Options{
+		Addr: *addr, Width: w, Height: h, FPS: *fps, Static: *static, Auth: *auth,
+		Serial: *serial, Model: *model, Logger: log,
+	})
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	d.Start()
+	log.Info("ready", "addr", d.Addr(), "serial", d.Serial(), "connect", "adb connect "+d.Addr())
+	<-ctx.Done()
+	log.Info("shutting down")
+	_ = d.Close()
+	return 0
+}
+
+func parseSize(s string) (int, int, error) {
+	ws, hs, ok := strings.Cut(s, "x")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q is not WIDTHxHEIGHT", s)
+	}
+	w, err1 := strconv.Atoi(ws)
+	h, err2 := strconv.Atoi(hs)
+	if err1 != nil || err2 != nil || w <= 0 || h <= 0 {
+		return 0, 0, fmt.Errorf("%q is not WIDTHxHEIGHT", s)
+	}
+	return w, h, nil
+}

@@ -1,0 +1,206 @@
+// Package adbtest starts a private instance of the real adb server for
+// tests: on a free port of its own, with a temporary HOME (so its key pair
+// and state are the test's own), never touching a server on the default
+// port or the user's keys.
+package adbtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Generous bounds every wait on adb or a device. It catches hangs; no test
+// asserts anything about how fast something happened.
+const Generous = 30 * time.Second
+
+// Server is a running adb server (the adb program in nodaemon mode).
+type Server struct {
+	Port   int
+	Home   string
+	bin    string
+	env    []string
+	exited chan struct{}
+}
+
+// Addr returns the server's address.
+func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
+
+// String describes the server for failure messages.
+func (s *Server) String() string { return fmt.Sprintf("adb server on %d", s.Port) }
+
+// Start starts a server and stops it when the test ends. It skips the test
+// when the adb program is missing.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	bin, err := exec.LookPath("adb")
+	if err != nil {
+		tb.Skip("the adb program is not installed (Debian package adb)")
+	}
+	home := tb.TempDir()
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "HOME" || strings.HasPrefix(k, "ANDROID_") || strings.HasPrefix(k, "ADB_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env, "HOME="+home)
+	for attempt := 0; ; attempt++ {
+		s := &Server{Port: freePort(tb), Home: home, bin: bin, env: env}
+		err := s.start(tb)
+		if err == nil {
+			return s
+		}
+		if attempt == 3 {
+			tb.Fatalf("adb server: %v", err)
+		}
+		tb.Logf("adb server on port %d: %v; trying another port", s.Port, err)
+	}
+}
+
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func (s *Server) start(tb testing.TB) error {
+	logPath := filepath.Join(s.Home, "adb-server-"+strconv.Itoa(s.Port)+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(s.bin, "-P", strconv.Itoa(s.Port), "nodaemon", "server")
+	cmd.Env = s.env
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return err
+	}
+	s.exited = make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(s.exited)
+	}()
+	stop := func() {
+		// kill-server also stops a server that a client started by itself
+		// had this one died; it never starts one.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Command(ctx, "kill-server").Run()
+		select {
+		case <-s.exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-s.exited
+		}
+		logf.Close()
+	}
+	for deadline := time.Now().Add(Generous); ; {
+		if c, err := net.DialTimeout("tcp", s.Addr(), time.Second); err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-s.exited:
+			logf.Close()
+			out, _ := os.ReadFile(logPath)
+			return fmt.Errorf("exited at start: %s", out)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return fmt.Errorf("not listening after %v", Generous)
+		}
+	}
+	tb.Cleanup(func() {
+		stop()
+		if tb.Failed() {
+			out, _ := os.ReadFile(logPath)
+			tb.Logf("adb server log:\n%s", out)
+		}
+	})
+	return nil
+}
+
+// Command returns an adb client command for this server.
+func (s *Server) Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, s.bin, append([]string{"-P", strconv.Itoa(s.Port)}, args...)...)
+	cmd.Env = s.env
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// TryRun runs an adb client command and returns its standard output.
+func (s *Server) TryRun(args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), Generous)
+	defer cancel()
+	cmd := s.Command(ctx, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("%w: %s", err, stderr.String())
+	}
+	return out, nil
+}
+
+// Run is TryRun that fails the test if adb fails.
+func (s *Server) Run(tb testing.TB, args ...string) []byte {
+	tb.Helper()
+	out, err := s.TryRun(args...)
+	if err != nil {
+		tb.Fatalf("adb %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+// Connect runs adb connect and waits until the server lists the device as
+// "device". It returns the serial to pass to -s.
+func (s *Server) Connect(tb testing.TB, addr string) string {
+	tb.Helper()
+	s.Run(tb, "connect", addr)
+	s.WaitState(tb, addr, "device")
+	return addr
+}
+
+// WaitState waits until `adb devices` lists serial in state.
+func (s *Server) WaitState(tb testing.TB, serial, state string) {
+	tb.Helper()
+	var out []byte
+	for deadline := time.Now().Add(Generous); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		out = s.Run(tb, "devices")
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == serial && f[1] == state {
+				return
+			}
+		}
+	}
+	tb.Fatalf("%s not %q after %v; adb devices:\n%s", serial, state, Generous, out)
+}
+
+// Shell runs `adb -s serial shell ARGS` and returns the output.
+func (s *Server) Shell(tb testing.TB, serial string, args ...string) string {
+	tb.Helper()
+	return string(s.Run(tb, append([]string{"-s", serial, "shell"}, args...)...))
+}
+
+// ExecOut runs `adb -s serial exec-out ARGS` and returns the output.
+func (s *Server) ExecOut(tb testing.TB, serial string, args ...string) []byte {
+	tb.Helper()
+	return s.Run(tb, append([]string{"-s", serial, "exec-out"}, args...)...)
+}
