@@ -229,7 +229,9 @@ func TestDeviceVanishesAndReturns(t *testing.T) {
 	defer wg.Wait()
 	defer cancel()
 	// The service keeps TCP devices connected; so does this test.
-	wg.Go(func() { d.client.KeepConnected(ctx, slog.New(slog.DiscardHandler), []string{addr}, 200*time.Millisecond) })
+	wg.Go(func() {
+		d.client.KeepConnected(ctx, slog.New(slog.DiscardHandler), []string{addr}, 200*time.Millisecond)
+	})
 	samples := make(chan Sample, 256)
 	wg.Go(func() {
 		src.Run(ctx, func(s Sample) error {
