@@ -64,8 +64,8 @@ const (
 	maxSizeInMbs     = 1 << 12 // 65536 luma samples a side
 )
 
-// highProfiles are the profile_idc values whose SPS carries chroma_format_idc,
-// bit depths and scaling matrices.
+// hasHighProfileFields reports whether an SPS of a profile carries
+// chroma_format_idc, bit depths and scaling matrices.
 func hasHighProfileFields(profile uint8) bool {
 	switch profile {
 	case 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135:

@@ -24,8 +24,9 @@ func TestTable(t *testing.T) {
 	write(&b, groups, order)
 	out := b.String()
 	for _, want := range []string{
-		"| inprocess | 117 | 7.58 | 38.32 | – | 7160 | 2 | 0 |",
-		"| in-process ÷ subprocess-lockstep | 1.06× | 1.13× | 0.48× |",
+		"X264/720p (ratio rows: above 1× means inprocess is better)",
+		"| inprocess | 117 | 7.58 | 38.32 | 7160 | 2 | 0 |",
+		"| inprocess ÷ subprocess-lockstep | 1.06× | 1.13× | 0.48× |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
