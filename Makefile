@@ -48,9 +48,10 @@ test-nocgo: ## build and test without cgo (pass-through only)
 	CGO_ENABLED=0 go build ./...
 	CGO_ENABLED=0 go test -count=1 ./...
 
-bench: ## in-process libx264 against the ffmpeg program, side by side
+bench: ## benchmarks side by side: libx264 in-process vs the ffmpeg program, framing, PNG decoders, input
 	@$(DEPS) test
 	$(WITH) go test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./native | tee bench.out
+	$(WITH) go test -run '^$$' -bench . -benchmem ./capture/annexb ./capture | tee -a bench.out
 	@go run ./internal/tools/benchtable < bench.out
 
 lint: ## gofmt, go vet with and without cgo, and the cgo boundary
