@@ -38,6 +38,12 @@ func NewClient(addr string) (*Client, error) {
 		return nil, err
 	}
 	cfg := adb.ServerConfig{Host: host, Port: port, Dialer: rawDialer{}}
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		// adb starts a server only for "tcp:localhost:PORT"; for any other
+		// host, even 127.0.0.1, it answers "cannot start server on remote
+		// host".
+		cfg.Host = "localhost"
+	}
 	if _, err := exec.LookPath("adb"); err != nil {
 		// No adb program: never try to start a server, only dial.
 		cfg.PathToAdb = "/bin/false"

@@ -427,3 +427,46 @@ func TestInputReachesDevice(t *testing.T) {
 		}
 	}
 }
+
+func TestWatchSeesDevicesComeAndGo(t *testing.T) {
+	adbs := adbtest.Start(t)
+	c, err := NewClient(adbs.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	lists := make(chan []DeviceInfo, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Watch(ctx, slog.New(slog.DiscardHandler), 200*time.Millisecond, func(l []DeviceInfo) { lists <- l })
+	}()
+	defer func() { cancel(); <-done }()
+	waitFor := func(what string, cond func([]DeviceInfo) bool) {
+		t.Helper()
+		for {
+			select {
+			case l := <-lists:
+				t.Logf("watch: %+v", l)
+				if cond(l) {
+					return
+				}
+			case <-time.After(adbtest.Generous):
+				t.Fatalf("watch never reported %s", what)
+			}
+		}
+	}
+	waitFor("the first list", func([]DeviceInfo) bool { return true })
+	d := startDevice(t, adbs, devicesim.Options{Width: 64, Height: 64, Static: true})
+	state := func(l []DeviceInfo) string {
+		for _, x := range l {
+			if x.Serial == d.serial {
+				return x.State
+			}
+		}
+		return ""
+	}
+	waitFor("the device online", func(l []DeviceInfo) bool { return state(l) == "device" })
+	d.sim.Close()
+	waitFor("the device gone", func(l []DeviceInfo) bool { return state(l) != "device" })
+}

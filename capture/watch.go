@@ -44,36 +44,66 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// Watch calls fn with the adb server's device list (serial and state) each
-// time it changes, starting with the current one. When the connection to
-// the server fails it reconnects with backoff, and calls fn again once it
-// is back. Watch returns when ctx ends.
-func (c *Client) Watch(ctx context.Context, log *slog.Logger, fn func([]DeviceInfo)) {
-	bo := Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+// Watch calls fn with the adb server's device list each time it changes,
+// starting with the current one, until ctx ends. It follows
+// host:track-devices for prompt news of devices that arrive, and also
+// polls host:devices-l every poll interval (default 1 s), because the adb
+// server does not report a TCP device that drops into its reconnect loop:
+// `adb devices` shows it offline while track-devices stays silent. When the
+// server cannot be reached, Watch retries with backoff.
+func (c *Client) Watch(ctx context.Context, log *slog.Logger, poll time.Duration, fn func([]DeviceInfo)) {
+	if poll <= 0 {
+		poll = time.Second
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	changed := make(chan struct{}, 1)
+	notify := func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		bo := Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+		for ctx.Err() == nil {
+			err := c.track(ctx, func() { bo.Reset(); notify() })
+			if ctx.Err() != nil {
+				return
+			}
+			d := bo.Next()
+			log.Warn("device tracking interrupted; retrying", "err", err, "retry_in", d)
+			if !sleep(ctx, d) {
+				return
+			}
+		}
+	}()
+	defer func() { <-done }()
+
+	ticker := time.NewTicker(poll)
+	defer ticker.Stop()
 	var last []DeviceInfo
 	first := true
-	for ctx.Err() == nil {
-		err := c.track(ctx, func(list []DeviceInfo) {
-			bo.Reset()
-			if first || !slices.Equal(list, last) {
-				first = false
-				last = list
-				fn(list)
-			}
-		})
-		if ctx.Err() != nil {
-			return
+	for {
+		if list, err := c.Devices(ctx); err == nil && (first || !slices.Equal(list, last)) {
+			first = false
+			last = list
+			fn(list)
 		}
-		d := bo.Next()
-		log.Warn("device tracking interrupted; retrying", "err", err, "retry_in", d)
-		if !sleep(ctx, d) {
+		select {
+		case <-ctx.Done():
 			return
+		case <-ticker.C:
+		case <-changed:
 		}
 	}
 }
 
-// track follows host:track-devices until the connection fails or ctx ends.
-func (c *Client) track(ctx context.Context, fn func([]DeviceInfo)) error {
+// track follows host:track-devices until the connection fails or ctx ends,
+// calling changed for every update.
+func (c *Client) track(ctx context.Context, changed func()) error {
 	conn, raw, err := c.dial(ctx)
 	if err != nil {
 		return err
@@ -90,11 +120,10 @@ func (c *Client) track(ctx context.Context, fn func([]DeviceInfo)) error {
 	}
 	raw.SetDeadline(time.Time{})
 	for {
-		msg, err := conn.ReadMessage()
-		if err != nil {
+		if _, err := conn.ReadMessage(); err != nil {
 			return err
 		}
-		fn(parseDevices(string(msg)))
+		changed()
 	}
 }
 

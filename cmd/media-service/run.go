@@ -131,7 +131,7 @@ func serve(ctx context.Context, logw io.Writer, lookup func(string) (string, boo
 	defer cancel()
 	wg.Go(func() { adb.KeepConnected(ctx, log, cfg.ADBDevices, 0) })
 	wg.Go(func() {
-		adb.Watch(ctx, log, func(list []capture.DeviceInfo) {
+		adb.Watch(ctx, log, 0, func(list []capture.DeviceInfo) {
 			for _, d := range list {
 				log.Info("device", "device", d.Serial, "state", d.State)
 			}

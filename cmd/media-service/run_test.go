@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/devicesim"
 	"github.com/cloudphone/media-service/internal/adbtest"
 	"github.com/cloudphone/media-service/internal/testutil"
 	"github.com/cloudphone/media-service/native"
@@ -77,16 +78,21 @@ func freePort(t *testing.T) int {
 
 func TestServeAnswersHealthAndStops(t *testing.T) {
 	adbs := adbtest.Start(t)
+	sim, err := devicesim.New(devicesim.Options{Addr: "127.0.0.1:0", Static: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Start()
+	defer sim.Close()
 	port := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var logs testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve"}, &logs, &logs, env(map[string]string{"PORT": strconv.Itoa(port), "ADB_SERVER": adbs.Addr()}))
+		done <- run(ctx, []string{"serve"}, &logs, &logs, env(map[string]string{"PORT": strconv.Itoa(port), "ADB_SERVER": adbs.Addr(), "ADB_DEVICES": sim.Addr()}))
 	}()
 	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/health"
 	var resp *http.Response
-	var err error
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if resp, err = http.Get(url); err == nil {
 			break
@@ -103,6 +109,27 @@ func TestServeAnswersHealthAndStops(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 	if h.Status != "ok" {
 		t.Fatalf("health status %q", h.Status)
+	}
+	// ADB_DEVICES: the service connects the device and lists it.
+	devicesURL := "http://127.0.0.1:" + strconv.Itoa(port) + "/api/media/devices"
+	var listed bool
+	for deadline := time.Now().Add(adbtest.Generous); !listed && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(devicesURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Devices []struct{ Serial, State, Model string }
+		}
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		for _, d := range body.Devices {
+			listed = listed || d.Serial == sim.Addr() && d.State == "device" && d.Model == "DeviceSim"
+		}
+	}
+	http.DefaultClient.CloseIdleConnections()
+	if !listed {
+		t.Fatalf("the service never listed %s as a device (logs: %s)", sim.Addr(), logs.String())
 	}
 	cancel()
 	select {
