@@ -26,16 +26,18 @@ build: ## build bin/media-service
 	@$(DEPS) build
 	$(WITH) go build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 
-run: build ## start the service on port 30006, with a simulated device unless ADB_DEVICES names real ones
+run: build ## the demo: adb server, devicesim (unless ADB_DEVICES names real devices) and the service on port 30006
 	@$(DEPS) run
-	@if [ -z "$$ADB_DEVICES" ] && ! grep -qs '^ADB_DEVICES=.' .env; then \
+	@if [ -z "$$API_TOKENS" ] && ! grep -qs '^API_TOKENS=.' .env; then \
+		echo "no API_TOKENS configured: running the demo with AUTH_DISABLED=true"; export AUTH_DISABLED=true; fi; \
+	if [ -z "$$ADB_DEVICES" ] && ! grep -qs '^ADB_DEVICES=.' .env; then \
 		echo "no ADB_DEVICES configured: starting bin/devicesim on $(DEVICESIM_ADDR)"; \
 		./bin/devicesim --addr $(DEVICESIM_ADDR) & sim=$$!; \
 		trap 'kill $$sim 2>/dev/null; wait $$sim 2>/dev/null' EXIT INT TERM; \
-		ADB_DEVICES=$(DEVICESIM_ADDR) ./bin/media-service serve; \
-	else \
-		./bin/media-service serve; \
-	fi
+		export ADB_DEVICES=$(DEVICESIM_ADDR); \
+	fi; \
+	echo "open http://localhost:$${PORT:-30006}/"; \
+	./bin/media-service serve
 
 test: ## install what is missing, then vet and run every test with -race
 	@$(DEPS) test

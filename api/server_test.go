@@ -9,28 +9,32 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/cloudphone/media-service/capture"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// startServer serves on a free loopback port and stops when the test ends.
-func startServer(t *testing.T) string {
-	t.Helper()
-	return startServerWith(t, Deps{})
-}
+const testToken = "0123456789abcdef0123"
 
-func startServerWith(t *testing.T, deps Deps) string {
+// startServer serves on a free loopback port and stops when the test ends.
+func startServer(t *testing.T, o Options, deps Deps) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Info{Version: "test", FFmpeg: "7.1.5"}, deps, slog.New(slog.DiscardHandler))
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Tokens == nil && !o.AuthDisabled {
+		o.Tokens = []string{testToken}
+	}
+	o.Info = Info{Version: "test", FFmpeg: "7.1.5"}
+	s := New(o, deps)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln) }()
@@ -49,101 +53,280 @@ func startServerWith(t *testing.T, deps Deps) string {
 	return "http://" + ln.Addr().String()
 }
 
-func TestHealth(t *testing.T) {
-	base := startServer(t)
-	resp, err := http.Get(base + "/health")
+// do sends a request and decodes a JSON answer into out (when not nil).
+func do(t *testing.T, method, url, token, contentType, body string, header map[string]string, out any) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("status %d", resp.StatusCode)
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %d %q: %v", method, url, resp.StatusCode, data, err)
+		}
 	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		t.Fatalf("Content-Type %q", ct)
-	}
+	return resp
+}
+
+func TestHealthAndViewerArePublic(t *testing.T) {
+	base := startServer(t, Options{}, Deps{})
 	var h HealthResponse
-	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
-		t.Fatal(err)
+	if resp := do(t, "GET", base+"/health", "", "", "", nil, &h); resp.StatusCode != 200 || h.Status != "ok" || h.Version != "test" {
+		t.Fatalf("health %d %+v", resp.StatusCode, h)
 	}
-	if h.Status != "ok" || h.Version != "test" || h.FFmpeg != "7.1.5" || h.UptimeSeconds < 0 {
-		t.Fatalf("health %+v", h)
+	resp := do(t, "GET", base+"/", "", "", "", nil, nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("viewer page: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
 
-func TestMetrics(t *testing.T) {
-	base := startServer(t)
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+func TestAuth(t *testing.T) {
+	base := startServer(t, Options{}, Deps{Devices: func(context.Context) (any, error) { return []string{}, nil }})
+	var e ErrorResponse
+	for _, tok := range []string{"", "wrong-token-wrong-token", testToken + "x"} {
+		if resp := do(t, "GET", base+"/api/media/devices", tok, "", "", nil, &e); resp.StatusCode != 401 || e.Error != "unauthorized" || e.Message == "" {
+			t.Fatalf("token %q: %d %+v", tok, resp.StatusCode, e)
+		}
 	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
+	if resp := do(t, "GET", base+"/api/media/devices", testToken, "", "", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("valid token: %d", resp.StatusCode)
 	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("status %d", resp.StatusCode)
+	// No tokens and auth not disabled: nothing gets in.
+	closed := startServer(t, Options{Tokens: []string{}}, Deps{Devices: func(context.Context) (any, error) { return nil, nil }})
+	if resp := do(t, "GET", closed+"/api/media/devices", testToken, "", "", nil, nil); resp.StatusCode != 401 {
+		t.Fatalf("no tokens configured: %d", resp.StatusCode)
 	}
-	for _, want := range []string{"go_goroutines ", "process_resident_memory_bytes "} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("/metrics lacks %q", want)
+	open := startServer(t, Options{AuthDisabled: true}, Deps{Devices: func(context.Context) (any, error) { return []string{}, nil }})
+	if resp := do(t, "GET", open+"/api/media/devices", "", "", "", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("auth disabled: %d", resp.StatusCode)
+	}
+}
+
+func TestOperatorEndpoints(t *testing.T) {
+	base := startServer(t, Options{}, Deps{})
+	for _, path := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=1",
+		"/debug/pprof/allocs", "/debug/pprof/block", "/debug/pprof/mutex", "/debug/pprof/threadcreate", "/debug/pprof/symbol"} {
+		if resp := do(t, "GET", base+path, "", "", "", nil, nil); resp.StatusCode != 200 {
+			t.Errorf("%s from loopback: %d", path, resp.StatusCode)
+		}
+	}
+	// A request relayed by a local proxy is not a local client.
+	fwd := map[string]string{"X-Forwarded-For": "203.0.113.9"}
+	var e ErrorResponse
+	if resp := do(t, "GET", base+"/metrics", "", "", "", fwd, &e); resp.StatusCode != 403 || e.Error != "forbidden" {
+		t.Fatalf("forwarded without token: %d %+v", resp.StatusCode, e)
+	}
+	if resp := do(t, "GET", base+"/debug/pprof/heap", testToken, "", "", fwd, nil); resp.StatusCode != 200 {
+		t.Fatalf("forwarded with token: %d", resp.StatusCode)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	base := startServer(t, Options{RateLimit: 2}, Deps{Devices: func(context.Context) (any, error) { return []string{}, nil }})
+	limited := 0
+	for range 20 {
+		if resp := do(t, "GET", base+"/api/media/devices", testToken, "", "", nil, nil); resp.StatusCode == 429 {
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Fatal("20 requests in a burst at 2/s were all admitted")
+	}
+}
+
+func TestCORS(t *testing.T) {
+	base := startServer(t, Options{CORSOrigins: []string{"https://ops.example"}}, Deps{})
+	resp := do(t, "OPTIONS", base+"/api/media/sessions", "", "", "", map[string]string{
+		"Origin": "https://ops.example", "Access-Control-Request-Method": "POST"}, nil)
+	if resp.Header.Get("Access-Control-Allow-Origin") != "https://ops.example" {
+		t.Fatalf("allowed origin: %v", resp.Header)
+	}
+	resp = do(t, "OPTIONS", base+"/api/media/sessions", "", "", "", map[string]string{
+		"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}, nil)
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("foreign origin allowed: %v", resp.Header)
+	}
+}
+
+func TestDevicesEncodersStats(t *testing.T) {
+	base := startServer(t, Options{}, Deps{
+		Devices:  func(context.Context) (any, error) { return []map[string]string{{"serial": "127.0.0.1:5555"}}, nil },
+		Encoders: func(context.Context) any { return []string{"libx264"} },
+		Stats:    func() any { return map[string]int{"sessions": 0} },
+	})
+	var d struct{ Devices []map[string]string }
+	if resp := do(t, "GET", base+"/api/media/devices", testToken, "", "", nil, &d); resp.StatusCode != 200 || d.Devices[0]["serial"] != "127.0.0.1:5555" {
+		t.Fatalf("devices %d %+v", resp.StatusCode, d)
+	}
+	var enc struct{ Encoders []string }
+	if resp := do(t, "GET", base+"/api/media/encoders", testToken, "", "", nil, &enc); resp.StatusCode != 200 || enc.Encoders[0] != "libx264" {
+		t.Fatalf("encoders %d %+v", resp.StatusCode, enc)
+	}
+	if resp := do(t, "GET", base+"/api/media/stats", testToken, "", "", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("stats %d", resp.StatusCode)
+	}
+	failing := startServer(t, Options{}, Deps{Devices: func(context.Context) (any, error) { return nil, errors.New("connection refused") }})
+	var e ErrorResponse
+	if resp := do(t, "GET", failing+"/api/media/devices", testToken, "", "", nil, &e); resp.StatusCode != 502 || !strings.Contains(e.Message, "connection refused") {
+		t.Fatalf("adb down: %d %+v", resp.StatusCode, e)
+	}
+	none := startServer(t, Options{}, Deps{})
+	for _, p := range []string{"/api/media/devices", "/api/media/encoders", "/api/media/stats", "/api/media/sessions"} {
+		if resp := do(t, "GET", none+p, testToken, "", "", nil, &e); resp.StatusCode != 503 {
+			t.Errorf("%s unconfigured: %d", p, resp.StatusCode)
 		}
 	}
 }
 
-func getJSON(t *testing.T, url string, v any) int {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	return resp.StatusCode
+// recordingSessions is a Sessions that records calls, to show that
+// validation happens before anything reaches the session manager.
+type recordingSessions struct {
+	mu      sync.Mutex
+	creates int
+	fail    error
 }
 
-func TestDevices(t *testing.T) {
-	want := []capture.DeviceInfo{{Serial: "127.0.0.1:5555", State: "device", Model: "DeviceSim"}}
-	base := startServerWith(t, Deps{Devices: func(context.Context) ([]capture.DeviceInfo, error) { return want, nil }})
-	var got DevicesResponse
-	if code := getJSON(t, base+"/api/media/devices", &got); code != http.StatusOK || len(got.Devices) != 1 || got.Devices[0] != want[0] {
-		t.Fatalf("status %d, devices %+v", code, got)
-	}
+var errUnknown = errors.New("unknown device")
 
-	failing := startServerWith(t, Deps{Devices: func(context.Context) ([]capture.DeviceInfo, error) { return nil, errors.New("connection refused") }})
+func (r *recordingSessions) Create(_ context.Context, device, user, offer string, trickle bool) (string, string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.creates++
+	if r.fail != nil {
+		return "", "", r.fail
+	}
+	return "sess1", "v=0 answer", nil
+}
+func (r *recordingSessions) List() any { return []string{"sess1"} }
+func (r *recordingSessions) Get(id string) (any, error) {
+	if id != "sess1" {
+		return nil, errUnknown
+	}
+	return map[string]string{"id": id}, nil
+}
+func (r *recordingSessions) Delete(id string) error {
+	if id != "sess1" {
+		return errUnknown
+	}
+	return nil
+}
+func (r *recordingSessions) AddCandidate(id, c string) error { return r.Delete(id) }
+
+func TestSessionValidation(t *testing.T) {
+	rec := &recordingSessions{}
+	status := func(err error) int {
+		if errors.Is(err, errUnknown) {
+			return 404
+		}
+		return 500
+	}
+	base := startServer(t, Options{}, Deps{Sessions: rec, ErrorStatus: status})
+	offer := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+	body := func(device, user, offer string) string {
+		b, _ := json.Marshal(CreateSessionRequest{DeviceID: device, UserID: user, Offer: offer})
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name, ct, body string
+		want           int
+	}{
+		{"not json", "application/json", "{", 400},
+		{"wrong type", "text/plain", body("d", "u", offer), 415},
+		{"hostile device", "application/json", body("a;reboot", "u", offer), 400},
+		{"empty device", "application/json", body("", "u", offer), 400},
+		{"hostile user", "application/json", body("dev", "$(id)", offer), 400},
+		{"empty offer", "application/json", body("dev", "u", ""), 400},
+		{"not sdp", "application/json", body("dev", "u", "hello"), 400},
+		{"no video", "application/json", body("dev", "u", "v=0\r\nm=audio 9 RTP/AVP 0\r\n"), 400},
+		{"binary offer", "application/json", body("dev", "u", "v=0\x00\x01 m=video"), 400},
+		{"oversized", "application/json", body("dev", "u", "v=0 m=video "+strings.Repeat("a", maxBodyBytes)), 413},
+	} {
+		var e ErrorResponse
+		resp := do(t, "POST", base+"/api/media/sessions", testToken, tc.ct, tc.body, nil, &e)
+		if resp.StatusCode != tc.want || e.Error == "" || e.Message == "" {
+			t.Errorf("%s: %d %+v, want %d with an error body", tc.name, resp.StatusCode, e, tc.want)
+		}
+	}
+	if rec.creates != 0 {
+		t.Fatalf("%d invalid requests reached the session manager", rec.creates)
+	}
+	var created CreateSessionResponse
+	if resp := do(t, "POST", base+"/api/media/sessions", testToken, "application/json", body("127.0.0.1:5555", "alice", offer), nil, &created); resp.StatusCode != 201 || created.SessionID != "sess1" {
+		t.Fatalf("create: %d %+v", resp.StatusCode, created)
+	}
+	rec.fail = errUnknown
 	var e ErrorResponse
-	if code := getJSON(t, failing+"/api/media/devices", &e); code != http.StatusBadGateway || !strings.Contains(e.Error, "connection refused") {
-		t.Fatalf("status %d, error %q", code, e.Error)
+	if resp := do(t, "POST", base+"/api/media/sessions", testToken, "application/json", body("nope", "alice", offer), nil, &e); resp.StatusCode != 404 || e.Error != "not_found" {
+		t.Fatalf("unknown device: %d %+v", resp.StatusCode, e)
 	}
+	if resp := do(t, "GET", base+"/api/media/sessions/sess1", testToken, "", "", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("get: %d", resp.StatusCode)
+	}
+	for _, id := range []string{"nope", "..%2f..", "a;b"} {
+		if resp := do(t, "DELETE", base+"/api/media/sessions/"+id, testToken, "", "", nil, nil); resp.StatusCode != 404 {
+			t.Errorf("delete %q: %d", id, resp.StatusCode)
+		}
+	}
+	if resp := do(t, "POST", base+"/api/media/sessions/sess1/candidates", testToken, "application/json", `{"candidate":"a\r\nb"}`, nil, nil); resp.StatusCode != 400 {
+		t.Fatalf("multi-line candidate: %d", resp.StatusCode)
+	}
+	if resp := do(t, "DELETE", base+"/api/media/sessions/sess1", testToken, "", "", nil, nil); resp.StatusCode != 204 {
+		t.Fatalf("delete: %d", resp.StatusCode)
+	}
+}
 
-	none := startServer(t)
-	if code := getJSON(t, none+"/api/media/devices", &e); code != http.StatusServiceUnavailable {
-		t.Fatalf("unconfigured: status %d", code)
+func TestWHEPValidation(t *testing.T) {
+	rec := &recordingSessions{}
+	base := startServer(t, Options{}, Deps{Sessions: rec})
+	offer := "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+	if resp := do(t, "POST", base+"/whep/dev1", testToken, "application/json", offer, nil, nil); resp.StatusCode != 415 {
+		t.Fatalf("json body: %d", resp.StatusCode)
+	}
+	if resp := do(t, "POST", base+"/whep/dev;1", testToken, "application/sdp", offer, nil, nil); resp.StatusCode != 400 {
+		t.Fatalf("hostile device: %d", resp.StatusCode)
+	}
+	if resp := do(t, "POST", base+"/whep/dev1", testToken, "application/sdp", "garbage", nil, nil); resp.StatusCode != 400 {
+		t.Fatalf("garbage: %d", resp.StatusCode)
+	}
+	if rec.creates != 0 {
+		t.Fatal("invalid WHEP requests reached the session manager")
+	}
+	resp := do(t, "POST", base+"/whep/dev1", testToken, "application/sdp", offer, nil, nil)
+	if resp.StatusCode != 201 || resp.Header.Get("Location") != "/whep/dev1/sess1" || resp.Header.Get("Content-Type") != "application/sdp" {
+		t.Fatalf("create: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := do(t, "PATCH", base+"/whep/dev1/sess1", testToken, "application/trickle-ice-sdpfrag",
+		"a=ice-ufrag:x\r\na=candidate:1 1 udp 1 127.0.0.1 5000 typ host\r\na=end-of-candidates\r\n", nil, nil); resp.StatusCode != 204 {
+		t.Fatalf("patch: %d", resp.StatusCode)
+	}
+	if resp := do(t, "DELETE", base+"/whep/dev1/sess1", testToken, "", "", nil, nil); resp.StatusCode != 204 {
+		t.Fatalf("delete: %d", resp.StatusCode)
 	}
 }
 
 func TestUnknownRouteAndMethod(t *testing.T) {
-	base := startServer(t)
-	for _, tc := range []struct {
-		method, path string
-		want         int
-	}{
-		{http.MethodGet, "/nope", http.StatusNotFound},
-		{http.MethodPost, "/health", http.StatusMethodNotAllowed},
-	} {
-		req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader("{}"))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != tc.want {
-			t.Errorf("%s %s: status %d, want %d", tc.method, tc.path, resp.StatusCode, tc.want)
-		}
+	base := startServer(t, Options{}, Deps{})
+	var e ErrorResponse
+	if resp := do(t, "GET", base+"/nope", "", "", "", nil, &e); resp.StatusCode != 404 || e.Error != "not_found" {
+		t.Errorf("unknown route: %d %+v", resp.StatusCode, e)
+	}
+	if resp := do(t, "POST", base+"/health", "", "", "{}", nil, &e); (resp.StatusCode != 405 && resp.StatusCode != 404) || e.Error == "" {
+		t.Errorf("wrong method: %d %+v", resp.StatusCode, e)
 	}
 }
 
@@ -152,9 +335,9 @@ func TestServeReturnsWhenListenerFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln.Close() // Serve on a closed listener fails at once
-	s := New(Info{}, Deps{}, slog.New(slog.DiscardHandler))
+	ln.Close()
+	s := New(Options{Log: slog.New(slog.DiscardHandler)}, Deps{})
 	if err := s.Serve(context.Background(), ln); err == nil || !strings.Contains(err.Error(), "api: serve") {
-		t.Fatalf("Serve on a closed listener = %v, want an api: serve error", err)
+		t.Fatalf("Serve on a closed listener = %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is the service's configuration. Each field names the environment
@@ -44,6 +45,54 @@ type Config struct {
 	// (VIDEO_KEYFRAME_INTERVAL).
 	KeyFrameInterval int
 
+	// EncodeTimeout bounds one encode (ENCODE_TIMEOUT); an encoder that
+	// takes longer is abandoned and replaced.
+	EncodeTimeout time.Duration
+	// WriteTimeout bounds the wait for a consumer to take encoded output
+	// (WRITE_TIMEOUT); output not taken in time is dropped.
+	WriteTimeout time.Duration
+	// EncoderCloseTimeout bounds the wait for an encoder to close
+	// (ENCODER_CLOSE_TIMEOUT).
+	EncoderCloseTimeout time.Duration
+	// VAAPIDevice is the DRM render node for h264_vaapi (VAAPI_DEVICE).
+	VAAPIDevice string
+
+	// APITokens are the bearer tokens the API accepts (API_TOKENS,
+	// comma-separated).
+	APITokens []string
+	// AuthDisabled turns authentication off (AUTH_DISABLED); the service
+	// then warns at start. With no tokens and auth not disabled, every API
+	// call is refused.
+	AuthDisabled bool
+	// CORSAllowOrigins are the origins allowed to call the API from a
+	// browser (CORS_ALLOW_ORIGINS, comma-separated); none by default.
+	CORSAllowOrigins []string
+	// RateLimit is the number of API requests per second allowed per
+	// client address (RATE_LIMIT), with a burst of twice that.
+	RateLimit int
+
+	// ICEPortMin and ICEPortMax bound the UDP ports of ICE candidates
+	// (ICE_PORT_MIN, ICE_PORT_MAX).
+	ICEPortMin, ICEPortMax int
+	// ICEUDPMuxPort, when set, serves every session on this one UDP port
+	// instead of the range (ICE_UDP_MUX_PORT).
+	ICEUDPMuxPort int
+	// ICETCPPort, when set, also offers ICE-TCP candidates on this port
+	// (ICE_TCP_PORT).
+	ICETCPPort int
+	// STUNURLs and TURNURLs are ICE servers (STUN_URLS, TURN_URLS), with
+	// TURN credentials (TURN_USERNAME, TURN_PASSWORD).
+	STUNURLs, TURNURLs         []string
+	TURNUsername, TURNPassword string
+	// NAT1To1IPs are public addresses to announce for this host
+	// (NAT_1TO1_IPS).
+	NAT1To1IPs []string
+	// SessionShards is the session manager's shard count (SESSION_SHARDS).
+	SessionShards int
+	// MaxSessionsPerUser bounds each user's sessions
+	// (MAX_SESSIONS_PER_USER).
+	MaxSessionsPerUser int
+
 	// ADBServer is the adb server's host:port (ADB_SERVER).
 	ADBServer string
 	// ADBDevices are host:port devices (Redroid containers, phones with
@@ -68,6 +117,17 @@ func Default() Config {
 		VideoBitRate:     2_000_000,
 		KeyFrameInterval: 60,
 		ADBServer:        "127.0.0.1:5037",
+
+		EncodeTimeout:       200 * time.Millisecond,
+		WriteTimeout:        100 * time.Millisecond,
+		EncoderCloseTimeout: 5 * time.Second,
+		VAAPIDevice:         "/dev/dri/renderD128",
+
+		RateLimit:          20,
+		ICEPortMin:         50000,
+		ICEPortMax:         50100,
+		SessionShards:      16,
+		MaxSessionsPerUser: 5,
 	}
 }
 
@@ -111,6 +171,17 @@ func boolField(name string, p func(*Config) *bool) field {
 	}}
 }
 
+func durationField(name string, p func(*Config) *time.Duration) field {
+	return field{name, func(c *Config, v string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%w: %s=%q is not a duration (like 200ms or 5s)", ErrInvalid, name, v)
+		}
+		*p(c) = d
+		return nil
+	}}
+}
+
 func listField(name string, p func(*Config) *[]string) field {
 	return field{name, func(c *Config, v string) error {
 		var out []string
@@ -144,6 +215,25 @@ var fields = []field{
 	intField("VIDEO_FRAMERATE", func(c *Config) *int { return &c.VideoFrameRate }),
 	intField("VIDEO_BITRATE", func(c *Config) *int { return &c.VideoBitRate }),
 	intField("VIDEO_KEYFRAME_INTERVAL", func(c *Config) *int { return &c.KeyFrameInterval }),
+	durationField("ENCODE_TIMEOUT", func(c *Config) *time.Duration { return &c.EncodeTimeout }),
+	durationField("WRITE_TIMEOUT", func(c *Config) *time.Duration { return &c.WriteTimeout }),
+	durationField("ENCODER_CLOSE_TIMEOUT", func(c *Config) *time.Duration { return &c.EncoderCloseTimeout }),
+	stringField("VAAPI_DEVICE", func(c *Config) *string { return &c.VAAPIDevice }),
+	listField("API_TOKENS", func(c *Config) *[]string { return &c.APITokens }),
+	boolField("AUTH_DISABLED", func(c *Config) *bool { return &c.AuthDisabled }),
+	listField("CORS_ALLOW_ORIGINS", func(c *Config) *[]string { return &c.CORSAllowOrigins }),
+	intField("RATE_LIMIT", func(c *Config) *int { return &c.RateLimit }),
+	intField("ICE_PORT_MIN", func(c *Config) *int { return &c.ICEPortMin }),
+	intField("ICE_PORT_MAX", func(c *Config) *int { return &c.ICEPortMax }),
+	intField("ICE_UDP_MUX_PORT", func(c *Config) *int { return &c.ICEUDPMuxPort }),
+	intField("ICE_TCP_PORT", func(c *Config) *int { return &c.ICETCPPort }),
+	listField("STUN_URLS", func(c *Config) *[]string { return &c.STUNURLs }),
+	listField("TURN_URLS", func(c *Config) *[]string { return &c.TURNURLs }),
+	stringField("TURN_USERNAME", func(c *Config) *string { return &c.TURNUsername }),
+	stringField("TURN_PASSWORD", func(c *Config) *string { return &c.TURNPassword }),
+	listField("NAT_1TO1_IPS", func(c *Config) *[]string { return &c.NAT1To1IPs }),
+	intField("SESSION_SHARDS", func(c *Config) *int { return &c.SessionShards }),
+	intField("MAX_SESSIONS_PER_USER", func(c *Config) *int { return &c.MaxSessionsPerUser }),
 	stringField("ADB_SERVER", func(c *Config) *string { return &c.ADBServer }),
 	listField("ADB_DEVICES", func(c *Config) *[]string { return &c.ADBDevices }),
 }
@@ -225,6 +315,34 @@ func (c Config) Validate() error {
 		}
 		return nil
 	}
+	timeout := func(name string, d, lo, hi time.Duration) error {
+		if d < lo || d > hi {
+			return fmt.Errorf("%w: %s=%v (want %v..%v)", ErrInvalid, name, d, lo, hi)
+		}
+		return nil
+	}
+	urls := func(name string, list []string, schemes ...string) error {
+		for _, u := range list {
+			scheme, _, ok := strings.Cut(u, ":")
+			if !ok || !slices.Contains(schemes, scheme) {
+				return fmt.Errorf("%w: %s entry %q (want %s: URLs)", ErrInvalid, name, u, strings.Join(schemes, ": or "))
+			}
+		}
+		return nil
+	}
+	var ips []error
+	for _, ip := range c.NAT1To1IPs {
+		if net.ParseIP(ip) == nil {
+			ips = append(ips, fmt.Errorf("%w: NAT_1TO1_IPS entry %q is not an IP address", ErrInvalid, ip))
+		}
+	}
+	var tokens []error
+	for _, tok := range c.APITokens {
+		if len(tok) < 16 {
+			tokens = append(tokens, fmt.Errorf("%w: API_TOKENS has a token of %d characters (want at least 16)", ErrInvalid, len(tok)))
+			break
+		}
+	}
 	var devs []error
 	for _, d := range c.ADBDevices {
 		devs = append(devs, hostPort("ADB_DEVICES", d))
@@ -243,5 +361,19 @@ func (c Config) Validate() error {
 		between("VIDEO_FRAMERATE", c.VideoFrameRate, 1, 240),
 		between("VIDEO_BITRATE", c.VideoBitRate, 10_000, 200_000_000),
 		between("VIDEO_KEYFRAME_INTERVAL", c.KeyFrameInterval, 1, 100_000),
+		errors.Join(tokens...),
+		between("RATE_LIMIT", c.RateLimit, 1, 100_000),
+		between("ICE_PORT_MIN", c.ICEPortMin, 1024, 65535),
+		between("ICE_PORT_MAX", c.ICEPortMax, c.ICEPortMin, 65535),
+		between("ICE_UDP_MUX_PORT", c.ICEUDPMuxPort, 0, 65535),
+		between("ICE_TCP_PORT", c.ICETCPPort, 0, 65535),
+		urls("STUN_URLS", c.STUNURLs, "stun", "stuns"),
+		urls("TURN_URLS", c.TURNURLs, "turn", "turns"),
+		errors.Join(ips...),
+		between("SESSION_SHARDS", c.SessionShards, 1, 1024),
+		between("MAX_SESSIONS_PER_USER", c.MaxSessionsPerUser, 1, 10_000),
+		timeout("ENCODE_TIMEOUT", c.EncodeTimeout, time.Millisecond, time.Minute),
+		timeout("WRITE_TIMEOUT", c.WriteTimeout, time.Millisecond, time.Minute),
+		timeout("ENCODER_CLOSE_TIMEOUT", c.EncoderCloseTimeout, time.Millisecond, 10*time.Minute),
 	)
 }

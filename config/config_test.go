@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -92,7 +93,7 @@ func TestLoadPrecedence(t *testing.T) {
 	if err := os.WriteFile(file, []byte("# file\nVIDEO_BITRATE=3000000\nH264_PRESET=veryfast\nUSE_WORKER_POOL=true\nADB_DEVICES=127.0.0.1:5555, redroid:5555 ,\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load(file, env(map[string]string{"H264_PRESET": "ultrafast", "PORT": "31000"}))
+	c, err := Load(file, env(map[string]string{"H264_PRESET": "ultrafast", "PORT": "31000", "ENCODE_TIMEOUT": "250ms"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +102,7 @@ func TestLoadPrecedence(t *testing.T) {
 	want.H264Preset = "ultrafast" // the environment wins over the file
 	want.UseWorkerPool = true
 	want.Port = 31000
+	want.EncodeTimeout = 250 * time.Millisecond
 	want.ADBDevices = []string{"127.0.0.1:5555", "redroid:5555"}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Load = %+v\nwant %+v", c, want)
@@ -127,6 +129,12 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{env: map[string]string{"USE_WORKER_POOL": "yes please"}, want: []string{"USE_WORKER_POOL", "boolean"}},
 		{env: map[string]string{"PORT": "70000", "WORKER_COUNT": "0"}, want: []string{"PORT=70000", "WORKER_COUNT=0"}},
 		{env: map[string]string{"ADB_SERVER": "localhost"}, want: []string{"ADB_SERVER", "HOST:PORT"}},
+		{env: map[string]string{"API_TOKENS": "short"}, want: []string{"API_TOKENS", "at least 16"}},
+		{env: map[string]string{"STUN_URLS": "http://x"}, want: []string{"STUN_URLS", "stun:"}},
+		{env: map[string]string{"NAT_1TO1_IPS": "1.2.3.4,example.com"}, want: []string{"NAT_1TO1_IPS", "example.com"}},
+		{env: map[string]string{"ICE_PORT_MIN": "60000", "ICE_PORT_MAX": "50000"}, want: []string{"ICE_PORT_MAX=50000", "60000..65535"}},
+		{env: map[string]string{"ENCODE_TIMEOUT": "200"}, want: []string{"ENCODE_TIMEOUT", "not a duration"}},
+		{env: map[string]string{"WRITE_TIMEOUT": "0s"}, want: []string{"WRITE_TIMEOUT=0s", "1ms..1m0s"}},
 		{env: map[string]string{"ADB_DEVICES": "127.0.0.1:5555,bad;host"}, want: []string{"ADB_DEVICES", "bad;host"}},
 		{env: map[string]string{"ADB_DEVICES": "x;reboot:5555"}, want: []string{"ADB_DEVICES", "x;reboot:5555"}},
 		{file: "VIDEO_BITRAT=1\n", want: []string{"unknown variable VIDEO_BITRAT"}},

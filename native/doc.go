@@ -4,13 +4,51 @@
 //
 // # Encoders
 //
-// [NewEncoder] opens a libavcodec video encoder (libx264 today) configured
-// for low latency: tune zerolatency, no B-frames, ABR rate control capped by
-// a VBV, and a fixed keyframe interval. [Encoder.Encode] takes one frame and
-// hands every access unit it produces to a callback, in Annex-B form, with
-// its keyframe flag, PTS and duration. [Encoder.ForceKeyFrame] and
-// [Encoder.SetBitRate] may be called from any goroutine; they take effect on
-// the next frame the encoder's own goroutine submits.
+// [NewEncoder] opens a libavcodec video encoder configured for low latency.
+// [Options.Codec] selects the backend:
+//
+//   - libx264 ([CodecX264], the default): tune zerolatency, ABR capped by a
+//     VBV, SPS/PPS before every IDR;
+//   - h264_nvenc ([CodecNVENC]): preset p1..p4, tune ull, zerolatency,
+//     delay 0, forced IDRs, CBR;
+//   - h264_qsv ([CodecQSV]): system-memory NV12 frames, async_depth 1,
+//     low_delay_brc, forced IDRs, CBR;
+//   - h264_vaapi ([CodecVAAPI]): frames uploaded to a VAAPI frames context
+//     on [Options.VAAPIDevice] (av_hwframe_transfer_data), async_depth 1,
+//     CBR;
+//   - libvpx ([CodecVP8]): VP8 with deadline realtime, fixed speed 6,
+//     lag-in-frames 0, error resilience, CBR.
+//
+// All of them run without B-frames, with a fixed keyframe interval and on
+// request, and emit each frame's packet from the Encode call that takes
+// it (the hardware encoders as far as their drivers allow). [Encoder.Encode]
+// takes one frame and hands every packet it produces to a callback: an
+// H.264 access unit in Annex-B form, or a VP8 frame, with its keyframe
+// flag, PTS and duration; [Encoder.MediaCodec] says which. A frame in a
+// pixel format the backend does not take (YUV420P for QSV and VAAPI, NV12
+// for VP8) is converted by libswscale into an internal frame.
+// [Encoder.ForceKeyFrame] and [Encoder.SetBitRate] may be called from any
+// goroutine; they take effect on the next frame the encoder's own goroutine
+// submits (VAAPI and VP8 cannot change their rate while open: they are
+// reopened, and restart with a key frame).
+//
+// # Probing
+//
+// Which encoders work depends on the machine, not on what FFmpeg has
+// compiled in. A [Prober] finds out by really encoding a few small frames
+// with each one, in the order of [H264Candidates], then VP8, with a timeout
+// per encoder; it caches the results and reports, for each encoder that
+// does not work, the failing step, libavcodec's error and what FFmpeg
+// logged meanwhile ([ProbeResult.Reason]). [Prober.Best] is the first H.264
+// encoder that works.
+//
+// # Logging
+//
+// FFmpeg's log callback is process-wide. The package installs its own once
+// (at the first [SetLogger] or probe) and routes each line: to the slog
+// logger that SetLogger set, or else to FFmpeg's own stderr output; and,
+// while a probe runs, also into that probe's result when the line comes
+// from the probe's OS thread.
 //
 // # Ownership
 //

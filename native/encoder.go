@@ -8,7 +8,6 @@ import "C"
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,105 +27,227 @@ var (
 // through without rounding.
 var timeBase = astiav.NewRational(1, 1_000_000)
 
-// Encoder is a libavcodec video encoder. Encode must be called from one
-// goroutine at a time; ForceKeyFrame, SetBitRate and Close may be called
-// from any goroutine.
+// vaapiPoolSize is the number of surfaces in the VAAPI frames context that
+// frames are uploaded into: the one being uploaded, those the encoder
+// holds (async_depth 1, no reordering), and headroom.
+const vaapiPoolSize = 8
+
+// Encoder is a libavcodec video encoder: libx264, h264_nvenc, h264_qsv,
+// h264_vaapi or libvpx (VP8), as [Options.Codec] selects. Encode must be
+// called from one goroutine at a time; ForceKeyFrame, SetBitRate and Close
+// may be called from any goroutine.
 type Encoder struct {
 	opts     Options
+	be       backend
+	codec    *astiav.Codec
 	interval time.Duration // nominal frame interval
 
 	forceKey atomic.Bool
 	bitRate  atomic.Int64 // pending bit rate, 0 when none
 
-	mu      sync.Mutex // guards everything below
-	cc      *astiav.CodecContext
-	ccC     *C.AVCodecContext
-	pkt     *C.AVPacket
-	lastPTS time.Duration
-	frames  int64
-	closed  bool
+	mu       sync.Mutex // guards everything below
+	cc       *astiav.CodecContext
+	ccC      *C.AVCodecContext
+	rate     int64 // the bit rate cc runs at
+	pkt      *C.AVPacket
+	conv     *astiav.Frame // input converted to be.inputs[0], when needed
+	sws      *C.struct_SwsContext
+	hwDevice *astiav.HardwareDeviceContext // VAAPI only
+	hwFrames *astiav.HardwareFramesContext // VAAPI only
+	hwFrame  *astiav.Frame                 // VAAPI only: the surface being sent
+	lastPTS  time.Duration
+	frames   int64
+	closed   bool
 }
 
 // NewEncoder opens an encoder with the given options (see [Options] for the
-// defaults). Everything it allocates is freed if opening fails.
+// defaults and [Options.Codec] for the backends). Everything it allocates
+// is freed if opening fails. An error names the step that failed ("open",
+// "create VAAPI device /dev/dri/renderD128", ...) and wraps libavcodec's
+// error; FFmpeg's own explanation goes to its log (see [SetLogger], and
+// [Prober], which captures it).
+//
+// Every backend is set up for latency first: no B-frames, no lookahead,
+// one packet out for each frame in, rate control at BitRate with a VBV of
+// VBVBuffer, a keyframe every KeyFrameInterval frames and on request. The
+// backend functions' documentation in backend.go lists the options each
+// one sets (libx264: tune zerolatency; h264_nvenc: tune ull, zerolatency,
+// delay 0; h264_qsv: async_depth 1, low_delay_brc; h264_vaapi: async_depth
+// 1, CBR; libvpx: deadline realtime, cpu-used -6, lag-in-frames 0,
+// error-resilient).
 func NewEncoder(opts Options) (_ *Encoder, err error) {
 	opts = opts.WithDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	be, _ := lookupBackend(opts.Codec)
 	c := astiav.FindEncoderByName(opts.Codec)
 	if c == nil {
 		return nil, fmt.Errorf("%w: %s", ErrEncoderNotFound, opts.Codec)
 	}
-	avFmt, err := avPixFmt(opts.PixelFormat)
-	if err != nil {
-		return nil, err
-	}
 	e := &Encoder{
 		opts:     opts,
+		be:       be,
+		codec:    c,
 		interval: frameInterval(opts.FrameRate),
 		lastPTS:  NoPTS,
-	}
-	e.cc = astiav.AllocCodecContext(c)
-	if e.cc == nil {
-		return nil, errors.New("native: allocate codec context: out of memory")
 	}
 	defer func() {
 		if err != nil {
 			e.free()
 		}
 	}()
-	e.ccC = (*C.AVCodecContext)(e.cc.UnsafePointer())
-
-	e.cc.SetWidth(opts.Width)
-	e.cc.SetHeight(opts.Height)
-	e.ccC.pix_fmt = avFmt
-	e.cc.SetTimeBase(timeBase)
-	e.cc.SetFramerate(astiav.NewRational(opts.FrameRate, 1))
-	e.cc.SetGopSize(opts.KeyFrameInterval)
-	e.cc.SetMaxBFrames(0)
-	e.cc.SetThreadCount(opts.Threads)
-	e.cc.SetColorRange(astiav.ColorRangeMpeg)
-	e.cc.SetColorSpace(astiav.ColorSpaceSmpte170M)
-	e.cc.SetColorPrimaries(astiav.ColorPrimariesSmpte170M)
-	e.cc.SetColorTransferCharacteristic(astiav.ColorTransferCharacteristicSmpte170M)
-	e.setRate(int64(opts.BitRate))
-
-	d := astiav.NewDictionary()
-	defer d.Free()
-	for _, kv := range [][2]string{
-		{"preset", opts.Preset},
-		{"tune", "zerolatency"},
-		{"profile", opts.Profile},
-		// Frames forced to I become IDRs, and x264 repeats SPS/PPS before
-		// every IDR, so a viewer can start at any forced keyframe.
-		{"forced-idr", "1"},
-		{"x264-params", "repeat-headers=1:scenecut=0:keyint_min=" + strconv.Itoa(opts.KeyFrameInterval)},
-	} {
-		if err := d.Set(kv[0], kv[1], 0); err != nil {
-			return nil, wrap(err, "native: set %s=%s", kv[0], kv[1])
+	if e.needsConversion() {
+		if e.conv, err = allocFrame(opts.Width, opts.Height, be.inputs[0]); err != nil {
+			return nil, err
 		}
 	}
-	if err := e.cc.Open(c, d); err != nil {
-		return nil, wrap(err, "native: open %s %dx%d", opts.Codec, opts.Width, opts.Height)
+	if be.vaapi {
+		if err := e.openVAAPI(); err != nil {
+			return nil, fmt.Errorf("native: %s: %w", opts.Codec, err)
+		}
 	}
+	if e.cc, err = e.openCodec(int64(opts.BitRate)); err != nil {
+		return nil, fmt.Errorf("native: %s %dx%d: %w", opts.Codec, opts.Width, opts.Height, err)
+	}
+	e.ccC = (*C.AVCodecContext)(e.cc.UnsafePointer())
+	e.rate = int64(opts.BitRate)
 	if e.pkt = C.av_packet_alloc(); e.pkt == nil {
 		return nil, errors.New("native: allocate packet: out of memory")
 	}
 	return e, nil
 }
 
+// needsConversion reports whether input frames must be converted before
+// the encoder takes them.
+func (e *Encoder) needsConversion() bool {
+	for _, f := range e.be.inputs {
+		if f == e.opts.PixelFormat {
+			return false
+		}
+	}
+	return true
+}
+
+// allocFrame allocates a frame with its buffer.
+func allocFrame(w, h int, format PixelFormat) (*astiav.Frame, error) {
+	avf, err := avPixFmt(format)
+	if err != nil {
+		return nil, err
+	}
+	f := astiav.AllocFrame()
+	if f == nil {
+		return nil, errors.New("native: allocate frame: out of memory")
+	}
+	if err := allocFrameBuffer((*C.AVFrame)(f.UnsafePointer()), w, h, avf); err != nil {
+		f.Free()
+		return nil, err
+	}
+	return f, nil
+}
+
+// allocFrameBuffer gives fc a new buffer (dropping its reference to the old
+// one, which an encoder may still hold).
+func allocFrameBuffer(fc *C.AVFrame, w, h int, avf C.enum_AVPixelFormat) error {
+	C.av_frame_unref(fc)
+	fc.width, fc.height, fc.format = C.int(w), C.int(h), C.int(avf)
+	if code := C.av_frame_get_buffer(fc, 0); code < 0 {
+		return wrap(averr(code), "native: allocate %dx%d frame", w, h)
+	}
+	return nil
+}
+
+// openVAAPI creates the VAAPI device on opts.VAAPIDevice (DRM only: no
+// fallback to an X11 display) and a frames context of NV12 surfaces.
+func (e *Encoder) openVAAPI() error {
+	o := e.opts
+	d := astiav.NewDictionary()
+	defer d.Free()
+	if err := d.Set("connection_type", "drm", 0); err != nil {
+		return err
+	}
+	dev, err := astiav.CreateHardwareDeviceContext(astiav.HardwareDeviceTypeVAAPI, o.VAAPIDevice, d, 0)
+	if err != nil {
+		return atStage("create VAAPI device "+o.VAAPIDevice, err)
+	}
+	e.hwDevice = dev
+	e.hwFrames = astiav.AllocHardwareFramesContext(dev)
+	if e.hwFrames == nil {
+		return atStage("allocate VAAPI frames", errors.New("out of memory"))
+	}
+	e.hwFrames.SetHardwarePixelFormat(astiav.PixelFormatVaapi)
+	e.hwFrames.SetSoftwarePixelFormat(astiav.PixelFormatNv12)
+	e.hwFrames.SetWidth(o.Width)
+	e.hwFrames.SetHeight(o.Height)
+	e.hwFrames.SetInitialPoolSize(vaapiPoolSize)
+	if err := e.hwFrames.Initialize(); err != nil {
+		return atStage(fmt.Sprintf("initialize %dx%d VAAPI NV12 frames", o.Width, o.Height), err)
+	}
+	if e.hwFrame = astiav.AllocFrame(); e.hwFrame == nil {
+		return atStage("allocate VAAPI frame", errors.New("out of memory"))
+	}
+	return nil
+}
+
+// openCodec allocates and opens a codec context for the encoder's options
+// at bps. It frees what it allocated on failure.
+func (e *Encoder) openCodec(bps int64) (_ *astiav.CodecContext, err error) {
+	o := e.opts
+	cc := astiav.AllocCodecContext(e.codec)
+	if cc == nil {
+		return nil, errors.New("allocate codec context: out of memory")
+	}
+	defer func() {
+		if err != nil {
+			cc.Free()
+		}
+	}()
+	ccC := (*C.AVCodecContext)(cc.UnsafePointer())
+	cc.SetWidth(o.Width)
+	cc.SetHeight(o.Height)
+	switch {
+	case e.be.vaapi:
+		ccC.pix_fmt = C.AV_PIX_FMT_VAAPI
+		cc.SetHardwareFramesContext(e.hwFrames)
+	case e.conv != nil:
+		ccC.pix_fmt = C.enum_AVPixelFormat(e.conv.PixelFormat())
+	default:
+		avf, err := avPixFmt(o.PixelFormat)
+		if err != nil {
+			return nil, err
+		}
+		ccC.pix_fmt = avf
+	}
+	cc.SetTimeBase(timeBase)
+	cc.SetFramerate(astiav.NewRational(o.FrameRate, 1))
+	cc.SetGopSize(o.KeyFrameInterval)
+	if e.be.fixedGOP {
+		ccC.keyint_min = C.int(o.KeyFrameInterval)
+	}
+	cc.SetMaxBFrames(0)
+	cc.SetThreadCount(o.Threads)
+	cc.SetColorRange(astiav.ColorRangeMpeg)
+	cc.SetColorSpace(astiav.ColorSpaceSmpte170M)
+	cc.SetColorPrimaries(astiav.ColorPrimariesSmpte170M)
+	cc.SetColorTransferCharacteristic(astiav.ColorTransferCharacteristicSmpte170M)
+	e.be.setRate(ccC, bps, o.VBVBuffer)
+
+	d := astiav.NewDictionary()
+	defer d.Free()
+	for _, kv := range e.be.options(o) {
+		if err := d.Set(kv[0], kv[1], 0); err != nil {
+			return nil, atStage(fmt.Sprintf("set %s=%s", kv[0], kv[1]), err)
+		}
+	}
+	if err := cc.Open(e.codec, d); err != nil {
+		return nil, atStage("open", err)
+	}
+	return cc, nil
+}
+
 // frameInterval is one frame at fps, in the encoder's microsecond clock.
 func frameInterval(fps int) time.Duration {
 	return time.Second / time.Duration(fps) / time.Microsecond * time.Microsecond
-}
-
-// setRate writes the rate-control fields; libx264 reconfigures itself when
-// it sees them change on the next frame. Callers hold mu or own e alone.
-func (e *Encoder) setRate(bps int64) {
-	e.cc.SetBitRate(bps)
-	e.cc.SetRateControlMaxRate(bps)
-	e.ccC.rc_buffer_size = C.int(bps * int64(e.opts.VBVBuffer) / int64(time.Second))
 }
 
 // Options returns the options the encoder was opened with, defaults filled.
@@ -135,7 +256,12 @@ func (e *Encoder) Options() Options { return e.opts }
 // Name returns the libavcodec encoder's name.
 func (e *Encoder) Name() string { return e.opts.Codec }
 
-// ForceKeyFrame makes the next frame an IDR preceded by SPS and PPS.
+// MediaCodec returns what the encoder produces, MediaCodecH264 or
+// MediaCodecVP8, to pick the RTP payloader by.
+func (e *Encoder) MediaCodec() string { return e.be.media }
+
+// ForceKeyFrame makes the next frame a key frame: an IDR preceded by SPS
+// and PPS for H.264, a key frame for VP8.
 func (e *Encoder) ForceKeyFrame() error {
 	if e.isClosed() {
 		return ErrClosed
@@ -145,7 +271,13 @@ func (e *Encoder) ForceKeyFrame() error {
 }
 
 // SetBitRate changes the target bit rate (and the VBV's maximum rate) from
-// the next frame on, without reopening the encoder.
+// the next frame on. libx264, h264_nvenc and h264_qsv take the new rate
+// without reopening (h264_nvenc reconfigures itself with an IDR, h264_qsv
+// resets its session's parameters).
+// h264_vaapi and libvpx cannot change their rate while open: the next
+// Encode reopens them at the new rate, after draining the old encoder, and
+// their next packet is a key frame; should reopening fail, Encode returns
+// the error and the encoder goes on at the old rate.
 func (e *Encoder) SetBitRate(bps int) error {
 	if err := validBitRate(bps); err != nil {
 		return err
@@ -163,11 +295,36 @@ func (e *Encoder) isClosed() bool {
 	return e.closed
 }
 
-// Encode submits f and calls emit for each access unit that is ready, in
+// applyRate applies a pending bit-rate change. Callers hold mu.
+func (e *Encoder) applyRate(emit func(Packet) error) error {
+	bps := e.bitRate.Swap(0)
+	if bps <= 0 {
+		return nil
+	}
+	if e.be.dynamicRate {
+		e.be.setRate(e.ccC, bps, e.opts.VBVBuffer)
+		e.rate = bps
+		return nil
+	}
+	if bps == e.rate {
+		return nil
+	}
+	cc, err := e.openCodec(bps)
+	if err != nil {
+		return fmt.Errorf("native: reopen %s at %d b/s: %w", e.opts.Codec, bps, err)
+	}
+	// Drain the old encoder: its packets precede the new one's.
+	flushErr := e.flushLocked(emit)
+	e.cc.Free()
+	e.cc, e.ccC, e.rate = cc, (*C.AVCodecContext)(cc.UnsafePointer()), bps
+	return flushErr
+}
+
+// Encode submits f and calls emit for each packet that is ready, in
 // decode order. With the low-latency settings every frame yields its own
-// unit before Encode returns. Encode takes ownership of f and gives it back
-// to its pool, on error too. Packet data is valid only during emit; emit
-// must not call Encode, Flush or Close.
+// packet before Encode returns. Encode takes ownership of f and gives it
+// back to its pool, on error too. Packet data is valid only during emit;
+// emit must not call Encode, Flush or Close.
 func (e *Encoder) Encode(f *Frame, emit func(Packet) error) error {
 	if f == nil || f.released {
 		return ErrFrameReleased
@@ -182,8 +339,8 @@ func (e *Encoder) Encode(f *Frame, emit func(Packet) error) error {
 		return fmt.Errorf("%w: frame %dx%d %s, encoder %dx%d %s", ErrFrameMismatch,
 			f.pool.width, f.pool.height, f.pool.format, e.opts.Width, e.opts.Height, e.opts.PixelFormat)
 	}
-	if bps := e.bitRate.Swap(0); bps > 0 {
-		e.setRate(bps)
+	if err := e.applyRate(emit); err != nil {
+		return err
 	}
 
 	pts := f.PTS
@@ -202,8 +359,36 @@ func (e *Encoder) Encode(f *Frame, emit func(Packet) error) error {
 	if e.forceKey.Swap(false) {
 		f.c.pict_type = C.AV_PICTURE_TYPE_I
 	}
+	in := f.av
+	if e.conv != nil {
+		conv := (*C.AVFrame)(e.conv.UnsafePointer())
+		// An encoder may still hold the previous picture: never overwrite it.
+		if C.av_frame_is_writable(conv) == 0 {
+			if err := allocFrameBuffer(conv, e.opts.Width, e.opts.Height, C.enum_AVPixelFormat(conv.format)); err != nil {
+				return err
+			}
+		}
+		if code := C.ms_convert_frame(&e.sws, f.c, conv); code < 0 {
+			return wrap(averr(code), "native: convert %s to %s", e.opts.PixelFormat, e.be.inputs[0])
+		}
+		in = e.conv
+	}
+	if e.hwFrame != nil {
+		// The surface goes to the encoder, which keeps its own reference.
+		defer e.hwFrame.Unref()
+		if err := e.hwFrame.AllocHardwareBuffer(e.hwFrames); err != nil {
+			return wrap(err, "native: get a VAAPI surface")
+		}
+		if err := in.TransferHardwareData(e.hwFrame); err != nil {
+			return wrap(err, "native: upload frame %d to VAAPI", e.frames)
+		}
+		if code := C.av_frame_copy_props((*C.AVFrame)(e.hwFrame.UnsafePointer()), (*C.AVFrame)(in.UnsafePointer())); code < 0 {
+			return wrap(averr(code), "native: copy frame properties")
+		}
+		in = e.hwFrame
+	}
 
-	if code := C.avcodec_send_frame(e.ccC, f.c); code < 0 {
+	if code := C.avcodec_send_frame(e.ccC, (*C.AVFrame)(in.UnsafePointer())); code < 0 {
 		return wrap(averr(code), "native: encode frame %d", e.frames)
 	}
 	e.frames++
@@ -218,6 +403,10 @@ func (e *Encoder) Flush(emit func(Packet) error) error {
 	if e.closed {
 		return ErrClosed
 	}
+	return e.flushLocked(emit)
+}
+
+func (e *Encoder) flushLocked(emit func(Packet) error) error {
 	if code := C.avcodec_send_frame(e.ccC, nil); code < 0 && code != errEOF {
 		return wrap(averr(code), "native: flush")
 	}
@@ -264,6 +453,8 @@ func (e *Encoder) Close() error {
 	return nil
 }
 
+// free releases everything, in dependency order: the codec context refers
+// to the frames context, which refers to the device.
 func (e *Encoder) free() {
 	if e.pkt != nil {
 		C.av_packet_free(&e.pkt)
@@ -271,5 +462,25 @@ func (e *Encoder) free() {
 	if e.cc != nil {
 		e.cc.Free()
 		e.cc, e.ccC = nil, nil
+	}
+	if e.conv != nil {
+		e.conv.Free()
+		e.conv = nil
+	}
+	if e.sws != nil {
+		C.sws_freeContext(e.sws)
+		e.sws = nil
+	}
+	if e.hwFrame != nil {
+		e.hwFrame.Free()
+		e.hwFrame = nil
+	}
+	if e.hwFrames != nil {
+		e.hwFrames.Free()
+		e.hwFrames = nil
+	}
+	if e.hwDevice != nil {
+		e.hwDevice.Free()
+		e.hwDevice = nil
 	}
 }

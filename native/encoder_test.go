@@ -18,14 +18,17 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// encoded is a copied access unit.
+// encoded is a copied packet.
 type encoded struct {
 	data     []byte
 	key      bool
 	pts, dur time.Duration
+	// during is the frame whose Encode call emitted the packet; -1 for
+	// packets that came out of Flush.
+	during int
 }
 
-// encodeN encodes frames first..first+n-1 of pat and returns the units.
+// encodeN encodes frames first..first+n-1 of pat and returns the packets.
 func encodeN(t testing.TB, e *Encoder, pool *FramePool, pat *testPattern, first, n int) []encoded {
 	t.Helper()
 	var out []encoded
@@ -36,11 +39,24 @@ func encodeN(t testing.TB, e *Encoder, pool *FramePool, pat *testPattern, first,
 		}
 		pat.fillFrame(t, i, f)
 		if err := e.Encode(f, func(p Packet) error {
-			out = append(out, encoded{bytes.Clone(p.Data), p.KeyFrame, p.PTS, p.Duration})
+			out = append(out, encoded{bytes.Clone(p.Data), p.KeyFrame, p.PTS, p.Duration, i})
 			return nil
 		}); err != nil {
 			t.Fatalf("encode frame %d: %v", i, err)
 		}
+	}
+	return out
+}
+
+// flushAll drains e and returns the packets it still held.
+func flushAll(t testing.TB, e *Encoder) []encoded {
+	t.Helper()
+	var out []encoded
+	if err := e.Flush(func(p Packet) error {
+		out = append(out, encoded{bytes.Clone(p.Data), p.KeyFrame, p.PTS, p.Duration, -1})
+		return nil
+	}); err != nil {
+		t.Fatalf("flush: %v", err)
 	}
 	return out
 }
@@ -64,71 +80,6 @@ func newTestEncoder(t testing.TB, o Options) (*Encoder, *FramePool) {
 	return e, pool
 }
 
-func TestEncodeDecodePSNR(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		fmt  PixelFormat
-		w, h int
-		n    int
-	}{
-		{"720p-yuv420p", PixelFormatYUV420P, 1280, 720, 90},
-		{"360p-nv12", PixelFormatNV12, 640, 360, 30},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e, pool := newTestEncoder(t, Options{Width: tc.w, Height: tc.h, PixelFormat: tc.fmt})
-			pat := newTestPattern(tc.w, tc.h, true)
-			units := encodeN(t, e, pool, pat, 0, tc.n)
-			if len(units) != tc.n {
-				t.Fatalf("got %d access units for %d frames; the low-latency encoder must emit one per frame", len(units), tc.n)
-			}
-			first := units[0]
-			if !first.key || !hasNAL(first.data, nalSPS, nalPPS, nalIDR) {
-				t.Fatalf("first unit: key=%v NAL types %v, want an IDR with SPS and PPS", first.key, nalTypes(first.data))
-			}
-			if !bytes.HasPrefix(first.data, []byte{0, 0, 0, 1}) && !bytes.HasPrefix(first.data, []byte{0, 0, 1}) {
-				t.Fatalf("first unit starts % x, want an Annex-B start code", first.data[:4])
-			}
-			wantDur := frameInterval(30)
-			for i, u := range units {
-				if u.pts != time.Duration(i)*wantDur {
-					t.Fatalf("unit %d: PTS %v, want %v", i, u.pts, time.Duration(i)*wantDur)
-				}
-				if u.dur != wantDur {
-					t.Fatalf("unit %d: duration %v, want %v", i, u.dur, wantDur)
-				}
-			}
-
-			dec, err := NewDecoder(DecoderH264)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer dec.Close()
-			decoded, worst, sum := 0, 100.0, 0.0
-			check := func(pic *Picture) error {
-				p := psnr(t, pat.reference(decoded), pic)
-				worst, sum = min(worst, p), sum+p
-				decoded++
-				return nil
-			}
-			for _, u := range units {
-				if err := dec.Decode(u.data, check); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := dec.Flush(check); err != nil {
-				t.Fatal(err)
-			}
-			if decoded != tc.n {
-				t.Fatalf("decoded %d pictures, want %d", decoded, tc.n)
-			}
-			t.Logf("%d frames, %d bytes, PSNR mean %.1f dB, worst %.1f dB", tc.n, totalSize(units), sum/float64(decoded), worst)
-			if worst < 30 {
-				t.Fatalf("worst PSNR %.1f dB, want at least 30 dB at the default bit rate", worst)
-			}
-		})
-	}
-}
-
 func totalSize(units []encoded) int {
 	n := 0
 	for _, u := range units {
@@ -137,55 +88,12 @@ func totalSize(units []encoded) int {
 	return n
 }
 
-func TestForceKeyFrame(t *testing.T) {
-	e, pool := newTestEncoder(t, Options{Width: 320, Height: 240, KeyFrameInterval: 1000})
-	pat := newTestPattern(320, 240, false)
-	units := encodeN(t, e, pool, pat, 0, 10)
-	for i, u := range units[1:] {
-		if u.key || hasNAL(u.data, nalIDR) {
-			t.Fatalf("unit %d is a keyframe without a request (keyframe interval 1000)", i+1)
-		}
-	}
-	for round := range 3 {
-		if err := e.ForceKeyFrame(); err != nil {
-			t.Fatal(err)
-		}
-		u := encodeN(t, e, pool, pat, 10+round*2, 2)
-		if !u[0].key || !hasNAL(u[0].data, nalSPS, nalPPS, nalIDR) {
-			t.Fatalf("round %d: unit after ForceKeyFrame has key=%v NAL types %v, want IDR with SPS/PPS", round, u[0].key, nalTypes(u[0].data))
-		}
-		if u[1].key || !hasNAL(u[1].data, nalSlice) {
-			t.Fatalf("round %d: the unit after the forced IDR is key=%v NAL types %v, want a P slice", round, u[1].key, nalTypes(u[1].data))
-		}
-	}
-}
-
-func TestSetBitRateLowersOutput(t *testing.T) {
-	const w, h, rate = 640, 360, 1_500_000
-	pat := newTestPattern(w, h, true)
-	// One thread each, so that the two encoders are deterministic.
-	steady, poolA := newTestEncoder(t, Options{Width: w, Height: h, BitRate: rate, Threads: 1})
-	halved, poolB := newTestEncoder(t, Options{Width: w, Height: h, BitRate: rate, Threads: 1})
-
-	a := encodeN(t, steady, poolA, pat, 0, 30)
-	b := encodeN(t, halved, poolB, pat, 0, 30)
-	if totalSize(a) != totalSize(b) {
-		t.Fatalf("identical encoders differ before the change: %d and %d bytes", totalSize(a), totalSize(b))
-	}
-	if err := halved.SetBitRate(rate / 2); err != nil {
-		t.Fatal(err)
-	}
-	// The change takes effect within a few frames; compare the frames after.
-	a = encodeN(t, steady, poolA, pat, 30, 60)[5:]
-	b = encodeN(t, halved, poolB, pat, 30, 60)[5:]
-	ratio := float64(totalSize(b)) / float64(totalSize(a))
-	t.Logf("after SetBitRate(%d): %d bytes against %d at %d b/s (ratio %.2f)", rate/2, totalSize(b), totalSize(a), rate, ratio)
-	if ratio > 0.75 {
-		t.Fatalf("halving the bit rate changed the output size by a ratio of %.2f, want at most 0.75", ratio)
-	}
-	if err := halved.SetBitRate(0); !errors.Is(err, ErrInvalidOptions) {
-		t.Fatalf("SetBitRate(0) = %v, want ErrInvalidOptions", err)
-	}
+// TestX264PSNR720p keeps the figure the README quotes: 90 frames of the
+// textured pattern at 1280x720 and the default 2 Mb/s decode to at least
+// 30 dB (about 39 dB worst, 44 dB mean). TestConformance checks every
+// backend at 640x360.
+func TestX264PSNR720p(t *testing.T) {
+	checkPSNR(t, Options{Width: 1280, Height: 720}, 90)
 }
 
 func TestExplicitPTS(t *testing.T) {
@@ -234,7 +142,9 @@ func TestInvalidOptions(t *testing.T) {
 	}{
 		{"zero size", Options{}, "size 0x0"},
 		{"huge", Options{Width: 10000, Height: 720}, "size 10000x720"},
-		{"codec", Options{Codec: "mpeg2video", Width: 64, Height: 64}, `codec "mpeg2video"`},
+		{"codec", Options{Codec: "mpeg2video", Width: 64, Height: 64}, `codec "mpeg2video" is not supported (want one of h264_nvenc, h264_qsv, h264_vaapi, libx264, libvpx)`},
+		{"vaapi device", Options{Codec: CodecVAAPI, Width: 64, Height: 64, VAAPIDevice: "renderD128"}, `VAAPI device "renderD128" must be the absolute path`},
+		{"vp8 preset", Options{Codec: CodecVP8, Width: 64, Height: 64, Preset: "warp"}, `preset "warp"`},
 		{"packed input", Options{Width: 64, Height: 64, PixelFormat: PixelFormatRGBA}, "pixel format rgba"},
 		{"preset", Options{Width: 64, Height: 64, Preset: "warp"}, `preset "warp"`},
 		{"profile", Options{Width: 64, Height: 64, Profile: "high10"}, `profile "high10"`},
@@ -253,35 +163,6 @@ func TestInvalidOptions(t *testing.T) {
 				t.Fatalf("error %q, want ErrInvalidOptions containing %q", err, tc.want)
 			}
 		})
-	}
-}
-
-func TestCloseAndUseAfterClose(t *testing.T) {
-	e, pool := newTestEncoder(t, Options{Width: 64, Height: 64})
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	f, err := pool.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Encode(f, func(Packet) error { return nil }); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Encode after Close = %v, want ErrClosed", err)
-	}
-	if f.Plane(0) != nil {
-		t.Fatal("Encode did not release the frame after failing")
-	}
-	if err := e.Flush(func(Packet) error { return nil }); !errors.Is(err, ErrClosed) {
-		t.Fatalf("Flush after Close = %v, want ErrClosed", err)
-	}
-	if err := e.ForceKeyFrame(); !errors.Is(err, ErrClosed) {
-		t.Fatalf("ForceKeyFrame after Close = %v, want ErrClosed", err)
-	}
-	if err := e.SetBitRate(1_000_000); !errors.Is(err, ErrClosed) {
-		t.Fatalf("SetBitRate after Close = %v, want ErrClosed", err)
 	}
 }
 
@@ -328,7 +209,7 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("linked FFmpeg %q, want 7.1.x", v)
 	}
 	encs := VideoEncoders()
-	for _, want := range []string{"libx264", "libvpx", "h264_vaapi", "h264_qsv"} {
+	for _, want := range []string{CodecX264, CodecVP8, CodecVAAPI, CodecQSV, CodecNVENC} {
 		found := false
 		for _, e := range encs {
 			found = found || e == want

@@ -27,3 +27,22 @@ var (
 	// back to its pool.
 	ErrFrameReleased = errors.New("native: frame already released")
 )
+
+// stageError is a failure of one step of opening or running an encoder
+// ("open", "create VAAPI device /dev/dri/renderD128", "encode", ...). The
+// prober reports it as "stage: cause".
+type stageError struct {
+	stage string
+	err   error
+}
+
+func (e *stageError) Error() string { return e.stage + ": " + e.err.Error() }
+func (e *stageError) Unwrap() error { return e.err }
+
+// atStage wraps err as a failure of stage; nil stays nil.
+func atStage(stage string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &stageError{stage: stage, err: err}
+}

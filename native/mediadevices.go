@@ -27,8 +27,12 @@ type Params struct {
 	Options
 }
 
-// RTPCodec returns the H.264 RTP codec with the profile the options produce.
+// RTPCodec returns the RTP codec of what the options produce: VP8 for
+// libvpx, otherwise H.264 with the options' profile.
 func (p *Params) RTPCodec() *codec.RTPCodec {
+	if MediaCodecOf(p.WithDefaults().Codec) == MediaCodecVP8 {
+		return codec.NewRTPVP8Codec(90000)
+	}
 	c := codec.NewRTPH264Codec(90000)
 	c.SDPFmtpLine = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=" + profileLevelID(p.WithDefaults().Profile)
 	return c
@@ -82,8 +86,9 @@ type mediaEncoder struct {
 	rgba *image.RGBA
 }
 
-// Read encodes the next picture from the reader. The returned bytes are
-// valid until the next Read.
+// Read encodes the next picture from the reader and returns its packet (an
+// H.264 access unit or a VP8 frame). The returned bytes are valid until the
+// next Read.
 func (m *mediaEncoder) Read() ([]byte, func(), error) {
 	img, release, err := m.r.Read()
 	if err != nil {

@@ -49,6 +49,9 @@ func TestMediaDevicesReadCloser(t *testing.T) {
 	if fmtp := params.RTPCodec().SDPFmtpLine; fmtp != "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f" {
 		t.Fatalf("fmtp %q", fmtp)
 	}
+	if mime := (&Params{Options: Options{Codec: CodecVP8}}).RTPCodec().MimeType; mime != "video/VP8" {
+		t.Fatalf("libvpx RTP codec %q, want video/VP8", mime)
+	}
 	rc, err := params.BuildVideoEncoder(reader, prop.Media{Video: prop.Video{Width: w, Height: h, FrameRate: 30}})
 	if err != nil {
 		t.Fatal(err)

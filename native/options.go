@@ -3,15 +3,64 @@ package native
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
-// Codec names of the encoders this package opens.
+// Codec names of the encoders this package opens: the libavcodec encoder
+// names, which [Options.Codec] selects.
 const (
+	// CodecX264 is libx264, in software.
 	CodecX264 = "libx264"
+	// CodecNVENC is NVIDIA's NVENC (h264_nvenc), through the CUDA driver.
+	CodecNVENC = "h264_nvenc"
+	// CodecQSV is Intel Quick Sync Video (h264_qsv), through oneVPL.
+	CodecQSV = "h264_qsv"
+	// CodecVAAPI is VA-API (h264_vaapi), on a DRM render node.
+	CodecVAAPI = "h264_vaapi"
+	// CodecVP8 is libvpx's VP8 encoder, in software.
+	CodecVP8 = "libvpx"
 )
 
-// x264Presets are libx264's presets, fastest first.
+// Media codecs, what an encoder puts on the wire: the RTP payload format a
+// caller packetizes its packets with ([Encoder.MediaCodec], [MediaCodecOf]).
+const (
+	MediaCodecH264 = "h264"
+	MediaCodecVP8  = "vp8"
+)
+
+// codecNames lists every encoder NewEncoder accepts: the H.264 encoders in
+// probing order, then VP8.
+func codecNames() []string {
+	return []string{CodecNVENC, CodecQSV, CodecVAAPI, CodecX264, CodecVP8}
+}
+
+// MediaCodecOf returns the media codec that the named encoder produces
+// (MediaCodecH264 or MediaCodecVP8), or "" for an encoder this package does
+// not open.
+func MediaCodecOf(codec string) string {
+	switch codec {
+	case CodecX264, CodecNVENC, CodecQSV, CodecVAAPI:
+		return MediaCodecH264
+	case CodecVP8:
+		return MediaCodecVP8
+	}
+	return ""
+}
+
+// IsHardware reports whether the named encoder runs on a GPU or a media
+// engine, and so may be missing on a given machine even though FFmpeg has
+// it compiled in.
+func IsHardware(codec string) bool {
+	return codec == CodecNVENC || codec == CodecQSV || codec == CodecVAAPI
+}
+
+// DefaultVAAPIDevice is the DRM render node that h264_vaapi opens when
+// [Options.VAAPIDevice] is empty: the first GPU's.
+const DefaultVAAPIDevice = "/dev/dri/renderD128"
+
+// x264Presets are libx264's presets, fastest first. Every H.264 backend
+// takes them ([Options.Preset] says how each maps them).
 var x264Presets = []string{
 	"ultrafast", "superfast", "veryfast", "faster", "fast",
 	"medium", "slow", "slower", "veryslow", "placebo",
@@ -24,11 +73,15 @@ var x264Profiles = []string{"baseline", "main", "high"}
 // Options configures an [Encoder]. The zero value of every field selects
 // the default that [Options.WithDefaults] documents.
 type Options struct {
-	// Codec is the libavcodec encoder name. Default libx264.
+	// Codec is the libavcodec encoder: libx264 (the default), h264_nvenc,
+	// h264_qsv, h264_vaapi or libvpx (VP8). See the Codec constants.
 	Codec string
 	// Width and Height of the frames, in pixels. Both must be even.
 	Width, Height int
-	// PixelFormat of the input frames: yuv420p (default) or nv12.
+	// PixelFormat of the input frames: yuv420p or nv12. The default is
+	// what the backend takes natively: nv12 for h264_qsv and h264_vaapi,
+	// yuv420p for the others. A format the backend does not take is
+	// converted by libswscale into an internal frame (a copy per frame).
 	PixelFormat PixelFormat
 	// FrameRate is the nominal rate in frames per second (VIDEO_FRAMERATE).
 	// Default 30. Frames may arrive at a variable rate; their PTS rules.
@@ -36,19 +89,32 @@ type Options struct {
 	// BitRate is the target rate in bits per second (VIDEO_BITRATE).
 	// Default 2,000,000. It is also the VBV's maximum rate.
 	BitRate int
-	// VBVBuffer is the size of the VBV in time at BitRate. Default 500 ms.
-	// A smaller buffer bounds the size of each frame more tightly, at some
-	// cost in quality around keyframes.
+	// VBVBuffer is the size of the VBV (the rate control's buffer) in time
+	// at BitRate. Default 500 ms. A smaller buffer bounds the size of each
+	// frame more tightly, at some cost in quality around keyframes.
 	VBVBuffer time.Duration
-	// Preset is libx264's preset (H264_PRESET). Default faster.
+	// Preset is a libx264 preset name (H264_PRESET). Default faster.
+	// h264_nvenc maps it to its own presets: ultrafast and superfast to
+	// p1, veryfast to p2, faster and fast to p3, medium and slower ones to
+	// p4 (p5 to p7 cost latency that a live screen cannot afford).
+	// h264_qsv maps it to its target usages (ultrafast, superfast and
+	// veryfast to veryfast; placebo to veryslow; the others by name).
+	// h264_vaapi and libvpx have no presets and ignore it; libvpx runs at
+	// a fixed realtime speed (see [NewEncoder]).
 	Preset string
 	// Profile limits the H.264 profile: baseline (default), main or high.
+	// It applies to the H.264 encoders only; VP8 ignores it.
 	Profile string
-	// KeyFrameInterval is the maximum number of frames between IDRs.
+	// KeyFrameInterval is the maximum number of frames between keyframes.
 	// Default two seconds of frames (2 × FrameRate).
 	KeyFrameInterval int
-	// Threads is the number of encoder threads; 0 lets libx264 choose.
+	// Threads is the number of encoder threads; 0 lets the encoder choose.
+	// The hardware encoders ignore it.
 	Threads int
+	// VAAPIDevice is the DRM render node h264_vaapi opens. Default
+	// /dev/dri/renderD128 ([DefaultVAAPIDevice]); the other encoders
+	// ignore it.
+	VAAPIDevice string
 }
 
 // WithDefaults returns o with every zero field set to its default.
@@ -58,6 +124,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.PixelFormat == PixelFormatNone {
 		o.PixelFormat = PixelFormatYUV420P
+		if o.Codec == CodecQSV || o.Codec == CodecVAAPI {
+			o.PixelFormat = PixelFormatNV12
+		}
 	}
 	if o.FrameRate == 0 {
 		o.FrameRate = 30
@@ -71,11 +140,14 @@ func (o Options) WithDefaults() Options {
 	if o.Preset == "" {
 		o.Preset = "faster"
 	}
-	if o.Profile == "" {
+	if o.Profile == "" && MediaCodecOf(o.Codec) != MediaCodecVP8 {
 		o.Profile = "baseline"
 	}
 	if o.KeyFrameInterval == 0 {
 		o.KeyFrameInterval = 2 * o.FrameRate
+	}
+	if o.VAAPIDevice == "" && o.Codec == CodecVAAPI {
+		o.VAAPIDevice = DefaultVAAPIDevice
 	}
 	return o
 }
@@ -83,8 +155,8 @@ func (o Options) WithDefaults() Options {
 // Validate reports the first option that the encoder cannot take, naming the
 // option and the values it allows.
 func (o Options) Validate() error {
-	if o.Codec != CodecX264 {
-		return fmt.Errorf("%w: codec %q is not supported (want %s)", ErrInvalidOptions, o.Codec, CodecX264)
+	if MediaCodecOf(o.Codec) == "" {
+		return fmt.Errorf("%w: codec %q is not supported (want one of %s)", ErrInvalidOptions, o.Codec, strings.Join(codecNames(), ", "))
 	}
 	if o.Width <= 0 || o.Height <= 0 || o.Width > 8192 || o.Height > 8192 {
 		return fmt.Errorf("%w: size %dx%d out of range (1..8192 each)", ErrInvalidOptions, o.Width, o.Height)
@@ -107,7 +179,7 @@ func (o Options) Validate() error {
 	if !slices.Contains(x264Presets, o.Preset) {
 		return fmt.Errorf("%w: preset %q unknown (want one of %v)", ErrInvalidOptions, o.Preset, x264Presets)
 	}
-	if !slices.Contains(x264Profiles, o.Profile) {
+	if MediaCodecOf(o.Codec) == MediaCodecH264 && !slices.Contains(x264Profiles, o.Profile) {
 		return fmt.Errorf("%w: profile %q unknown (want one of %v)", ErrInvalidOptions, o.Profile, x264Profiles)
 	}
 	if o.KeyFrameInterval < 1 {
@@ -115,6 +187,9 @@ func (o Options) Validate() error {
 	}
 	if o.Threads < 0 || o.Threads > 64 {
 		return fmt.Errorf("%w: threads %d out of range (0..64)", ErrInvalidOptions, o.Threads)
+	}
+	if o.Codec == CodecVAAPI && !strings.HasPrefix(o.VAAPIDevice, "/") {
+		return fmt.Errorf("%w: VAAPI device %q must be the absolute path of a DRM render node (such as %s)", ErrInvalidOptions, o.VAAPIDevice, DefaultVAAPIDevice)
 	}
 	return nil
 }
@@ -126,14 +201,18 @@ func validBitRate(bps int) error {
 	return nil
 }
 
-// Packet is one encoded access unit.
+// Packet is one encoded picture.
 type Packet struct {
-	// Data is the access unit in Annex-B form. It is a view of C memory,
-	// valid only during the callback that receives it.
+	// Data is the encoded picture: for H.264 an access unit in Annex-B
+	// form (start codes, SPS and PPS before every IDR); for VP8 one
+	// compressed frame as libvpx writes it (what RFC 7741 packetizes). It
+	// is a view of C memory, valid only during the callback that receives
+	// it.
 	Data []byte
-	// KeyFrame is set for an IDR, which the encoder precedes with SPS and PPS.
+	// KeyFrame is set for an H.264 IDR, which the encoder precedes with SPS
+	// and PPS, and for a VP8 key frame.
 	KeyFrame bool
-	// PTS is the presentation time of the frame the unit encodes.
+	// PTS is the presentation time of the frame the packet encodes.
 	PTS time.Duration
 	// Duration is how long the frame is shown.
 	Duration time.Duration

@@ -38,3 +38,43 @@ func TestPixelFormatNames(t *testing.T) {
 		t.Error("BytesPerPixel")
 	}
 }
+
+func TestOptionsDefaultsPerCodec(t *testing.T) {
+	for _, tc := range []struct {
+		codec   string
+		format  PixelFormat
+		profile string
+		device  string
+		media   string
+	}{
+		{CodecX264, PixelFormatYUV420P, "baseline", "", MediaCodecH264},
+		{CodecNVENC, PixelFormatYUV420P, "baseline", "", MediaCodecH264},
+		{CodecQSV, PixelFormatNV12, "baseline", "", MediaCodecH264},
+		{CodecVAAPI, PixelFormatNV12, "baseline", DefaultVAAPIDevice, MediaCodecH264},
+		{CodecVP8, PixelFormatYUV420P, "", "", MediaCodecVP8},
+	} {
+		o := Options{Codec: tc.codec, Width: 64, Height: 64}.WithDefaults()
+		if o.PixelFormat != tc.format || o.Profile != tc.profile || o.VAAPIDevice != tc.device {
+			t.Errorf("%s defaults: format %s profile %q device %q; want %s %q %q", tc.codec, o.PixelFormat, o.Profile, o.VAAPIDevice, tc.format, tc.profile, tc.device)
+		}
+		if err := o.Validate(); err != nil {
+			t.Errorf("%s: %v", tc.codec, err)
+		}
+		if MediaCodecOf(tc.codec) != tc.media {
+			t.Errorf("MediaCodecOf(%s) = %q, want %q", tc.codec, MediaCodecOf(tc.codec), tc.media)
+		}
+		if IsHardware(tc.codec) != (tc.codec != CodecX264 && tc.codec != CodecVP8) {
+			t.Errorf("IsHardware(%s)", tc.codec)
+		}
+	}
+	// VP8 ignores the H.264 profile, even a wrong one.
+	if err := (Options{Codec: CodecVP8, Width: 64, Height: 64, Profile: "high10"}).WithDefaults().Validate(); err != nil {
+		t.Errorf("VP8 with an H.264 profile: %v", err)
+	}
+	if err := (Options{Codec: CodecQSV, Width: 64, Height: 64, Profile: "high10"}).WithDefaults().Validate(); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("QSV with profile high10: %v, want ErrInvalidOptions", err)
+	}
+	if MediaCodecOf("mpeg2video") != "" {
+		t.Error("MediaCodecOf of an unknown encoder")
+	}
+}

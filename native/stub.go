@@ -54,6 +54,7 @@ func NewEncoder(opts Options) (*Encoder, error) { return nil, ErrUnavailable }
 
 func (e *Encoder) Options() Options                               { return Options{} }
 func (e *Encoder) Name() string                                   { return "" }
+func (e *Encoder) MediaCodec() string                             { return "" }
 func (e *Encoder) ForceKeyFrame() error                           { return ErrUnavailable }
 func (e *Encoder) SetBitRate(bps int) error                       { return ErrUnavailable }
 func (e *Encoder) Encode(f *Frame, emit func(Packet) error) error { return ErrUnavailable }
@@ -72,3 +73,8 @@ func (d *Decoder) Close() error                                      { return ni
 
 // SetLogger does nothing without cgo.
 func SetLogger(l *slog.Logger) {}
+
+func logger() *slog.Logger { return nil }
+
+// withLogCapture runs fn: without FFmpeg there is nothing to capture.
+func withLogCapture(_ *lineSink, fn func() error) error { return fn() }

@@ -3,7 +3,9 @@
 package native
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -22,5 +24,20 @@ func TestStubReportsUnavailable(t *testing.T) {
 	}
 	if ErrUnavailable.Error() == "" || VideoEncoders() != nil || FFmpegVersion() != "" {
 		t.Fatal("stub reports FFmpeg")
+	}
+	res := NewProber(0, "").All(context.Background())
+	if len(res) != len(H264Candidates)+1 {
+		t.Fatalf("%d probe results, want one per encoder", len(res))
+	}
+	for _, r := range res {
+		if r.Available || r.Reason == "" {
+			t.Fatalf("probe without FFmpeg: %+v, want unavailable with a reason", r)
+		}
+	}
+	if _, err := NewProber(0, "").Best(context.Background()); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Best = %v, want ErrUnavailable", err)
+	}
+	if !slices.Contains(H264Candidates, CodecX264) || MediaCodecOf(CodecVP8) != MediaCodecVP8 {
+		t.Fatal("codec tables")
 	}
 }

@@ -17,8 +17,9 @@ die() { log "error: $*"; exit 1; }
 # Build: a C toolchain and the libraries FFmpeg is configured with.
 build_pkgs=(gcc libc6-dev make pkg-config nasm xz-utils curl ca-certificates unzip git
 	libx264-dev libvpx-dev libva-dev libvpl-dev zlib1g-dev)
-# Test: the ffmpeg program (oracle and benchmark baseline) and the real adb server.
-test_pkgs=(ffmpeg adb)
+# Test: the ffmpeg program (oracle and benchmark baseline), the real adb
+# server, and Chromium for the viewer page's end-to-end test.
+test_pkgs=(ffmpeg adb chromium)
 
 case "${1:-}" in
 build) pkgs=("${build_pkgs[@]}") ;;

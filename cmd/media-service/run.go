@@ -51,6 +51,8 @@ const usage = `usage: media-service [command]
 commands:
   serve     run the service (the default)
   version   print the version, the linked FFmpeg and its encoders
+  encoders  probe each encoder by encoding a few frames; print which work,
+            why the others do not, and the H.264 encoder H264_HW_ACCEL selects
   help      print this text
 
 Configuration comes from a .env file in the working directory and from the
@@ -70,6 +72,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 	switch cmd {
 	case "serve":
 		if err := serve(ctx, stderr, lookup); err != nil {
+			fmt.Fprintf(stderr, "media-service: %v\n", err)
+			return 1
+		}
+		return 0
+	case "encoders":
+		if err := encoders(ctx, stdout, stderr, lookup); err != nil {
 			fmt.Fprintf(stderr, "media-service: %v\n", err)
 			return 1
 		}
@@ -138,7 +146,18 @@ func serve(ctx context.Context, logw io.Writer, lookup func(string) (string, boo
 		})
 	})
 
-	srv := api.New(api.Info{Version: binaryVersion(), FFmpeg: native.FFmpegVersion()},
-		api.Deps{Devices: adb.Devices}, log)
+	if cfg.AuthDisabled {
+		log.Warn("authentication is disabled (AUTH_DISABLED=true): anyone who can reach the port can use the API")
+	}
+	srv := api.New(api.Options{
+		Info:         api.Info{Version: binaryVersion(), FFmpeg: native.FFmpegVersion()},
+		Tokens:       cfg.APITokens,
+		AuthDisabled: cfg.AuthDisabled,
+		CORSOrigins:  cfg.CORSAllowOrigins,
+		RateLimit:    cfg.RateLimit,
+		Log:          log,
+	}, api.Deps{
+		Devices: func(ctx context.Context) (any, error) { return adb.Devices(ctx) },
+	})
 	return srv.Serve(ctx, ln)
 }

@@ -89,7 +89,7 @@ func TestServeAnswersHealthAndStops(t *testing.T) {
 	var logs testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve"}, &logs, &logs, env(map[string]string{"PORT": strconv.Itoa(port), "ADB_SERVER": adbs.Addr(), "ADB_DEVICES": sim.Addr()}))
+		done <- run(ctx, []string{"serve"}, &logs, &logs, env(map[string]string{"PORT": strconv.Itoa(port), "ADB_SERVER": adbs.Addr(), "ADB_DEVICES": sim.Addr(), "AUTH_DISABLED": "true"}))
 	}()
 	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/health"
 	var resp *http.Response
@@ -139,6 +139,9 @@ func TestServeAnswersHealthAndStops(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("serve did not stop after its context ended")
+	}
+	if !strings.Contains(logs.String(), "authentication is disabled") {
+		t.Fatalf("no warning that authentication is disabled: %s", logs.String())
 	}
 	if !strings.Contains(logs.String(), `"msg":"listening"`) {
 		t.Fatalf("logs lack the listening line: %s", logs.String())

@@ -1,0 +1,41 @@
+package api
+
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Deps are the components the routes serve from. A nil field leaves its
+// routes answering 503.
+type Deps struct {
+	// Devices lists the devices: serial, state, model, and for devices in
+	// use their size, capture mode and viewers.
+	Devices func(ctx context.Context) (any, error)
+	// Encoders returns the encoder probe results.
+	Encoders func(ctx context.Context) any
+	// Stats returns per-device pipeline statistics and the sessions.
+	Stats func() any
+	// Sessions creates and ends WebRTC sessions.
+	Sessions Sessions
+	// ErrorStatus maps a Sessions error to an HTTP status (400 for a bad
+	// offer, 404 for an unknown device, ...); nil maps everything to 500.
+	ErrorStatus func(error) int
+	// Metrics, when set, is served on /metrics beside the Go and process
+	// collectors.
+	Metrics prometheus.Collector
+}
+
+// Sessions is the session manager as the API sees it.
+type Sessions interface {
+	// Create answers an SDP offer for a viewer of a device. With trickle
+	// set, the answer comes at once and candidates follow with
+	// AddCandidate; otherwise it waits for ICE gathering.
+	Create(ctx context.Context, deviceID, userID, offer string, trickle bool) (id, answer string, err error)
+	List() any
+	Get(id string) (any, error)
+	Delete(id string) error
+	// AddCandidate adds a remote ICE candidate ("candidate:..." or an
+	// "a=candidate:..." line); an empty string ends the candidates.
+	AddCandidate(id, candidate string) error
+}

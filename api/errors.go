@@ -1,0 +1,69 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// ErrorResponse is the body of every error answer: a stable code and a
+// human message.
+type ErrorResponse struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func errorJSON(c echo.Context, status int, code, msg string) error {
+	return c.JSON(status, ErrorResponse{Error: code, Message: msg})
+}
+
+// codes names the statuses the API answers with.
+var codes = map[int]string{
+	http.StatusBadRequest:            "bad_request",
+	http.StatusUnauthorized:          "unauthorized",
+	http.StatusForbidden:             "forbidden",
+	http.StatusNotFound:              "not_found",
+	http.StatusMethodNotAllowed:      "method_not_allowed",
+	http.StatusNotAcceptable:         "not_acceptable",
+	http.StatusConflict:              "conflict",
+	http.StatusRequestEntityTooLarge: "too_large",
+	http.StatusUnsupportedMediaType:  "unsupported_media_type",
+	http.StatusTooManyRequests:       "rate_limited",
+	http.StatusBadGateway:            "bad_gateway",
+	http.StatusServiceUnavailable:    "unavailable",
+	http.StatusInternalServerError:   "internal",
+}
+
+// errorHandler answers every error, Echo's own included, with an
+// ErrorResponse.
+func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		status, msg := http.StatusInternalServerError, "internal error"
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			status = he.Code
+			if m, ok := he.Message.(string); ok {
+				msg = strings.ToLower(m)
+			} else {
+				msg = strings.ToLower(http.StatusText(status))
+			}
+		} else {
+			log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
+		}
+		code := codes[status]
+		if code == "" {
+			code = "error"
+		}
+		if c.Request().Method == http.MethodHead {
+			c.NoContent(status)
+			return
+		}
+		c.JSON(status, ErrorResponse{Error: code, Message: msg})
+	}
+}

@@ -1,0 +1,288 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+)
+
+// DevicesResponse is the body of GET /api/media/devices.
+type DevicesResponse struct {
+	Devices any `json:"devices"`
+}
+
+func (s *Server) devices(c echo.Context) error {
+	if s.deps.Devices == nil {
+		return errorJSON(c, http.StatusServiceUnavailable, "unavailable", "device discovery is not configured")
+	}
+	list, err := s.deps.Devices(c.Request().Context())
+	if err != nil {
+		s.log.Warn("list devices", "err", err)
+		return errorJSON(c, http.StatusBadGateway, "bad_gateway", "adb server unavailable: "+err.Error())
+	}
+	return c.JSON(http.StatusOK, DevicesResponse{Devices: list})
+}
+
+func (s *Server) encoders(c echo.Context) error {
+	if s.deps.Encoders == nil {
+		return errorJSON(c, http.StatusServiceUnavailable, "unavailable", "encoder probing is not configured")
+	}
+	return c.JSON(http.StatusOK, map[string]any{"encoders": s.deps.Encoders(c.Request().Context())})
+}
+
+func (s *Server) stats(c echo.Context) error {
+	if s.deps.Stats == nil {
+		return errorJSON(c, http.StatusServiceUnavailable, "unavailable", "statistics are not configured")
+	}
+	return c.JSON(http.StatusOK, s.deps.Stats())
+}
+
+// CreateSessionRequest is the body of POST /api/media/sessions.
+type CreateSessionRequest struct {
+	DeviceID string `json:"deviceId"`
+	UserID   string `json:"userId"`
+	Offer    string `json:"offer"`
+	// Trickle asks for the answer at once, before ICE gathering completes;
+	// candidates then go to POST /api/media/sessions/:id/candidates.
+	Trickle bool `json:"trickle,omitempty"`
+}
+
+// CreateSessionResponse is the body of a 201 from POST /api/media/sessions.
+type CreateSessionResponse struct {
+	SessionID string `json:"sessionId"`
+	Answer    string `json:"answer"`
+}
+
+var (
+	deviceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+	userIDPattern   = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,128}$`)
+	sessionPattern  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+// validOffer checks what can be checked of an SDP offer before anything
+// is allocated; the session manager parses it fully.
+func validOffer(sdp string) error {
+	switch {
+	case sdp == "":
+		return errors.New("offer is empty")
+	case !utf8.ValidString(sdp) || strings.ContainsFunc(sdp, func(r rune) bool { return r < 0x20 && r != '\r' && r != '\n' && r != '\t' }):
+		return errors.New("offer is not SDP text (binary or control characters)")
+	case !strings.HasPrefix(sdp, "v=0"):
+		return errors.New("offer is not SDP (it must start with v=0)")
+	case !strings.Contains(sdp, "m=video"):
+		return errors.New("offer has no video section")
+	}
+	return nil
+}
+
+func (s *Server) sessionsOr503(c echo.Context) bool {
+	if s.deps.Sessions == nil {
+		errorJSON(c, http.StatusServiceUnavailable, "unavailable", "sessions are not configured")
+		return false
+	}
+	return true
+}
+
+// sessionError answers a session manager error with its status.
+func (s *Server) sessionError(c echo.Context, err error) error {
+	status := http.StatusInternalServerError
+	if s.deps.ErrorStatus != nil {
+		status = s.deps.ErrorStatus(err)
+	}
+	if status >= 500 {
+		s.log.Error("session", "err", err)
+	}
+	code := codes[status]
+	if code == "" {
+		code = "error"
+	}
+	return errorJSON(c, status, code, err.Error())
+}
+
+func (s *Server) createSession(c echo.Context) error {
+	if !s.sessionsOr503(c) {
+		return nil
+	}
+	var req CreateSessionRequest
+	if ct := c.Request().Header.Get(echo.HeaderContentType); !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
+		return errorJSON(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
+	}
+	if err := c.Bind(&req); err != nil {
+		return errorJSON(c, http.StatusBadRequest, "bad_request", "malformed JSON body")
+	}
+	if req.UserID == "" {
+		req.UserID = "anonymous"
+	}
+	switch {
+	case !deviceIDPattern.MatchString(req.DeviceID):
+		return errorJSON(c, http.StatusBadRequest, "bad_request", "deviceId must be a device serial (A-Z a-z 0-9 . _ : -)")
+	case !userIDPattern.MatchString(req.UserID):
+		return errorJSON(c, http.StatusBadRequest, "bad_request", "userId must be 1-128 of A-Z a-z 0-9 . _ @ : -")
+	}
+	if err := validOffer(req.Offer); err != nil {
+		return errorJSON(c, http.StatusBadRequest, "bad_request", err.Error())
+	}
+	id, answer, err := s.deps.Sessions.Create(c.Request().Context(), req.DeviceID, req.UserID, req.Offer, req.Trickle)
+	if err != nil {
+		return s.sessionError(c, err)
+	}
+	return c.JSON(http.StatusCreated, CreateSessionResponse{SessionID: id, Answer: answer})
+}
+
+func (s *Server) listSessions(c echo.Context) error {
+	if !s.sessionsOr503(c) {
+		return nil
+	}
+	return c.JSON(http.StatusOK, map[string]any{"sessions": s.deps.Sessions.List()})
+}
+
+func (s *Server) sessionID(c echo.Context) (string, bool) {
+	id := c.Param("id")
+	if !sessionPattern.MatchString(id) {
+		errorJSON(c, http.StatusNotFound, "not_found", "no such session")
+		return "", false
+	}
+	return id, true
+}
+
+func (s *Server) getSession(c echo.Context) error {
+	if !s.sessionsOr503(c) {
+		return nil
+	}
+	id, ok := s.sessionID(c)
+	if !ok {
+		return nil
+	}
+	info, err := s.deps.Sessions.Get(id)
+	if err != nil {
+		return s.sessionError(c, err)
+	}
+	return c.JSON(http.StatusOK, info)
+}
+
+func (s *Server) deleteSession(c echo.Context) error {
+	if !s.sessionsOr503(c) {
+		return nil
+	}
+	id, ok := s.sessionID(c)
+	if !ok {
+		return nil
+	}
+	if err := s.deps.Sessions.Delete(id); err != nil {
+		return s.sessionError(c, err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// CandidateRequest is the body of POST /api/media/sessions/:id/candidates.
+type CandidateRequest struct {
+	Candidate string `json:"candidate"`
+}
+
+func (s *Server) addCandidate(c echo.Context) error {
+	if !s.sessionsOr503(c) {
+		return nil
+	}
+	id, ok := s.sessionID(c)
+	if !ok {
+		return nil
+	}
+	var req CandidateRequest
+	if err := c.Bind(&req); err != nil {
+		return errorJSON(c, http.StatusBadRequest, "bad_request", "malformed JSON body")
+	}
+	if len(req.Candidate) > 1024 || strings.ContainsAny(req.Candidate, "\r\n") {
+		return errorJSON(c, http.StatusBadRequest, "bad_request", "candidate must be one line of at most 1024 bytes")
+	}
+	if err := s.deps.Sessions.AddCandidate(id, req.Candidate); err != nil {
+		return s.sessionError(c, err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// WHEP (RFC 9725): POST /whep/:deviceId with an SDP offer answers 201 with
+// the answer and a Location; PATCH on it carries trickle candidates
+// (application/trickle-ice-sdpfrag), DELETE ends the session.
+
+func (s *Server) whepCreate(c echo.Context) error {
+	if !s.sessionsOr503(c) {
+		return nil
+	}
+	if ct := c.Request().Header.Get(echo.HeaderContentType); !strings.HasPrefix(ct, "application/sdp") {
+		return errorJSON(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the offer as application/sdp")
+	}
+	device := c.Param("deviceId")
+	if !deviceIDPattern.MatchString(device) {
+		return errorJSON(c, http.StatusBadRequest, "bad_request", "deviceId must be a device serial")
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return errorJSON(c, http.StatusRequestEntityTooLarge, "too_large", "offer too large")
+	}
+	offer := string(body)
+	if err := validOffer(offer); err != nil {
+		return errorJSON(c, http.StatusBadRequest, "bad_request", err.Error())
+	}
+	user := c.Request().Header.Get("X-User-Id")
+	if user == "" {
+		user = "whep"
+	}
+	if !userIDPattern.MatchString(user) {
+		return errorJSON(c, http.StatusBadRequest, "bad_request", "X-User-Id must be 1-128 of A-Z a-z 0-9 . _ @ : -")
+	}
+	id, answer, err := s.deps.Sessions.Create(c.Request().Context(), device, user, offer, false)
+	if err != nil {
+		return s.sessionError(c, err)
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderLocation, fmt.Sprintf("/whep/%s/%s", device, id))
+	h.Set("ETag", `"`+id+`"`)
+	return c.Blob(http.StatusCreated, "application/sdp", []byte(answer))
+}
+
+func (s *Server) whepPatch(c echo.Context) error {
+	if !s.sessionsOr503(c) {
+		return nil
+	}
+	id, ok := s.sessionID(c)
+	if !ok {
+		return nil
+	}
+	if ct := c.Request().Header.Get(echo.HeaderContentType); !strings.HasPrefix(ct, "application/trickle-ice-sdpfrag") {
+		return errorJSON(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "send candidates as application/trickle-ice-sdpfrag")
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return errorJSON(c, http.StatusRequestEntityTooLarge, "too_large", "fragment too large")
+	}
+	if !utf8.Valid(body) {
+		return errorJSON(c, http.StatusBadRequest, "bad_request", "fragment is not UTF-8 text")
+	}
+	if _, err := s.deps.Sessions.Get(id); err != nil {
+		return s.sessionError(c, err)
+	}
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "a=candidate:"):
+			if err := s.deps.Sessions.AddCandidate(id, strings.TrimPrefix(line, "a=")); err != nil {
+				return s.sessionError(c, err)
+			}
+		case line == "a=end-of-candidates":
+			if err := s.deps.Sessions.AddCandidate(id, ""); err != nil {
+				return s.sessionError(c, err)
+			}
+		}
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) whepDelete(c echo.Context) error {
+	return s.deleteSession(c)
+}

@@ -1,0 +1,279 @@
+package encoder
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cloudphone/media-service/native"
+)
+
+// WorkerPoolOptions configures a WorkerPool.
+type WorkerPoolOptions struct {
+	// Workers is the number of encoding goroutines (WORKER_COUNT). Default 4.
+	Workers int
+	// InputBuffer is each worker's queue length. Default 4.
+	InputBuffer int
+	// OutputBuffer is the Output channel's capacity. Default 64.
+	OutputBuffer int
+	// EncoderFactory returns the encoder candidates of a stream, opened on
+	// the stream's first frame (see OpenerFor).
+	EncoderFactory func(stream string) Opener
+	// EncodeTimeout and CloseTimeout work as in a Pipeline.
+	EncodeTimeout, CloseTimeout time.Duration
+	Log                         *slog.Logger
+}
+
+// PoolOutput is one unit from a pool, or the error that ended a stream.
+type PoolOutput struct {
+	Stream string
+	Unit   Unit
+	Err    error
+}
+
+// WorkerPool shares a fixed set of encoding goroutines between many
+// streams. Each stream is pinned to one worker, so its frames stay in order
+// on one encoder (an H.264 stream cannot hop between encoders: each has its
+// own SPS/PPS and reference frames); parallelism comes from many streams,
+// and from the encoder's own threads within one stream.
+type WorkerPool struct {
+	opts    WorkerPoolOptions
+	workers []*poolWorker
+	out     chan PoolOutput
+	stats   Stats
+
+	mu      sync.Mutex // guards streams, closed
+	streams map[string]*poolWorker
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+type poolWorker struct {
+	in      chan poolJob
+	streams int // pinned streams, under the pool's mu
+
+	mu     sync.Mutex // guards guards
+	guards map[string]*guard
+}
+
+type poolJob struct {
+	stream string
+	f      *native.Frame
+	close  bool // end the stream: close its encoder
+}
+
+// NewWorkerPool starts the pool's workers.
+func NewWorkerPool(o WorkerPoolOptions) (*WorkerPool, error) {
+	if o.EncoderFactory == nil {
+		return nil, fmt.Errorf("%w: WorkerPoolOptions.EncoderFactory is nil", ErrConfig)
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.InputBuffer <= 0 {
+		o.InputBuffer = 4
+	}
+	if o.OutputBuffer <= 0 {
+		o.OutputBuffer = 64
+	}
+	if o.EncodeTimeout <= 0 {
+		o.EncodeTimeout = DefaultEncodeTimeout
+	}
+	if o.CloseTimeout <= 0 {
+		o.CloseTimeout = DefaultCloseTimeout
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	p := &WorkerPool{opts: o, out: make(chan PoolOutput, o.OutputBuffer), streams: map[string]*poolWorker{}}
+	for range o.Workers {
+		w := &poolWorker{in: make(chan poolJob, o.InputBuffer), guards: map[string]*guard{}}
+		p.workers = append(p.workers, w)
+		p.wg.Go(func() { p.work(w) })
+	}
+	return p, nil
+}
+
+// worker returns the stream's worker, pinning a new stream to the worker
+// with the fewest streams. Callers hold mu.
+func (p *WorkerPool) worker(stream string) *poolWorker {
+	if w, ok := p.streams[stream]; ok {
+		return w
+	}
+	best := p.workers[0]
+	for _, w := range p.workers[1:] {
+		if w.streams < best.streams {
+			best = w
+		}
+	}
+	best.streams++
+	p.streams[stream] = best
+	return best
+}
+
+// Submit queues a frame of a stream and returns at once. When the stream's
+// worker queue is full the frame is dropped (released and counted) and
+// Submit reports false. The pool owns f from here on.
+func (p *WorkerPool) Submit(stream string, f *native.Frame) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		f.Release()
+		return false
+	}
+	p.stats.framesIn.Add(1)
+	select {
+	case p.worker(stream).in <- poolJob{stream: stream, f: f}:
+		return true
+	default:
+		f.Release()
+		p.stats.droppedQueue.Add(1)
+		return false
+	}
+}
+
+// CloseStream ends a stream: its encoder closes after the frames already
+// queued, and its worker takes new streams again.
+func (p *WorkerPool) CloseStream(stream string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w, ok := p.streams[stream]
+	if !ok || p.closed {
+		return
+	}
+	delete(p.streams, stream)
+	w.streams--
+	w.in <- poolJob{stream: stream, close: true} // may wait for queue space: control, not media
+}
+
+// ForceKeyFrame asks the stream's encoder for a keyframe.
+func (p *WorkerPool) ForceKeyFrame(stream string) {
+	if g := p.guardOf(stream); g != nil {
+		g.keyFrame()
+	}
+}
+
+// SetBitRate changes the stream's bit rate.
+func (p *WorkerPool) SetBitRate(stream string, bps int) error {
+	if g := p.guardOf(stream); g != nil {
+		return g.setBitRate(bps)
+	}
+	return fmt.Errorf("%w: no stream %q", ErrConfig, stream)
+}
+
+func (p *WorkerPool) guardOf(stream string) *guard {
+	p.mu.Lock()
+	w := p.streams[stream]
+	p.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.guards[stream]
+}
+
+// Output delivers every stream's units, each stream's in order. It is
+// closed after Close.
+func (p *WorkerPool) Output() <-chan PoolOutput { return p.out }
+
+// Stats returns the pool's counters (all streams).
+func (p *WorkerPool) Stats() Snapshot { return p.stats.Snapshot() }
+
+// WorkerOf returns the index of the worker a stream is pinned to, or -1.
+func (p *WorkerPool) WorkerOf(stream string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, w := range p.workers {
+		if p.streams[stream] == w {
+			return i
+		}
+	}
+	return -1
+}
+
+func (p *WorkerPool) work(w *poolWorker) {
+	defer func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for s, g := range w.guards {
+			g.close()
+			delete(w.guards, s)
+		}
+	}()
+	for j := range w.in {
+		w.mu.Lock()
+		g := w.guards[j.stream]
+		w.mu.Unlock()
+		if j.close {
+			if g != nil {
+				g.close()
+				w.mu.Lock()
+				delete(w.guards, j.stream)
+				w.mu.Unlock()
+			}
+			continue
+		}
+		if g == nil {
+			var err error
+			g, err = newGuard(p.opts.EncoderFactory(j.stream), p.opts.EncodeTimeout, p.opts.CloseTimeout, &p.stats,
+				p.opts.Log.With("stream", j.stream))
+			if err != nil {
+				j.f.Release()
+				p.stats.droppedError.Add(1)
+				p.emit(PoolOutput{Stream: j.stream, Err: err})
+				continue
+			}
+			w.mu.Lock()
+			w.guards[j.stream] = g
+			w.mu.Unlock()
+		}
+		units, err := g.encode(j.f)
+		if err != nil {
+			p.stats.droppedError.Add(1)
+			if errors.Is(err, ErrNoEncoder) {
+				p.emit(PoolOutput{Stream: j.stream, Err: err})
+			}
+		}
+		for _, u := range units {
+			if !p.emit(PoolOutput{Stream: j.stream, Unit: u}) {
+				g.keyFrame() // the stream is broken until its next keyframe
+			}
+		}
+	}
+}
+
+// emit hands an output to the consumer without ever blocking: a full
+// Output channel drops it, counted, and emit reports false.
+func (p *WorkerPool) emit(o PoolOutput) bool {
+	select {
+	case p.out <- o:
+		if o.Err == nil {
+			p.stats.framesOut.Add(1)
+		}
+		return true
+	default:
+		p.stats.droppedWrite.Add(1)
+		return false
+	}
+}
+
+// Close stops the workers after the frames queued, closes every encoder
+// and closes Output. It is idempotent.
+func (p *WorkerPool) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	for _, w := range p.workers {
+		close(w.in)
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	close(p.out)
+	return nil
+}

@@ -1,0 +1,243 @@
+// Package chromium drives a real headless Chromium (Debian's chromium
+// package) over the Chrome DevTools Protocol, for end-to-end tests of the
+// viewer page. It starts the browser the way this project's machines
+// require: --headless --no-sandbox --disable-gpu
+// --disable-background-networking --no-first-run and a fresh
+// --user-data-dir.
+package chromium
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/websocket"
+)
+
+// Browser is a running Chromium with one page.
+type Browser struct {
+	cmd  *exec.Cmd
+	ws   *websocket.Conn
+	mu   sync.Mutex
+	next int
+	wait map[int]chan reply
+	done chan struct{}
+	log  *strings.Builder
+
+	session string // the page's flattened CDP session
+}
+
+type reply struct {
+	Result json.RawMessage `json:"result"`
+	Error  *struct {
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+var devtoolsURL = regexp.MustCompile(`DevTools listening on (ws://\S+)`)
+
+// Launch starts Chromium and opens a page target; it is stopped when the
+// test ends. It skips the test when Chromium is not installed.
+func Launch(tb testing.TB) *Browser {
+	tb.Helper()
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		tb.Skip("chromium is not installed (Debian package chromium)")
+	}
+	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--no-first-run", "--disable-quic", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+tb.TempDir(), "--remote-debugging-port=0", "--remote-allow-origins=*",
+		"--autoplay-policy=no-user-gesture-required", "--window-size=900,1000", "about:blank")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	b := &Browser{cmd: cmd, wait: map[int]chan reply{}, done: make(chan struct{}), log: &strings.Builder{}}
+	urlc := make(chan string, 1)
+	var logMu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			logMu.Lock()
+			if b.log.Len() < 1<<16 {
+				b.log.WriteString(line + "\n")
+			}
+			logMu.Unlock()
+			if m := devtoolsURL.FindStringSubmatch(line); m != nil {
+				select {
+				case urlc <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	tb.Cleanup(func() {
+		if b.ws != nil {
+			b.ws.Close()
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		<-b.done
+		if tb.Failed() {
+			logMu.Lock()
+			tb.Logf("chromium log:\n%s", b.log.String())
+			logMu.Unlock()
+		}
+	})
+	var browserURL string
+	select {
+	case browserURL = <-urlc:
+	case <-time.After(30 * time.Second):
+		close(b.done)
+		tb.Fatalf("chromium did not start: %s", b.log.String())
+	}
+	// The page target's socket is /devtools/page/ID on the same host.
+	host := strings.TrimPrefix(browserURL, "ws://")
+	host = host[:strings.IndexByte(host, '/')]
+	bws, err := websocket.Dial(browserURL, "", "http://"+host)
+	if err != nil {
+		close(b.done)
+		tb.Fatal(err)
+	}
+	b.ws = bws
+	go b.read()
+	var created struct{ TargetID string }
+	if err := b.Call("Target.createTarget", map[string]any{"url": "about:blank"}, &created); err != nil {
+		tb.Fatal(err)
+	}
+	var attached struct{ SessionID string }
+	if err := b.Call("Target.attachToTarget", map[string]any{"targetId": created.TargetID, "flatten": true}, &attached); err != nil {
+		tb.Fatal(err)
+	}
+	b.session = attached.SessionID
+	return b
+}
+
+func (b *Browser) read() {
+	defer close(b.done)
+	for {
+		var msg struct {
+			ID int `json:"id"`
+			reply
+		}
+		if err := websocket.JSON.Receive(b.ws, &msg); err != nil {
+			b.mu.Lock()
+			for id, c := range b.wait {
+				c <- reply{Error: &struct {
+					Message string `json:"message"`
+				}{"connection closed: " + err.Error()}}
+				delete(b.wait, id)
+			}
+			b.mu.Unlock()
+			return
+		}
+		if msg.ID == 0 {
+			continue // an event
+		}
+		b.mu.Lock()
+		c := b.wait[msg.ID]
+		delete(b.wait, msg.ID)
+		b.mu.Unlock()
+		if c != nil {
+			c <- msg.reply
+		}
+	}
+}
+
+// session is the attached page's CDP session; calls without one go to the
+// browser.
+func (b *Browser) call(session, method string, params any, result any) error {
+	b.mu.Lock()
+	b.next++
+	id := b.next
+	c := make(chan reply, 1)
+	b.wait[id] = c
+	b.mu.Unlock()
+	req := map[string]any{"id": id, "method": method, "params": params}
+	if session != "" {
+		req["sessionId"] = session
+	}
+	if err := websocket.JSON.Send(b.ws, req); err != nil {
+		return err
+	}
+	select {
+	case r := <-c:
+		if r.Error != nil {
+			return fmt.Errorf("%s: %s", method, r.Error.Message)
+		}
+		if result != nil {
+			return json.Unmarshal(r.Result, result)
+		}
+		return nil
+	case <-time.After(60 * time.Second):
+		return fmt.Errorf("%s: no answer", method)
+	}
+}
+
+// Call calls a browser-level CDP method.
+func (b *Browser) Call(method string, params, result any) error {
+	return b.call("", method, params, result)
+}
+
+// Navigate opens url in the page.
+func (b *Browser) Navigate(url string) error {
+	return b.call(b.session, "Page.navigate", map[string]any{"url": url}, nil)
+}
+
+// Eval evaluates a JavaScript expression in the page (awaiting a promise)
+// and decodes its JSON-serialisable value into out.
+func (b *Browser) Eval(expr string, out any) error {
+	var r struct {
+		Result struct {
+			Value json.RawMessage `json:"value"`
+		} `json:"result"`
+		ExceptionDetails *struct {
+			Text      string `json:"text"`
+			Exception *struct {
+				Description string `json:"description"`
+			} `json:"exception"`
+		} `json:"exceptionDetails"`
+	}
+	if err := b.call(b.session, "Runtime.evaluate", map[string]any{
+		"expression": expr, "returnByValue": true, "awaitPromise": true,
+	}, &r); err != nil {
+		return err
+	}
+	if r.ExceptionDetails != nil {
+		msg := r.ExceptionDetails.Text
+		if r.ExceptionDetails.Exception != nil {
+			msg = r.ExceptionDetails.Exception.Description
+		}
+		return errors.New("javascript: " + msg)
+	}
+	if out == nil || r.Result.Value == nil {
+		return nil
+	}
+	return json.Unmarshal(r.Result.Value, out)
+}
+
+// Click presses and releases the left mouse button at page coordinates
+// (CSS pixels), as a user's click.
+func (b *Browser) Click(x, y float64) error {
+	for _, typ := range []string{"mouseMoved", "mousePressed", "mouseReleased"} {
+		p := map[string]any{"type": typ, "x": x, "y": y, "button": "left", "clickCount": 1}
+		if typ == "mouseMoved" {
+			p["button"] = "none"
+		}
+		if err := b.call(b.session, "Input.dispatchMouseEvent", p, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,47 @@
+package chromium
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestPageEvalAndClick(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<!doctype html><body style="margin:0"><div id="box" style="width:200px;height:200px;background:#333"></div>
+<script>window.clicks=[];document.getElementById("box").addEventListener("click",e=>window.clicks.push([e.clientX,e.clientY]));</script>`)
+	}))
+	defer srv.Close()
+	b := Launch(t)
+	if err := b.Navigate(srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if err := b.Eval(`Array.isArray(window.clicks) ? window.clicks.length : -1`, &n); err == nil && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("page did not load")
+		}
+	}
+	if err := b.Click(50, 60); err != nil {
+		t.Fatal(err)
+	}
+	var clicks [][2]int
+	if err := b.Eval(`window.clicks`, &clicks); err != nil {
+		t.Fatal(err)
+	}
+	if len(clicks) != 1 || clicks[0] != [2]int{50, 60} {
+		t.Fatalf("clicks %v, want one at 50,60", clicks)
+	}
+	if err := b.Eval(`(() => { throw new Error("boom") })()`, nil); err == nil {
+		t.Fatal("a page exception was not reported")
+	}
+}

@@ -1,0 +1,302 @@
+package native
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// H264Candidates are the H.264 encoders in order of preference: the
+// hardware encoders first, libx264 last, which [Prober.H264] probes in this
+// order.
+var H264Candidates = []string{CodecNVENC, CodecQSV, CodecVAAPI, CodecX264}
+
+// DefaultProbeTimeout bounds each encoder's probe when NewProber is given 0.
+const DefaultProbeTimeout = 5 * time.Second
+
+// ProbeResult is the outcome of probing one encoder.
+type ProbeResult struct {
+	// Encoder is the libavcodec encoder's name (a Codec constant).
+	Encoder string
+	// Available is set when the encoder opened and produced a packet.
+	Available bool
+	// Reason says why the encoder is not available, in words: the step
+	// that failed, libavcodec's error and what FFmpeg logged meanwhile, for
+	// example "open: Operation not permitted (Cannot load libcuda.so.1)".
+	// Empty when Available.
+	Reason string
+	// Elapsed is how long the probe took.
+	Elapsed time.Duration
+}
+
+// Prober finds out which encoders work on this machine by really encoding:
+// a compiled-in encoder, or even a GPU, is no proof (an H100 has CUDA and
+// no NVENC). Each probe opens the encoder at 256x144 (above NVENC's
+// minimum of 145x49), encodes small frames until a packet comes out, and
+// closes it. Probes run one at a time; results are cached, so each encoder
+// is probed once per Prober. A Prober is safe for concurrent use.
+//
+// A probe that does not finish within the timeout is reported unavailable
+// ("timed out after 5s") and abandoned: its goroutine keeps its OS thread
+// and whatever the encoder allocated in C until the stuck call returns (it
+// then closes the encoder), and forever if it never does.
+type Prober struct {
+	timeout     time.Duration
+	vaapiDevice string
+	probe       func(codec, vaapiDevice string) error // the probe itself; tests replace it
+
+	mu   sync.Mutex // serializes probes; guards the cache
+	h264 []ProbeResult
+	vp8  *ProbeResult
+}
+
+// NewProber returns a Prober that gives each encoder at most timeout
+// (DefaultProbeTimeout when 0) and opens h264_vaapi on vaapiDevice
+// (DefaultVAAPIDevice when empty).
+func NewProber(timeout time.Duration, vaapiDevice string) *Prober {
+	if timeout <= 0 {
+		timeout = DefaultProbeTimeout
+	}
+	if vaapiDevice == "" {
+		vaapiDevice = DefaultVAAPIDevice
+	}
+	return &Prober{timeout: timeout, vaapiDevice: vaapiDevice, probe: probeEncoder}
+}
+
+// H264 probes the H.264 encoders in the order of H264Candidates (NVENC,
+// QSV, VAAPI, libx264) and returns a result for each, in that order. The
+// results are cached after the first complete run; a run cut short by ctx
+// is returned (the encoders not probed say so) but not cached.
+func (p *Prober) H264(ctx context.Context) []ProbeResult {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.h264 != nil {
+		return slices.Clone(p.h264)
+	}
+	out := make([]ProbeResult, 0, len(H264Candidates))
+	complete := true
+	for _, c := range H264Candidates {
+		r, ok := p.run(ctx, c)
+		complete = complete && ok
+		out = append(out, r)
+	}
+	if complete {
+		p.h264 = out
+	}
+	return slices.Clone(out)
+}
+
+// All returns the H.264 results of H264 followed by libvpx's (VP8).
+func (p *Prober) All(ctx context.Context) []ProbeResult {
+	out := p.H264(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.vp8 != nil {
+		return append(out, *p.vp8)
+	}
+	r, ok := p.run(ctx, CodecVP8)
+	if ok {
+		p.vp8 = &r
+	}
+	return append(out, r)
+}
+
+// Best returns the first available H.264 encoder in the order of
+// H264Candidates: a hardware encoder when one works, else libx264. It fails
+// only when none works, libx264 included (a binary built without cgo).
+func (p *Prober) Best(ctx context.Context) (string, error) {
+	res := p.H264(ctx)
+	var why []string
+	for _, r := range res {
+		if r.Available {
+			return r.Encoder, nil
+		}
+		why = append(why, r.Encoder+": "+r.Reason)
+	}
+	return "", fmt.Errorf("%w: no H.264 encoder works (%s)", ErrUnavailable, strings.Join(why, "; "))
+}
+
+// run probes one encoder with the timeout. ok is false when ctx ended
+// first; the result then says so.
+func (p *Prober) run(ctx context.Context, codec string) (r ProbeResult, ok bool) {
+	start := time.Now()
+	r.Encoder = codec
+	if err := ctx.Err(); err != nil {
+		r.Reason = "not probed: " + err.Error()
+		return r, false
+	}
+	sink := &lineSink{}
+	done := make(chan error, 1)
+	probe, dev := p.probe, p.vaapiDevice
+	go func() {
+		done <- withLogCapture(sink, func() error { return probe(codec, dev) })
+	}()
+	timer := time.NewTimer(p.timeout)
+	defer timer.Stop()
+	var err error
+	ok = true
+	select {
+	case err = <-done:
+	case <-timer.C:
+		select {
+		case err = <-done: // finished as the timer fired
+		default:
+			err = fmt.Errorf("timed out after %s", p.timeout)
+		}
+	case <-ctx.Done():
+		err = fmt.Errorf("probe cut short: %w", ctx.Err())
+		ok = false
+	}
+	r.Elapsed = time.Since(start)
+	r.Available = err == nil
+	if err != nil {
+		lines := sink.snapshot()
+		if hint := deviceHint(codec, dev); hint != "" && Available {
+			lines = append(lines, hint)
+		}
+		r.Reason = probeReason(err, lines)
+	}
+	if l := logger(); l != nil && ok {
+		if r.Available {
+			l.Info("encoder probe", "encoder", codec, "available", true, "elapsed", r.Elapsed)
+		} else {
+			l.Info("encoder probe", "encoder", codec, "available", false, "reason", r.Reason, "elapsed", r.Elapsed)
+		}
+	}
+	return r, ok
+}
+
+// probeReason is err in words ("stage: cause") followed by the FFmpeg log
+// lines that add to it, in parentheses.
+func probeReason(err error, lines []string) string {
+	msg := err.Error()
+	var se *stageError
+	if errors.As(err, &se) {
+		msg = se.Error()
+	}
+	msg = strings.ReplaceAll(msg, "native: ", "")
+	var extra []string
+	for _, l := range lines {
+		l = strings.TrimRight(l, ". ")
+		if l != "" && !strings.Contains(msg, l) && !slices.Contains(extra, l) {
+			extra = append(extra, l)
+		}
+	}
+	if len(extra) > 0 {
+		msg += " (" + strings.Join(extra, "; ") + ")"
+	}
+	return msg
+}
+
+// deviceHint says what the machine lacks for a hardware encoder, when it
+// lacks the device node the encoder needs: FFmpeg's messages do not always
+// say (oneVPL's "Error creating a MFX session: -9" means no runtime found
+// a device).
+func deviceHint(codec, vaapiDevice string) string {
+	switch codec {
+	case CodecNVENC:
+		if _, err := os.Stat("/dev/nvidiactl"); err != nil {
+			return "no NVIDIA GPU device node: " + err.Error()
+		}
+	case CodecQSV:
+		if nodes, _ := filepath.Glob("/dev/dri/renderD*"); len(nodes) == 0 {
+			return "no DRM render node in /dev/dri"
+		}
+	case CodecVAAPI:
+		f, err := os.OpenFile(vaapiDevice, os.O_RDWR, 0)
+		if err != nil {
+			return err.Error()
+		}
+		f.Close()
+	}
+	return ""
+}
+
+// Probe geometry: small, and above NVENC's minimum frame of 145x49.
+const (
+	probeWidth  = 256
+	probeHeight = 144
+	probeFrames = 8 // frames to encode before giving up on a packet
+)
+
+// probeEncoder opens codec, encodes frames until a packet comes out, and
+// closes it.
+func probeEncoder(codec, vaapiDevice string) error {
+	enc, err := NewEncoder(Options{Codec: codec, Width: probeWidth, Height: probeHeight,
+		BitRate: 500_000, Threads: 1, VAAPIDevice: vaapiDevice})
+	if err != nil {
+		return err
+	}
+	defer enc.Close()
+	pool, err := NewFramePool(probeWidth, probeHeight, enc.Options().PixelFormat, 2)
+	if err != nil {
+		return atStage("allocate frames", err)
+	}
+	defer pool.Close()
+	packets := 0
+	emit := func(Packet) error { packets++; return nil }
+	for i := 0; i < probeFrames && packets == 0; i++ {
+		f, err := pool.Get()
+		if err != nil {
+			return atStage("allocate frames", err)
+		}
+		fillProbeFrame(f, i)
+		if err := enc.Encode(f, emit); err != nil {
+			return atStage("encode", err)
+		}
+	}
+	if packets == 0 {
+		if err := enc.Flush(emit); err != nil {
+			return atStage("flush", err)
+		}
+	}
+	if packets == 0 {
+		return fmt.Errorf("encode: no packet after %d frames", probeFrames)
+	}
+	return nil
+}
+
+// fillProbeFrame draws a moving gradient on grey chroma.
+func fillProbeFrame(f *Frame, n int) {
+	y, s := f.Plane(0), f.Stride(0)
+	for row := 0; row < f.Height(); row++ {
+		for col := 0; col < f.Width(); col++ {
+			y[row*s+col] = byte(16 + (col+row+4*n)%200)
+		}
+	}
+	for i := 1; i <= 2; i++ {
+		p := f.Plane(i)
+		for j := range p {
+			p[j] = 128
+		}
+	}
+}
+
+// lineSink collects the FFmpeg log lines of one probe.
+type lineSink struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+// maxProbeLines bounds what a probe keeps of FFmpeg's log.
+const maxProbeLines = 8
+
+func (s *lineSink) add(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.lines) < maxProbeLines && !slices.Contains(s.lines, line) {
+		s.lines = append(s.lines, line)
+	}
+}
+
+func (s *lineSink) snapshot() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.lines)
+}
