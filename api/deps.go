@@ -28,10 +28,10 @@ type Deps struct {
 
 // Sessions is the session manager as the API sees it.
 type Sessions interface {
-	// Create answers an SDP offer for a viewer of a device. With trickle
-	// set, the answer comes at once and candidates follow with
-	// AddCandidate; otherwise it waits for ICE gathering.
-	Create(ctx context.Context, deviceID, userID, offer string, trickle bool) (id, answer string, err error)
+	// Create answers an SDP offer for a viewer of a device. The answer
+	// carries the server's candidates (it waits for ICE gathering); the
+	// client may trickle its own with AddCandidate.
+	Create(ctx context.Context, deviceID, userID, offer string) (id, answer string, err error)
 	List() any
 	Get(id string) (any, error)
 	Delete(id string) error

@@ -48,9 +48,6 @@ type CreateSessionRequest struct {
 	DeviceID string `json:"deviceId"`
 	UserID   string `json:"userId"`
 	Offer    string `json:"offer"`
-	// Trickle asks for the answer at once, before ICE gathering completes;
-	// candidates then go to POST /api/media/sessions/:id/candidates.
-	Trickle bool `json:"trickle,omitempty"`
 }
 
 // CreateSessionResponse is the body of a 201 from POST /api/media/sessions.
@@ -128,7 +125,7 @@ func (s *Server) createSession(c echo.Context) error {
 	if err := validOffer(req.Offer); err != nil {
 		return errorJSON(c, http.StatusBadRequest, "bad_request", err.Error())
 	}
-	id, answer, err := s.deps.Sessions.Create(c.Request().Context(), req.DeviceID, req.UserID, req.Offer, req.Trickle)
+	id, answer, err := s.deps.Sessions.Create(c.Request().Context(), req.DeviceID, req.UserID, req.Offer)
 	if err != nil {
 		return s.sessionError(c, err)
 	}
@@ -236,7 +233,7 @@ func (s *Server) whepCreate(c echo.Context) error {
 	if !userIDPattern.MatchString(user) {
 		return errorJSON(c, http.StatusBadRequest, "bad_request", "X-User-Id must be 1-128 of A-Z a-z 0-9 . _ @ : -")
 	}
-	id, answer, err := s.deps.Sessions.Create(c.Request().Context(), device, user, offer, false)
+	id, answer, err := s.deps.Sessions.Create(c.Request().Context(), device, user, offer)
 	if err != nil {
 		return s.sessionError(c, err)
 	}

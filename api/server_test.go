@@ -203,7 +203,7 @@ type recordingSessions struct {
 
 var errUnknown = errors.New("unknown device")
 
-func (r *recordingSessions) Create(_ context.Context, device, user, offer string, trickle bool) (string, string, error) {
+func (r *recordingSessions) Create(_ context.Context, device, user, offer string) (string, string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.creates++

@@ -5,16 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
-	"sync"
 
-	"github.com/cloudphone/media-service/api"
-	"github.com/cloudphone/media-service/capture"
-	"github.com/cloudphone/media-service/config"
 	"github.com/cloudphone/media-service/native"
 )
 
@@ -109,55 +103,4 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level)) // validated by config
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
-}
-
-func serve(ctx context.Context, logw io.Writer, lookup func(string) (string, bool)) error {
-	cfg, err := config.Load(".env", lookup)
-	if err != nil {
-		return err
-	}
-	log := newLogger(logw, cfg.LogLevel)
-	native.SetLogger(log)
-	defer native.SetLogger(nil)
-
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
-	if err != nil {
-		return fmt.Errorf("listen on port %d (PORT): %w", cfg.Port, err)
-	}
-	log.Info("starting", "version", binaryVersion(), "ffmpeg", native.FFmpegVersion(),
-		"capture_mode", cfg.CaptureMode, "encoder_type", cfg.VideoEncoderType, "hw_accel", cfg.H264HWAccel,
-		"adb_server", cfg.ADBServer, "adb_devices", cfg.ADBDevices)
-	adb, err := capture.NewClient(cfg.ADBServer)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("ADB_SERVER: %w", err)
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	wg.Go(func() { adb.KeepConnected(ctx, log, cfg.ADBDevices, 0) })
-	wg.Go(func() {
-		adb.Watch(ctx, log, 0, func(list []capture.DeviceInfo) {
-			for _, d := range list {
-				log.Info("device", "device", d.Serial, "state", d.State)
-			}
-		})
-	})
-
-	if cfg.AuthDisabled {
-		log.Warn("authentication is disabled (AUTH_DISABLED=true): anyone who can reach the port can use the API")
-	}
-	srv := api.New(api.Options{
-		Info:         api.Info{Version: binaryVersion(), FFmpeg: native.FFmpegVersion()},
-		Tokens:       cfg.APITokens,
-		AuthDisabled: cfg.AuthDisabled,
-		CORSOrigins:  cfg.CORSAllowOrigins,
-		RateLimit:    cfg.RateLimit,
-		Log:          log,
-	}, api.Deps{
-		Devices: func(ctx context.Context) (any, error) { return adb.Devices(ctx) },
-	})
-	return srv.Serve(ctx, ln)
 }

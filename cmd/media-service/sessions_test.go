@@ -1,0 +1,204 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudphone/media-service/devicesim"
+	"github.com/pion/webrtc/v4"
+)
+
+// client is a real Pion peer that views a device.
+type client struct {
+	pc      *webrtc.PeerConnection
+	input   *webrtc.DataChannel
+	packets chan struct{}
+	opened  chan struct{}
+}
+
+func newClient(t *testing.T) (*client, string) {
+	t.Helper()
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	c := &client{pc: pc, packets: make(chan struct{}, 1024), opened: make(chan struct{})}
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	if c.input, err = pc.CreateDataChannel("input", nil); err != nil {
+		t.Fatal(err)
+	}
+	c.input.OnOpen(func() { close(c.opened) })
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			if _, _, err := tr.ReadRTP(); err != nil {
+				return
+			}
+			select {
+			case c.packets <- struct{}{}:
+			default:
+			}
+		}
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	return c, pc.LocalDescription().SDP
+}
+
+// call sends a request with the test token and returns status, body.
+func call(t *testing.T, method, url, ctype, body string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+e2eToken)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(data)
+}
+
+func sessionBody(device, offer string) string {
+	b, _ := json.Marshal(map[string]string{"deviceId": device, "userId": "tester", "offer": offer})
+	return string(b)
+}
+
+// TestSessionsWithPion drives every session endpoint with real Pion
+// peers against the running service.
+func TestSessionsWithPion(t *testing.T) {
+	base, sim, _ := service(t, nil)
+	c, offer := newClient(t)
+
+	// Failure paths first: nothing is allocated for them.
+	for _, tc := range []struct {
+		name, device, offer string
+		want                int
+	}{
+		{"unknown device", "127.0.0.1:1", offer, 404},
+		{"malformed SDP", sim.Addr(), "v=0\r\nm=video this is not sdp\r\n", 400},
+	} {
+		if code, _, body := call(t, "POST", base+"/api/media/sessions", "application/json", sessionBody(tc.device, tc.offer)); code != tc.want || !strings.Contains(body, `"message"`) {
+			t.Errorf("%s: %d %s, want %d with an error body", tc.name, code, body, tc.want)
+		}
+	}
+	req, _ := http.NewRequest("GET", base+"/api/media/sessions", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("no token: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	code, _, body := call(t, "POST", base+"/api/media/sessions", "application/json", sessionBody(sim.Addr(), offer))
+	if code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	var created struct{ SessionID, Answer string }
+	json.Unmarshal([]byte(body), &created)
+	if !strings.Contains(created.Answer, "H264") || !strings.Contains(created.Answer, "profile-level-id=42") {
+		t.Fatalf("answer does not carry the device's Constrained Baseline H.264:\n%s", created.Answer)
+	}
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: created.Answer}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		select {
+		case <-c.packets:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("received %d RTP packets, want 20", i)
+		}
+	}
+	// Input over the data channel reaches the device, mapped to its pixels.
+	select {
+	case <-c.opened:
+	case <-time.After(30 * time.Second):
+		t.Fatal("input channel never opened")
+	}
+	if err := c.input.SendText(`{"type":"tap","x":0.5,"y":0.25}`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the tap reaches the device", 30*time.Second, func() (bool, error) {
+		for _, ev := range sim.Events() {
+			if ev.Kind == devicesim.InputTap && ev.X == 180 && ev.Y == 160 {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+
+	if code, _, body := call(t, "GET", base+"/api/media/sessions", "", ""); code != 200 || !strings.Contains(body, created.SessionID) {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	if code, _, body := call(t, "GET", base+"/api/media/sessions/"+created.SessionID, "", ""); code != 200 || !strings.Contains(body, sim.Addr()) {
+		t.Fatalf("get: %d %s", code, body)
+	}
+	cand := `{"candidate":"candidate:1 1 udp 2130706431 127.0.0.1 50999 typ host","sdpMid":"0","sdpMLineIndex":0}`
+	if code, _, body := call(t, "POST", base+"/api/media/sessions/"+created.SessionID+"/candidates", "application/json",
+		fmt.Sprintf(`{"candidate":%q}`, cand)); code != 204 {
+		t.Fatalf("candidate: %d %s", code, body)
+	}
+	for _, path := range []string{"/api/media/devices", "/api/media/stats", "/api/media/encoders"} {
+		code, _, body := call(t, "GET", base+path, "", "")
+		if code != 200 {
+			t.Fatalf("%s: %d %s", path, code, body)
+		}
+		if path == "/api/media/devices" && (!strings.Contains(body, `"viewers":1`) || !strings.Contains(body, `"width":360`)) {
+			t.Fatalf("devices while viewed: %s", body)
+		}
+	}
+	if code, _, _ := call(t, "DELETE", base+"/api/media/sessions/"+created.SessionID, "", ""); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code, _, _ := call(t, "GET", base+"/api/media/sessions/"+created.SessionID, "", ""); code != 404 {
+		t.Fatalf("get after delete: %d", code)
+	}
+}
+
+// TestWHEP plays a device through the WHEP routes (RFC 9725).
+func TestWHEP(t *testing.T) {
+	base, sim, _ := service(t, nil)
+	c, offer := newClient(t)
+	code, hdr, answer := call(t, "POST", base+"/whep/"+sim.Addr(), "application/sdp", offer)
+	if code != 201 || hdr.Get("Content-Type") != "application/sdp" || !strings.HasPrefix(hdr.Get("Location"), "/whep/"+sim.Addr()+"/") {
+		t.Fatalf("whep create: %d %v %s", code, hdr, answer)
+	}
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.packets:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no media over WHEP")
+	}
+	loc := base + hdr.Get("Location")
+	if code, _, body := call(t, "PATCH", loc, "application/trickle-ice-sdpfrag",
+		"a=ice-ufrag:abcd\r\na=ice-pwd:efghijklmnopqrstuvwxyz\r\nm=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 50998 typ host\r\na=end-of-candidates\r\n"); code != 204 {
+		t.Fatalf("whep patch: %d %s", code, body)
+	}
+	if code, _, _ := call(t, "DELETE", loc, "", ""); code != 204 {
+		t.Fatalf("whep delete: %d", code)
+	}
+	if code, _, _ := call(t, "DELETE", loc, "", ""); code != 404 {
+		t.Fatalf("whep delete twice: %d", code)
+	}
+	if code, _, _ := call(t, "POST", base+"/whep/127.0.0.1:1", "application/sdp", offer); code != 404 {
+		t.Fatalf("whep unknown device: %d", code)
+	}
+}

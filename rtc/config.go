@@ -1,0 +1,195 @@
+package rtc
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/pion/stun/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config configures ICE and sessions. The service fills it from its
+// environment; the zero value of a field selects the default that
+// WithDefaults documents.
+type Config struct {
+	// ICEPortMin and ICEPortMax bound the UDP ports of host candidates.
+	// Default 50000-50100.
+	ICEPortMin, ICEPortMax uint16
+	// ICEUDPMuxPort, when above 0, serves every session on this one UDP
+	// port (on every interface) instead of a port per session.
+	ICEUDPMuxPort int
+	// ICETCP also gathers ICE-TCP candidates, served by one listener on
+	// ICETCPPort (passive TCP, RFC 6544).
+	ICETCP     bool
+	ICETCPPort int
+	// STUNURLs and TURNURLs are ICE servers ("stun:host:port",
+	// "turn:host:port?transport=udp"); TURN uses TURNUsername and
+	// TURNPassword.
+	STUNURLs, TURNURLs         []string
+	TURNUsername, TURNPassword string
+	// NAT1To1IPs are public addresses announced instead of the host's
+	// own in host candidates (a server behind 1:1 NAT).
+	NAT1To1IPs []string
+	// Trickle false (default): Create answers once ICE gathering has
+	// completed, so the answer carries every candidate (WHEP without
+	// trickle). True: Create answers at once; the client's candidates
+	// arrive through AddCandidate and the server's through
+	// CreateRequest.OnCandidate.
+	Trickle bool
+	// Shards is the number of session map shards. Default 16.
+	Shards int
+	// MaxSessionsPerUser bounds each user's sessions. Default 5.
+	MaxSessionsPerUser int
+	// IdleTimeout is how long a session may stay unconnected (never
+	// connected, or disconnected) before it is closed. Default 30s.
+	IdleTimeout time.Duration
+	// KeyFrameMinInterval is the least time between two keyframe requests
+	// to a device; requests in between are merged into one at the end of
+	// the interval. Default 500ms.
+	KeyFrameMinInterval time.Duration
+	// Linger keeps a device's capture and encoder running this long after
+	// its last viewer left (Hub). Default 5s; negative: stop at once.
+	Linger time.Duration
+	// ViewerQueue is the number of units each viewer may have waiting
+	// (Hub's broadcasters). Default 64.
+	ViewerQueue int
+	// StartBitRate, MinBitRate and MaxBitRate bound the bandwidth
+	// estimate that feeds Device.SetBitRate, in bits per second. Defaults
+	// 2 Mb/s, 150 kb/s and 8 Mb/s.
+	StartBitRate, MinBitRate, MaxBitRate int
+	// BitRateInterval is the least time between two SetBitRate calls to a
+	// device; it is also the period of the session sweep. Default 500ms.
+	BitRateInterval time.Duration
+	// GatherTimeout bounds ICE gathering when Trickle is false. Default 5s.
+	GatherTimeout time.Duration
+	// OnClientReport, if set, receives every report message ("latency",
+	// "report") that a viewer sends on its input channel, as the raw
+	// JSON. It is called on the session's data channel goroutine and must
+	// not block.
+	OnClientReport func(deviceID string, raw json.RawMessage)
+	// Log receives the package's logs; default slog.Default().
+	Log *slog.Logger
+
+	// settings, in tests, adjusts every session's setting engine
+	// (loopback candidates, no mDNS).
+	settings func(*webrtc.SettingEngine)
+	// wrapWriter, in tests, wraps a session's sample writer (a viewer
+	// that stops reading).
+	wrapWriter func(sessionIndex int, w SampleWriter) SampleWriter
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.ICEPortMin == 0 && c.ICEPortMax == 0 {
+		c.ICEPortMin, c.ICEPortMax = 50000, 50100
+	}
+	if c.Shards <= 0 {
+		c.Shards = 16
+	}
+	if c.MaxSessionsPerUser <= 0 {
+		c.MaxSessionsPerUser = 5
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 30 * time.Second
+	}
+	if c.KeyFrameMinInterval <= 0 {
+		c.KeyFrameMinInterval = 500 * time.Millisecond
+	}
+	if c.Linger == 0 {
+		c.Linger = 5 * time.Second
+	}
+	if c.ViewerQueue <= 0 {
+		c.ViewerQueue = 64
+	}
+	if c.StartBitRate <= 0 {
+		c.StartBitRate = 2_000_000
+	}
+	if c.MinBitRate <= 0 {
+		c.MinBitRate = 150_000
+	}
+	if c.MaxBitRate <= 0 {
+		c.MaxBitRate = 8_000_000
+	}
+	if c.BitRateInterval <= 0 {
+		c.BitRateInterval = 500 * time.Millisecond
+	}
+	if c.GatherTimeout <= 0 {
+		c.GatherTimeout = 5 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return c
+}
+
+// Validate reports the first setting that cannot work, naming it.
+func (c Config) Validate() error {
+	if c.ICEUDPMuxPort < 0 || c.ICEUDPMuxPort > 65535 {
+		return fmt.Errorf("rtc: ICE UDP mux port %d out of range (0..65535)", c.ICEUDPMuxPort)
+	}
+	if c.ICEUDPMuxPort == 0 && (c.ICEPortMin == 0 || c.ICEPortMax < c.ICEPortMin) {
+		return fmt.Errorf("rtc: ICE port range %d-%d is empty", c.ICEPortMin, c.ICEPortMax)
+	}
+	if c.ICETCP && (c.ICETCPPort <= 0 || c.ICETCPPort > 65535) {
+		return fmt.Errorf("rtc: ICE TCP port %d out of range (1..65535)", c.ICETCPPort)
+	}
+	for _, ip := range c.NAT1To1IPs {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("rtc: NAT 1:1 address %q is not an IP address", ip)
+		}
+	}
+	if c.MinBitRate > c.MaxBitRate {
+		return fmt.Errorf("rtc: minimum bit rate %d above maximum %d", c.MinBitRate, c.MaxBitRate)
+	}
+	if c.Shards > 4096 {
+		return fmt.Errorf("rtc: %d shards (at most 4096)", c.Shards)
+	}
+	for _, u := range c.STUNURLs {
+		if err := validICEURL(u, stun.SchemeTypeSTUN, stun.SchemeTypeSTUNS); err != nil {
+			return err
+		}
+	}
+	if len(c.TURNURLs) > 0 && (c.TURNUsername == "" || c.TURNPassword == "") {
+		return fmt.Errorf("rtc: TURN servers need a username and a password")
+	}
+	for _, u := range c.TURNURLs {
+		if err := validICEURL(u, stun.SchemeTypeTURN, stun.SchemeTypeTURNS); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validICEURL checks that u parses as an ICE server URL of one of the
+// schemes.
+func validICEURL(u string, schemes ...stun.SchemeType) error {
+	uri, err := stun.ParseURI(u)
+	if err != nil {
+		return fmt.Errorf("rtc: ICE server %q: %w", u, err)
+	}
+	if !slices.Contains(schemes, uri.Scheme) {
+		return fmt.Errorf("rtc: ICE server %q: scheme %s not allowed here", u, uri.Scheme)
+	}
+	return nil
+}
+
+// iceServers returns the configured ICE servers.
+func (c Config) iceServers() []webrtc.ICEServer {
+	var s []webrtc.ICEServer
+	if len(c.STUNURLs) > 0 {
+		s = append(s, webrtc.ICEServer{URLs: c.STUNURLs})
+	}
+	if len(c.TURNURLs) > 0 {
+		s = append(s, webrtc.ICEServer{
+			URLs:           c.TURNURLs,
+			Username:       c.TURNUsername,
+			Credential:     c.TURNPassword,
+			CredentialType: webrtc.ICECredentialTypePassword,
+		})
+	}
+	return s
+}

@@ -1,0 +1,104 @@
+package rtc
+
+import (
+	"errors"
+	"math"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cloudphone/media-service/encoder"
+)
+
+// FuzzInputMessage feeds the input channel's parser arbitrary bytes: it
+// must never panic, must refuse with ErrInvalidInput, and what it accepts
+// must be within range.
+func FuzzInputMessage(f *testing.F) {
+	f.Add([]byte(`{"type":"tap","x":0.5,"y":0.25}`))
+	f.Add([]byte(`{"type":"text","text":"hello"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseInputMessage(data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidInput) {
+				t.Fatalf("error %v does not wrap ErrInvalidInput", err)
+			}
+			return
+		}
+		if len(data) > MaxInputMessage {
+			t.Fatalf("accepted %d bytes", len(data))
+		}
+		for _, v := range []float64{m.X, m.Y, m.X2, m.Y2} {
+			if math.IsNaN(v) || v < 0 || v > 1 {
+				t.Fatalf("coordinate %g accepted", v)
+			}
+		}
+		if m.Duration < 0 || m.Duration > MaxGestureDuration {
+			t.Fatalf("duration %s accepted", m.Duration)
+		}
+		switch m.Type {
+		case InputSwipe, InputLongPress:
+			if m.Duration < time.Millisecond {
+				t.Fatalf("duration %s accepted", m.Duration)
+			}
+		case InputKey:
+			if _, err := key(&m.Key); err != nil {
+				t.Fatalf("key %q accepted", m.Key)
+			}
+		case InputText:
+			if m.Text == "" || len(m.Text) > MaxInputText || !utf8.ValidString(m.Text) {
+				t.Fatalf("text %q accepted", m.Text)
+			}
+			for _, r := range m.Text {
+				if r < 0x20 || r == 0x7f {
+					t.Fatalf("control character in accepted text %q", m.Text)
+				}
+			}
+		case InputTap, InputControl, InputRelease, InputLatency, InputReport, InputPing:
+		default:
+			t.Fatalf("type %q accepted", m.Type)
+		}
+	})
+}
+
+// FuzzOffer feeds offer validation, codec choice and SDP fragment parsing
+// arbitrary text: no panics, ErrBadOffer for what is refused, and an
+// accepted offer has a video m-line.
+func FuzzOffer(f *testing.F) {
+	f.Add(chromeOffer)
+	f.Fuzz(func(t *testing.T, s string) {
+		_, _, _ = ParseSDPFragment(s)
+		o, err := parseOffer(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadOffer) {
+				t.Fatalf("error %v does not wrap ErrBadOffer", err)
+			}
+			return
+		}
+		if o.sdp == "" {
+			t.Fatal("accepted an empty offer")
+		}
+		if _, err := OfferCodecs(s); err != nil {
+			t.Fatalf("OfferCodecs refused what parseOffer took: %v", err)
+		}
+		for _, dev := range []struct {
+			c    encoder.Codec
+			plid string
+		}{{encoder.H264, "42e01f"}, {encoder.H264, "640c28"}, {encoder.H264, "4d801f"}, {encoder.VP8, ""}} {
+			c, err := chooseCodec(o, dev.c, dev.plid)
+			if err != nil {
+				if !errors.Is(err, ErrCodecUnsupported) {
+					t.Fatalf("chooseCodec: %v", err)
+				}
+				continue
+			}
+			if c.codec != dev.c {
+				t.Fatalf("chose %s for a %s device", c.codec, dev.c)
+			}
+			if dev.c == encoder.H264 {
+				if _, _, ok := parseProfileLevelID(c.plid); !ok {
+					t.Fatalf("chose profile-level-id %q", c.plid)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,663 @@
+package rtc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+
+	"github.com/cloudphone/media-service/capture/annexb"
+	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/native"
+)
+
+// testLog is quiet unless RTC_TEST_LOG is set.
+func testLog() *slog.Logger {
+	if os.Getenv("RTC_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// loopback restricts ICE to UDP on the loopback interface, without mDNS:
+// fast and independent of the machine's network.
+func loopback(se *webrtc.SettingEngine) {
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+}
+
+// testConfig is a Config for tests: loopback ICE on a wide port range,
+// quick sweeps.
+func testConfig() Config {
+	return Config{
+		ICEPortMin: 40000, ICEPortMax: 44000,
+		Linger:          20 * time.Millisecond,
+		IdleTimeout:     20 * time.Second,
+		BitRateInterval: 100 * time.Millisecond,
+		Log:             testLog(),
+		settings:        loopback,
+	}
+}
+
+// eventually waits for cond, failing the test after a generous deadline
+// (a hang, not a timing threshold).
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// stream is a looped sequence of encoded units: groups of pictures that
+// each start with a keyframe (SPS, PPS, IDR for H.264).
+type stream struct {
+	codec encoder.Codec
+	plid  string
+	units []encoder.Unit
+	real  bool // real H.264 from native's encoder
+}
+
+var (
+	h264Once   sync.Once
+	h264Stream *stream
+)
+
+// testH264 returns H.264 from native's libx264 encoder (160x120, 90
+// frames, a keyframe every 30), or, without cgo, synthetic units of the
+// same shape that packetize but do not decode.
+func testH264(t testing.TB) *stream {
+	h264Once.Do(func() {
+		s, err := encodeH264(160, 120, 90, 30)
+		if errors.Is(err, native.ErrUnavailable) {
+			s = syntheticStream(encoder.H264, 90, 30)
+		} else if err != nil {
+			panic(fmt.Sprintf("encode test stream: %v", err))
+		}
+		h264Stream = s
+	})
+	return h264Stream
+}
+
+// encodeH264 encodes a moving picture with native's encoder.
+func encodeH264(w, h, frames, gop int) (*stream, error) {
+	pool, err := native.NewFramePool(w, h, native.PixelFormatYUV420P, 4)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	enc, err := native.NewEncoder(native.Options{
+		Width: w, Height: h, FrameRate: 30, BitRate: 300_000,
+		KeyFrameInterval: gop, Preset: "ultrafast", Threads: 1,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer enc.Close()
+	s := &stream{codec: encoder.H264, real: true}
+	for n := range frames {
+		f, err := pool.Get()
+		if err != nil {
+			return nil, err
+		}
+		fillPicture(n, w, h, f.Plane(0), f.Stride(0), f.Plane(1), f.Stride(1), f.Plane(2), f.Stride(2))
+		f.PTS = time.Duration(n) * time.Second / 30
+		if err := enc.Encode(f, func(p native.Packet) error {
+			s.units = append(s.units, encoder.Unit{
+				Data: append([]byte(nil), p.Data...), KeyFrame: p.KeyFrame,
+				Codec: encoder.H264, Encoder: enc.Name(),
+			})
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if len(s.units) == 0 || !s.units[0].KeyFrame {
+		return nil, errors.New("the encoder's first unit is not a keyframe")
+	}
+	for nal := range annexb.NALUnits(s.units[0].Data) {
+		if annexb.NALType(nal) == annexb.NALSPS {
+			sps, err := annexb.ParseSPS(nal)
+			if err != nil {
+				return nil, err
+			}
+			s.plid = sps.ProfileLevelID()
+		}
+	}
+	if s.plid == "" {
+		return nil, errors.New("no SPS in the first unit")
+	}
+	return s, nil
+}
+
+// fillPicture draws frame n of a moving gradient with a box.
+func fillPicture(n, w, h int, y []byte, ys int, u []byte, us int, v []byte, vs int) {
+	bx, by := (n*5)%(w-w/4), (n*3)%(h-h/4)
+	for row := range h {
+		for col := range w {
+			val := 40 + (col*120)/w + (row*60)/h + (n*3)%40
+			if col >= bx && col < bx+w/4 && row >= by && row < by+h/4 {
+				val = 220
+			}
+			y[row*ys+col] = byte(val)
+		}
+	}
+	for row := range h / 2 {
+		for col := range w / 2 {
+			u[row*us+col] = byte(100 + col + n%16)
+			v[row*vs+col] = byte(150 - row)
+		}
+	}
+}
+
+// syntheticStream makes units that look like codec's but carry noise.
+func syntheticStream(codec encoder.Codec, frames, gop int) *stream {
+	r := rand.New(rand.NewPCG(1, 2))
+	s := &stream{codec: codec, plid: "42e01f"}
+	for n := range frames {
+		key := n%gop == 0
+		var d []byte
+		switch {
+		case codec == encoder.VP8:
+			d = make([]byte, 400)
+			for i := range d {
+				d[i] = byte(r.Uint32())
+			}
+			if key {
+				d[0] &^= 1 // VP8 keyframe bit
+			} else {
+				d[0] |= 1
+			}
+		case key:
+			d = append(d, 0, 0, 0, 1, 0x67, 0x42, 0xe0, 0x1f, 0x8c, 0x8d, 0x40)
+			d = append(d, 0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80)
+			d = append(d, 0, 0, 0, 1, 0x65)
+			d = appendNoise(d, r, 1800)
+		default:
+			d = append(d, 0, 0, 0, 1, 0x41)
+			d = appendNoise(d, r, 300)
+		}
+		s.units = append(s.units, encoder.Unit{Data: d, KeyFrame: key, Codec: codec, Encoder: "synthetic"})
+	}
+	return s
+}
+
+// appendNoise appends n bytes that hold no start code.
+func appendNoise(d []byte, r *rand.Rand, n int) []byte {
+	for range n {
+		d = append(d, byte(r.Uint32()%254+1))
+	}
+	return d
+}
+
+// fakeDevice is a test device: it records what rtc asks of it.
+type fakeDevice struct {
+	codec       encoder.Codec
+	plid        string
+	keyFrames   atomic.Int64
+	wantKey     atomic.Bool
+	bitRateErr  error
+	bitRates    atomic.Int64 // calls
+	lastBitRate atomic.Int64
+	inputs      chan InputMessage
+	inputErr    error
+}
+
+func (d *fakeDevice) Codec() encoder.Codec   { return d.codec }
+func (d *fakeDevice) ProfileLevelID() string { return d.plid }
+func (d *fakeDevice) RequestKeyFrame() {
+	d.keyFrames.Add(1)
+	d.wantKey.Store(true)
+}
+
+func (d *fakeDevice) SetBitRate(bps int) error {
+	d.bitRates.Add(1)
+	d.lastBitRate.Store(int64(bps))
+	return d.bitRateErr
+}
+
+func (d *fakeDevice) Input(ctx context.Context, msg InputMessage) error {
+	if d.inputErr != nil {
+		return d.inputErr
+	}
+	select {
+	case d.inputs <- msg:
+	default:
+	}
+	return nil
+}
+
+// fakeSource is a MediaSource whose devices loop a stream into the
+// broadcaster every interval, jumping to the next keyframe when asked.
+type fakeSource struct {
+	interval time.Duration
+	streams  map[string]*stream // device ID → what it sends
+	devices  map[string]*fakeDevice
+	starts   atomic.Int64
+	stops    atomic.Int64
+	written  atomic.Int64
+
+	mu      sync.Mutex
+	running map[string]*pump
+}
+
+type pump struct {
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newFakeSource(interval time.Duration) *fakeSource {
+	return &fakeSource{
+		interval: interval,
+		streams:  map[string]*stream{},
+		devices:  map[string]*fakeDevice{},
+		running:  map[string]*pump{},
+	}
+}
+
+// add registers a device that sends s.
+func (f *fakeSource) add(id string, s *stream) *fakeDevice {
+	d := &fakeDevice{codec: s.codec, plid: s.plid, inputs: make(chan InputMessage, 64)}
+	f.streams[id] = s
+	f.devices[id] = d
+	return d
+}
+
+func (f *fakeSource) Start(ctx context.Context, id string, out *Broadcaster) (Device, error) {
+	s, ok := f.streams[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownDevice, id)
+	}
+	d := f.devices[id]
+	p := &pump{stop: make(chan struct{}), done: make(chan struct{})}
+	f.mu.Lock()
+	f.running[id] = p
+	f.mu.Unlock()
+	f.starts.Add(1)
+	go f.run(s, d, out, p)
+	return d, nil
+}
+
+func (f *fakeSource) run(s *stream, d *fakeDevice, out *Broadcaster, p *pump) {
+	defer close(p.done)
+	t := time.NewTicker(f.interval)
+	defer t.Stop()
+	i, n := 0, 0
+	for {
+		if d.wantKey.Swap(false) && !s.units[i].KeyFrame {
+			for !s.units[i].KeyFrame {
+				i = (i + 1) % len(s.units)
+			}
+		}
+		u := s.units[i]
+		u.PTS = time.Duration(n) * time.Second / 30
+		out.Write(u)
+		f.written.Add(1)
+		i, n = (i+1)%len(s.units), n+1
+		select {
+		case <-t.C:
+		case <-p.stop:
+			return
+		}
+	}
+}
+
+func (f *fakeSource) Stop(id string) {
+	f.mu.Lock()
+	p := f.running[id]
+	delete(f.running, id)
+	f.mu.Unlock()
+	if p != nil {
+		close(p.stop)
+		<-p.done
+		f.stops.Add(1)
+	}
+}
+
+// countingProvider counts acquisitions and releases.
+type countingProvider struct {
+	p                  Provider
+	acquires, releases atomic.Int64
+	calls              atomic.Int64
+}
+
+func (c *countingProvider) Acquire(ctx context.Context, id string) (Device, *Broadcaster, func(), error) {
+	c.calls.Add(1)
+	d, b, release, err := c.p.Acquire(ctx, id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c.acquires.Add(1)
+	var once sync.Once
+	return d, b, func() {
+		once.Do(func() {
+			c.releases.Add(1)
+			release()
+		})
+	}, nil
+}
+
+// rig is a manager over a hub over a fake source.
+type rig struct {
+	src *fakeSource
+	hub *Hub
+	cp  *countingProvider
+	m   *Manager
+}
+
+func newRig(t testing.TB, cfg Config, interval time.Duration) *rig {
+	t.Helper()
+	r := &rig{src: newFakeSource(interval)}
+	r.hub = NewHub(r.src, cfg)
+	r.cp = &countingProvider{p: r.hub}
+	m, err := NewManager(cfg, r.cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.m = m
+	t.Cleanup(r.close)
+	return r
+}
+
+func (r *rig) close() {
+	_ = r.m.Close()
+	_ = r.hub.Close()
+}
+
+// clientOptions shape a test client's offer.
+type clientOptions struct {
+	codecs      []webrtc.RTPCodecParameters // default: H.264 plid, then VP8
+	plid        string                      // H.264 profile to offer first
+	noTWCC      bool
+	noExtension bool // no playout-delay, abs-capture-time
+	trickle     bool // offer before gathering completes
+	onAU        func(data []byte)
+}
+
+// client is a Pion peer that receives a session, as a browser would.
+type client struct {
+	t      testing.TB
+	pc     *webrtc.PeerConnection
+	dc     *webrtc.DataChannel
+	opts   clientOptions
+	dcOpen chan struct{}
+
+	replies chan string
+
+	mu         sync.Mutex
+	first      []byte // first access unit received
+	track      *webrtc.TrackRemote
+	candidates []webrtc.ICECandidateInit
+
+	video        *webrtc.RTPTransceiver
+	packets      atomic.Int64
+	frames       atomic.Int64
+	playoutZero  atomic.Int64
+	playoutOther atomic.Int64
+	captureTimes atomic.Int64
+	wg           sync.WaitGroup
+}
+
+// newClient builds the client and its offer: a recvonly video transceiver
+// and the "input" data channel.
+func newClient(t testing.TB, opts clientOptions) *client {
+	t.Helper()
+	if opts.plid == "" {
+		opts.plid = "42e01f"
+	}
+	me := &webrtc.MediaEngine{}
+	codecs := opts.codecs
+	if codecs == nil {
+		codecs = []webrtc.RTPCodecParameters{
+			{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp(opts.plid)}, PayloadType: 102},
+			{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96},
+		}
+	}
+	for _, c := range codecs {
+		if err := me.RegisterCodec(c, webrtc.RTPCodecTypeVideo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !opts.noExtension {
+		for _, uri := range []string{playoutDelayURI, absCaptureTimeURI} {
+			if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.ConfigureNack(me, reg); err != nil {
+		t.Fatal(err)
+	}
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		t.Fatal(err)
+	}
+	if !opts.noTWCC {
+		if err := webrtc.ConfigureTWCCSender(me, reg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	se := webrtc.SettingEngine{LoggerFactory: pionLogs{testLog()}}
+	loopback(&se)
+	_ = se.SetEphemeralUDPPortRange(44001, 48000)
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{
+		t: t, pc: pc, opts: opts,
+		dcOpen: make(chan struct{}), replies: make(chan string, 256),
+	}
+	c.video, err = pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.dc, err = pc.CreateDataChannel(InputChannelLabel, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var openOnce sync.Once
+	c.dc.OnOpen(func() { openOnce.Do(func() { close(c.dcOpen) }) })
+	c.dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+		select {
+		case c.replies <- string(msg.Data):
+		default:
+		}
+	})
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand == nil {
+			return
+		}
+		c.mu.Lock()
+		c.candidates = append(c.candidates, cand.ToJSON())
+		c.mu.Unlock()
+	})
+	return c
+}
+
+// offer returns the client's offer SDP: with every candidate unless the
+// client trickles.
+func (c *client) offer() string {
+	c.t.Helper()
+	o, err := c.pc.CreateOffer(nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(c.pc)
+	if err := c.pc.SetLocalDescription(o); err != nil {
+		c.t.Fatal(err)
+	}
+	if c.opts.trickle {
+		return o.SDP // as created: without candidates
+	}
+	<-gathered
+	return c.pc.LocalDescription().SDP
+}
+
+// accept applies the server's answer.
+func (c *client) accept(answer string) {
+	c.t.Helper()
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		c.t.Fatal(err)
+	}
+	// Read the transceiver's track directly rather than through OnTrack,
+	// whose goroutine Pion does not join.
+	recv := c.video.Receiver()
+	tr := recv.Track()
+	c.mu.Lock()
+	c.track = tr
+	c.mu.Unlock()
+	c.wg.Add(2)
+	go c.readRTP(tr, recv)
+	go func() {
+		defer c.wg.Done()
+		for {
+			if _, _, err := recv.ReadRTCP(); err != nil {
+				return
+			}
+		}
+	}()
+}
+
+// readRTP counts packets, checks their header extensions and rebuilds
+// access units.
+func (c *client) readRTP(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	defer c.wg.Done()
+	var playoutID, captureID uint8
+	for _, e := range recv.GetParameters().HeaderExtensions {
+		switch e.URI {
+		case playoutDelayURI:
+			playoutID = uint8(e.ID)
+		case absCaptureTimeURI:
+			captureID = uint8(e.ID)
+		}
+	}
+	var sb *samplebuilder.SampleBuilder
+	for {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		if sb == nil { // the codec is known from the first packet on
+			var depack rtp.Depacketizer = &codecs.H264Packet{}
+			if tr.Codec().MimeType == webrtc.MimeTypeVP8 {
+				depack = &codecs.VP8Packet{}
+			}
+			sb = samplebuilder.New(256, depack, 90000)
+		}
+		c.packets.Add(1)
+		if playoutID != 0 {
+			var pd rtp.PlayoutDelayExtension
+			if b := pkt.Header.GetExtension(playoutID); b != nil && pd.Unmarshal(b) == nil && pd.MinDelay == 0 && pd.MaxDelay == 0 {
+				c.playoutZero.Add(1)
+			} else {
+				c.playoutOther.Add(1)
+			}
+		}
+		if captureID != 0 {
+			var ac rtp.AbsCaptureTimeExtension
+			if b := pkt.Header.GetExtension(captureID); b != nil && ac.Unmarshal(b) == nil {
+				c.captureTimes.Add(1)
+			}
+		}
+		sb.Push(pkt)
+		for smp := sb.Pop(); smp != nil; smp = sb.Pop() {
+			c.mu.Lock()
+			if c.first == nil {
+				c.first = append([]byte(nil), smp.Data...)
+			}
+			c.mu.Unlock()
+			c.frames.Add(1)
+			if c.opts.onAU != nil {
+				c.opts.onAU(smp.Data)
+			}
+		}
+	}
+}
+
+// firstAU returns the first access unit received.
+func (c *client) firstAU() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.first
+}
+
+// sendPLI asks the server for a keyframe.
+func (c *client) sendPLI() {
+	c.t.Helper()
+	c.mu.Lock()
+	tr := c.track
+	c.mu.Unlock()
+	if tr == nil {
+		c.t.Fatal("no track to send a PLI for")
+	}
+	if err := c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// send sends an input message once the channel is open.
+func (c *client) send(msg string) {
+	c.t.Helper()
+	select {
+	case <-c.dcOpen:
+	case <-time.After(30 * time.Second):
+		c.t.Fatal("input channel did not open")
+	}
+	if err := c.dc.SendText(msg); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// reply waits for the next message from the server.
+func (c *client) reply() string {
+	c.t.Helper()
+	select {
+	case r := <-c.replies:
+		return r
+	case <-time.After(30 * time.Second):
+		c.t.Fatal("no reply on the input channel")
+		return ""
+	}
+}
+
+// close ends the client and waits for its goroutines.
+func (c *client) close() {
+	_ = c.pc.GracefulClose()
+	c.wg.Wait()
+}
+
+// connect creates a session for a new client and waits for its first
+// frame.
+func connect(t testing.TB, m *Manager, deviceID, userID string, opts clientOptions) (*client, *Session, string) {
+	t.Helper()
+	c := newClient(t, opts)
+	t.Cleanup(c.close)
+	s, answer, err := m.Create(context.Background(), CreateRequest{DeviceID: deviceID, UserID: userID, Offer: c.offer()})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	c.accept(answer)
+	return c, s, answer
+}

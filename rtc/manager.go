@@ -1,0 +1,656 @@
+package rtc
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"log/slog"
+	"net"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/cloudphone/media-service/encoder"
+)
+
+// CreateRequest asks for a session.
+type CreateRequest struct {
+	// DeviceID is the device to show: 1..128 of A-Z a-z 0-9 . _ : -.
+	DeviceID string
+	// UserID is the user the session counts against
+	// (Config.MaxSessionsPerUser): at most 256 printable bytes.
+	UserID string
+	// Offer is the client's SDP offer: raw SDP, or the JSON of an
+	// RTCSessionDescription.
+	Offer string
+	// OnCandidate, with Config.Trickle, receives the server's ICE
+	// candidates as they are gathered, then nil when gathering is done.
+	// It is called from Pion's goroutines and must not block.
+	OnCandidate func(*webrtc.ICECandidateInit)
+}
+
+// Manager creates, finds and ends sessions. Its session map is sharded;
+// a sweep every Config.BitRateInterval closes sessions that never
+// connected, or stayed disconnected, for Config.IdleTimeout, and those
+// whose connection failed or closed (at once), and feeds the lowest
+// bandwidth estimate of each device's viewers to Device.SetBitRate.
+type Manager struct {
+	cfg      Config
+	provider Provider
+	log      *slog.Logger
+	logs     pionLogs
+	se       webrtc.SettingEngine
+	closers  []io.Closer // ICE muxes
+	seed     maphash.Seed
+
+	shards []*shard
+
+	usersMu sync.Mutex
+	users   map[string]int
+
+	devMu   sync.Mutex
+	devices map[string]*deviceState
+
+	mu       sync.Mutex
+	closed   bool
+	inflight sync.WaitGroup // Create calls
+
+	created atomic.Int64
+	kickCh  chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // the sweep loop and the closes it starts
+}
+
+// shard is one part of the session map.
+type shard struct {
+	mu sync.RWMutex
+	m  map[string]*Session
+}
+
+// NewManager returns a manager that takes devices from p. It opens the
+// ICE UDP mux port and the ICE-TCP listener when configured; Close closes
+// them.
+func NewManager(cfg Config, p Provider) (*Manager, error) {
+	if p == nil {
+		return nil, errors.New("rtc: no provider")
+	}
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		cfg: cfg, provider: p, log: cfg.Log, logs: pionLogs{cfg.Log},
+		seed:    maphash.MakeSeed(),
+		users:   map[string]int{},
+		devices: map[string]*deviceState{},
+		kickCh:  make(chan struct{}, 1),
+	}
+	if err := m.settingEngine(); err != nil {
+		m.closeMuxes()
+		return nil, err
+	}
+	m.shards = make([]*shard, cfg.Shards)
+	for i := range m.shards {
+		m.shards[i] = &shard{m: map[string]*Session{}}
+	}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.wg.Add(1)
+	go m.loop()
+	return m, nil
+}
+
+// settingEngine prepares the setting engine every session's API copies.
+func (m *Manager) settingEngine() error {
+	cfg := m.cfg
+	se := webrtc.SettingEngine{LoggerFactory: m.logs}
+	se.SetSCTPMaxMessageSize(sctpMaxMessage)
+	if cfg.ICEUDPMuxPort > 0 {
+		mux, err := ice.NewMultiUDPMuxFromPort(cfg.ICEUDPMuxPort, ice.UDPMuxFromPortWithLogger(m.logs.NewLogger("udpmux")))
+		if err != nil {
+			return fmt.Errorf("rtc: ICE UDP mux on port %d: %w", cfg.ICEUDPMuxPort, err)
+		}
+		m.closers = append(m.closers, mux)
+		se.SetICEUDPMux(mux)
+	} else if err := se.SetEphemeralUDPPortRange(cfg.ICEPortMin, cfg.ICEPortMax); err != nil {
+		return fmt.Errorf("rtc: ICE port range: %w", err)
+	}
+	if cfg.ICETCP {
+		l, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.ICETCPPort)))
+		if err != nil {
+			return fmt.Errorf("rtc: ICE-TCP listener: %w", err)
+		}
+		mux := webrtc.NewICETCPMux(m.logs.NewLogger("tcpmux"), l, 8)
+		m.closers = append(m.closers, mux)
+		se.SetICETCPMux(mux)
+		se.SetNetworkTypes([]webrtc.NetworkType{
+			webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6,
+		})
+	}
+	if len(cfg.NAT1To1IPs) > 0 {
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External: cfg.NAT1To1IPs, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace,
+		}); err != nil {
+			return fmt.Errorf("rtc: NAT 1:1 addresses: %w", err)
+		}
+	}
+	if cfg.settings != nil {
+		cfg.settings(&se)
+	}
+	m.se = se
+	return nil
+}
+
+func (m *Manager) closeMuxes() {
+	for _, c := range m.closers {
+		_ = c.Close()
+	}
+	m.closers = nil
+}
+
+// deviceIDPattern is what a device ID may be (capture's serial rule).
+var deviceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// validUserID reports whether a user ID is at most 256 bytes of printable
+// UTF-8.
+func validUserID(u string) bool {
+	if len(u) > 256 || !utf8.ValidString(u) {
+		return false
+	}
+	for _, r := range u {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Create validates the offer, then acquires the device, builds the peer
+// connection and answers. The answer is SDP; with Config.Trickle false it
+// holds every candidate. Every failure after the device was acquired
+// closes the peer connection and releases the device. Errors: ErrBadRequest,
+// ErrBadOffer (before anything is allocated), ErrTooManySessions, the
+// provider's (ErrUnknownDevice), ErrCodecUnsupported, ErrClosed.
+func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Session, string, error) {
+	if !deviceIDPattern.MatchString(req.DeviceID) {
+		return nil, "", fmt.Errorf("%w: device ID %s", ErrBadRequest, strconv.Quote(truncate(req.DeviceID, 64)))
+	}
+	if !validUserID(req.UserID) {
+		return nil, "", fmt.Errorf("%w: user ID", ErrBadRequest)
+	}
+	o, err := parseOffer(req.Offer)
+	if err != nil {
+		return nil, "", err
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, "", ErrClosed
+	}
+	m.inflight.Add(1)
+	m.mu.Unlock()
+	defer m.inflight.Done()
+
+	// Close cancels what Create waits for.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(m.ctx, cancel)()
+
+	if !m.reserve(req.UserID) {
+		return nil, "", fmt.Errorf("%w (%d)", ErrTooManySessions, m.cfg.MaxSessionsPerUser)
+	}
+	dev, b, release, err := m.provider.Acquire(ctx, req.DeviceID)
+	if err != nil {
+		m.unreserve(req.UserID)
+		return nil, "", err
+	}
+	if dev == nil || b == nil {
+		if release != nil {
+			release()
+		}
+		m.unreserve(req.UserID)
+		return nil, "", fmt.Errorf("rtc: provider gave no device or broadcaster for %q", req.DeviceID)
+	}
+	choice, err := chooseCodec(o, dev.Codec(), dev.ProfileLevelID())
+	if err != nil {
+		release()
+		m.unreserve(req.UserID)
+		return nil, "", err
+	}
+	ds := m.joinDevice(req.DeviceID)
+	s := &Session{
+		m: m, id: rand.Text(), deviceID: req.DeviceID, userID: req.UserID,
+		createdAt: time.Now(), index: int(m.created.Add(1) - 1),
+		choice: choice, twcc: o.twcc, ufrags: o.ufrags,
+		dev: dev, b: b, ds: ds,
+		done: make(chan struct{}),
+	}
+	s.release = func() {
+		release()
+		m.leaveDevice(ds)
+		m.unreserve(req.UserID)
+	}
+	s.log = m.log.With("session", s.id, "device", s.deviceID, "user", s.userID)
+	s.ctx, s.cancel = context.WithCancel(m.ctx)
+	s.pcState.Store(int32(webrtc.PeerConnectionStateNew))
+	s.iceState.Store(int32(webrtc.ICEConnectionStateNew))
+
+	answer, err := m.connect(ctx, s, o, req)
+	if err == nil {
+		err = m.register(s)
+	}
+	if err != nil {
+		s.close()
+		return nil, "", err
+	}
+	s.log.Info("rtc: session created", "codec", choice.codec, "profile", choice.plid)
+	return s, answer, nil
+}
+
+// connect builds the session's peer connection and answers the offer.
+func (m *Manager) connect(ctx context.Context, s *Session, o *offer, req CreateRequest) (string, error) {
+	plid := ""
+	if s.choice.codec == encoder.H264 {
+		plid = s.choice.plid
+	}
+	me, err := NewMediaEngine(plid)
+	if err != nil {
+		return "", err
+	}
+	reg, err := s.interceptors(m.cfg)
+	if err != nil {
+		return "", err
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(m.se))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: m.cfg.iceServers()})
+	if err != nil {
+		return "", fmt.Errorf("rtc: peer connection: %w", err)
+	}
+	s.pc = pc
+	s.track, err = webrtc.NewTrackLocalStaticSample(s.choice.params.RTPCodecCapability, "video", "device-"+s.deviceID)
+	if err != nil {
+		return "", err
+	}
+	tr, err := pc.AddTransceiverFromTrack(s.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return "", fmt.Errorf("rtc: add track: %w", err)
+	}
+	if err := tr.SetCodecPreferences([]webrtc.RTPCodecParameters{s.choice.params}); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrCodecUnsupported, err)
+	}
+	s.sender = tr.Sender()
+	s.wg.Add(1)
+	go s.readRTCP()
+
+	pc.OnConnectionStateChange(s.onConnectionState)
+	pc.OnICEConnectionStateChange(func(webrtc.ICEConnectionState) { s.iceState.Store(int32(pc.ICEConnectionState())) })
+	pc.OnDataChannel(s.onDataChannel)
+	if m.cfg.Trickle && req.OnCandidate != nil {
+		onCandidate := req.OnCandidate
+		pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+			if s.ctx.Err() != nil {
+				return
+			}
+			if c == nil {
+				onCandidate(nil)
+				return
+			}
+			init := c.ToJSON()
+			onCandidate(&init)
+		})
+	}
+
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.sdp}); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadOffer, err)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadOffer, err)
+	}
+	var gathered <-chan struct{}
+	if !m.cfg.Trickle {
+		gathered = webrtc.GatheringCompletePromise(pc)
+	}
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("rtc: set local description: %w", err)
+	}
+	if gathered != nil {
+		t := time.NewTimer(m.cfg.GatherTimeout)
+		select {
+		case <-gathered:
+		case <-t.C:
+			s.log.Warn("rtc: ICE gathering timed out; answering with the candidates so far")
+		case <-ctx.Done():
+			t.Stop()
+			if m.ctx.Err() != nil {
+				return "", ErrClosed
+			}
+			return "", ctx.Err()
+		}
+		t.Stop()
+	}
+	local := pc.LocalDescription()
+	if local == nil {
+		return "", errors.New("rtc: no local description")
+	}
+	if err := checkAnswer(local.SDP, s.choice); err != nil {
+		return "", err
+	}
+	return local.SDP, nil
+}
+
+// checkAnswer makes sure the answer accepted video in the chosen format.
+func checkAnswer(answer string, c codecChoice) error {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(answer); err != nil {
+		return fmt.Errorf("rtc: answer: %w", err)
+	}
+	pt := strconv.Itoa(int(c.params.PayloadType))
+	for _, md := range d.MediaDescriptions {
+		if md.MediaName.Media != "video" || md.MediaName.Port.Value == 0 {
+			continue
+		}
+		for _, f := range md.MediaName.Formats {
+			if f == pt {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%w: the answer rejected the video", ErrCodecUnsupported)
+}
+
+// register adds a session to its shard, unless the manager is closed.
+func (m *Manager) register(s *Session) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	sh := m.shard(s.id)
+	sh.mu.Lock()
+	sh.m[s.id] = s
+	sh.mu.Unlock()
+	return nil
+}
+
+// shard returns the shard of a session ID.
+func (m *Manager) shard(id string) *shard {
+	return m.shards[maphash.String(m.seed, id)%uint64(len(m.shards))]
+}
+
+// session finds a live session.
+func (m *Manager) session(id string) (*Session, bool) {
+	sh := m.shard(id)
+	sh.mu.RLock()
+	s, ok := sh.m[id]
+	sh.mu.RUnlock()
+	return s, ok
+}
+
+// remove takes a session out of its shard; false if it was not there.
+func (m *Manager) remove(id string) (*Session, bool) {
+	sh := m.shard(id)
+	sh.mu.Lock()
+	s, ok := sh.m[id]
+	delete(sh.m, id)
+	sh.mu.Unlock()
+	return s, ok
+}
+
+// Get returns a session, or ErrSessionNotFound.
+func (m *Manager) Get(id string) (*Session, error) {
+	if s, ok := m.session(id); ok {
+		return s, nil
+	}
+	return nil, ErrSessionNotFound
+}
+
+// List describes every session, oldest first.
+func (m *Manager) List() []SessionInfo {
+	var out []SessionInfo
+	for _, s := range m.all() {
+		out = append(out, s.Info())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out
+}
+
+// all returns every live session.
+func (m *Manager) all() []*Session {
+	var out []*Session
+	for _, sh := range m.shards {
+		sh.mu.RLock()
+		for _, s := range sh.m {
+			out = append(out, s)
+		}
+		sh.mu.RUnlock()
+	}
+	return out
+}
+
+// Delete ends a session and waits until it has released its device.
+func (m *Manager) Delete(id string) error {
+	s, ok := m.remove(id)
+	if !ok {
+		return ErrSessionNotFound
+	}
+	s.close()
+	return nil
+}
+
+// AddCandidate adds a client's ICE candidate to a session. The candidate
+// may be given as "candidate:…" or as an SDP line "a=candidate:…"; an empty
+// one means the end of candidates.
+func (m *Manager) AddCandidate(id string, c webrtc.ICECandidateInit) error {
+	s, ok := m.session(id)
+	if !ok {
+		return ErrSessionNotFound
+	}
+	c.Candidate = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(c.Candidate), "a="))
+	if c.Candidate == "end-of-candidates" {
+		c.Candidate = ""
+	}
+	return s.addCandidate(c)
+}
+
+// AddSDPFragment adds the candidates of an SDP fragment (WHEP's PATCH,
+// application/trickle-ice-sdpfrag) to a session. A fragment with another
+// ICE username fragment (an ICE restart) is refused with ErrBadCandidate.
+func (m *Manager) AddSDPFragment(id, frag string) error {
+	s, ok := m.session(id)
+	if !ok {
+		return ErrSessionNotFound
+	}
+	cands, ufrag, err := ParseSDPFragment(frag)
+	if err != nil {
+		return err
+	}
+	if ufrag != "" && !slices.Contains(s.ufrags, ufrag) {
+		return fmt.Errorf("%w: ICE restart is not supported", ErrBadCandidate)
+	}
+	for _, c := range cands {
+		if err := s.addCandidate(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reserve counts a session against its user, if the limit allows.
+func (m *Manager) reserve(user string) bool {
+	m.usersMu.Lock()
+	defer m.usersMu.Unlock()
+	if m.users[user] >= m.cfg.MaxSessionsPerUser {
+		return false
+	}
+	m.users[user]++
+	return true
+}
+
+func (m *Manager) unreserve(user string) {
+	m.usersMu.Lock()
+	defer m.usersMu.Unlock()
+	if m.users[user]--; m.users[user] <= 0 {
+		delete(m.users, user)
+	}
+}
+
+// joinDevice returns the shared state of a device for a new session.
+func (m *Manager) joinDevice(id string) *deviceState {
+	m.devMu.Lock()
+	defer m.devMu.Unlock()
+	ds := m.devices[id]
+	if ds == nil {
+		ds = &deviceState{id: id}
+		m.devices[id] = ds
+	}
+	ds.sessions++
+	return ds
+}
+
+func (m *Manager) leaveDevice(ds *deviceState) {
+	m.devMu.Lock()
+	defer m.devMu.Unlock()
+	if ds.sessions--; ds.sessions <= 0 && m.devices[ds.id] == ds {
+		delete(m.devices, ds.id)
+	}
+}
+
+// kick asks the sweep loop to run now.
+func (m *Manager) kick() {
+	select {
+	case m.kickCh <- struct{}{}:
+	default:
+	}
+}
+
+// loop sweeps sessions and adjusts bit rates until Close.
+func (m *Manager) loop() {
+	defer m.wg.Done()
+	t := time.NewTicker(m.cfg.BitRateInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-m.kickCh:
+			m.sweep(time.Now())
+		case now := <-t.C:
+			m.sweep(now)
+			m.adjustBitRates(now)
+		}
+	}
+}
+
+// sweep closes failed, closed and idle sessions, in the background.
+func (m *Manager) sweep(now time.Time) {
+	for _, s := range m.all() {
+		st, since := s.idleSince()
+		reason := ""
+		switch {
+		case st == webrtc.PeerConnectionStateFailed:
+			reason = "connection failed"
+		case st == webrtc.PeerConnectionStateClosed:
+			reason = "connection closed"
+		case !since.IsZero() && now.Sub(since) >= m.cfg.IdleTimeout:
+			reason = "idle"
+		default:
+			continue
+		}
+		if _, ok := m.remove(s.id); !ok {
+			continue
+		}
+		s.log.Info("rtc: closing session", "reason", reason)
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			s.close()
+		}()
+	}
+}
+
+// adjustBitRates sets each device's rate from its viewers' estimates.
+func (m *Manager) adjustBitRates(now time.Time) {
+	type group struct {
+		ds  *deviceState
+		dev Device
+		est []int
+	}
+	groups := map[*deviceState]*group{}
+	for _, s := range m.all() {
+		g := groups[s.ds]
+		if g == nil {
+			g = &group{ds: s.ds, dev: s.dev}
+			groups[s.ds] = g
+		}
+		if e, ok := s.estimate(now); ok {
+			g.est = append(g.est, e)
+		}
+	}
+	for _, g := range groups {
+		g.ds.mu.Lock()
+		r := g.ds.rate
+		g.ds.mu.Unlock()
+		if r.unsupported {
+			continue
+		}
+		bps, ok := NextBitRate(g.est, r.last, m.cfg.MinBitRate, m.cfg.MaxBitRate)
+		if !ok {
+			continue
+		}
+		err := g.dev.SetBitRate(bps)
+		g.ds.mu.Lock()
+		switch {
+		case errors.Is(err, encoder.ErrUnsupported):
+			g.ds.rate.unsupported = true
+		case err == nil:
+			g.ds.rate.last = bps
+		}
+		g.ds.mu.Unlock()
+		if err != nil && !errors.Is(err, encoder.ErrUnsupported) {
+			m.log.Warn("rtc: set bit rate", "device", g.ds.id, "bps", bps, "err", err)
+		} else if err == nil {
+			m.log.Debug("rtc: bit rate from bandwidth estimate", "device", g.ds.id, "bps", bps, "viewers", len(g.est))
+		}
+	}
+}
+
+// Close ends every session, waits for Create calls in flight and for
+// every goroutine the manager started, and closes the ICE muxes. Create
+// then returns ErrClosed. It is idempotent.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		m.wg.Wait()
+		return nil
+	}
+	m.closed = true
+	m.mu.Unlock()
+	m.cancel()
+	m.inflight.Wait()
+	var wg sync.WaitGroup
+	for _, s := range m.all() {
+		if _, ok := m.remove(s.id); ok {
+			wg.Go(s.close)
+		}
+	}
+	wg.Wait()
+	m.wg.Wait()
+	m.closeMuxes()
+	return nil
+}

@@ -1,0 +1,296 @@
+package rtc
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/cloudphone/media-service/encoder"
+)
+
+// Limits on what an offer may hold; a browser's offer is 5 to 15 KiB.
+const (
+	maxOfferBytes      = 128 << 10
+	maxMediaSections   = 32
+	maxFormatsPerMedia = 128
+)
+
+// URIs of the RTP header extensions the engine registers.
+const (
+	playoutDelayURI   = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"
+	absCaptureTimeURI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time"
+)
+
+// offer is a validated SDP offer.
+type offer struct {
+	sdp   string
+	video []offerFormat // formats of the first video m-line that can receive
+	// twcc is set when the video m-line offers transport-wide congestion
+	// control (its header extension), which the bandwidth estimate needs.
+	twcc bool
+	// ufrags are the offer's ICE username fragments.
+	ufrags []string
+}
+
+// offerFormat is one RTP format of the offer's video m-line.
+type offerFormat struct {
+	pt    uint8
+	codec encoder.Codec // "" for codecs the service does not send
+	fmtp  map[string]string
+}
+
+// ValidateOffer checks that s is an SDP offer, as raw SDP
+// (application/sdp, WHEP) or as the JSON of an RTCSessionDescription with
+// type "offer", that has a video m-line able to receive, ICE credentials, a
+// DTLS fingerprint and a mid for every m-line. It allocates nothing else;
+// Manager.Create runs it before anything else.
+func ValidateOffer(s string) error {
+	_, err := parseOffer(s)
+	return err
+}
+
+// OfferCodecs returns the codecs the offer's video m-line can receive, in
+// the offer's order of preference: H.264 (packetization mode 1) and VP8.
+// The service may use it to pick a pipeline before it creates a session.
+func OfferCodecs(s string) ([]encoder.Codec, error) {
+	o, err := parseOffer(s)
+	if err != nil {
+		return nil, err
+	}
+	var out []encoder.Codec
+	for _, f := range o.video {
+		c := f.codec
+		if c == encoder.H264 && f.fmtp["packetization-mode"] != "1" {
+			continue
+		}
+		if c != "" && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// sdpText returns the SDP of an offer given as raw SDP or as the JSON of a
+// session description.
+func sdpText(s string) (string, error) {
+	t := strings.TrimSpace(s)
+	if !strings.HasPrefix(t, "{") {
+		return s, nil
+	}
+	var d struct {
+		Type string `json:"type"`
+		SDP  string `json:"sdp"`
+	}
+	if err := json.Unmarshal([]byte(t), &d); err != nil {
+		return "", fmt.Errorf("%w: not a session description: %v", ErrBadOffer, err)
+	}
+	if d.Type != webrtc.SDPTypeOffer.String() {
+		return "", fmt.Errorf("%w: type %q (want offer)", ErrBadOffer, truncate(d.Type, 32))
+	}
+	return d.SDP, nil
+}
+
+// parseOffer validates an offer and extracts what the session needs.
+func parseOffer(s string) (*offer, error) {
+	if len(s) > maxOfferBytes {
+		return nil, fmt.Errorf("%w: %d bytes (at most %d)", ErrBadOffer, len(s), maxOfferBytes)
+	}
+	text, err := sdpText(s)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(text) == "" {
+		return nil, fmt.Errorf("%w: empty", ErrBadOffer)
+	}
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(text); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadOffer, err)
+	}
+	if len(d.MediaDescriptions) == 0 {
+		return nil, fmt.Errorf("%w: no m-line", ErrBadOffer)
+	}
+	if len(d.MediaDescriptions) > maxMediaSections {
+		return nil, fmt.Errorf("%w: %d m-lines (at most %d)", ErrBadOffer, len(d.MediaDescriptions), maxMediaSections)
+	}
+	o := &offer{sdp: text}
+	_, sessionFP := d.Attribute("fingerprint")
+	ufrag, sessionUfrag := d.Attribute("ice-ufrag")
+	if sessionUfrag {
+		o.ufrags = append(o.ufrags, ufrag)
+	}
+	_, sessionPwd := d.Attribute("ice-pwd")
+	sessionDir := direction(d.Attributes)
+	found := false
+	for i, m := range d.MediaDescriptions {
+		if len(m.MediaName.Formats) > maxFormatsPerMedia {
+			return nil, fmt.Errorf("%w: m-line %d has %d formats (at most %d)", ErrBadOffer, i, len(m.MediaName.Formats), maxFormatsPerMedia)
+		}
+		if mid, ok := m.Attribute("mid"); !ok || mid == "" {
+			return nil, fmt.Errorf("%w: m-line %d has no mid", ErrBadOffer, i)
+		}
+		if m.MediaName.Port.Value == 0 {
+			continue // rejected section
+		}
+		if _, ok := m.Attribute("fingerprint"); !ok && !sessionFP {
+			return nil, fmt.Errorf("%w: m-line %d has no DTLS fingerprint", ErrBadOffer, i)
+		}
+		mufrag, hasUfrag := m.Attribute("ice-ufrag")
+		_, pwd := m.Attribute("ice-pwd")
+		if !(hasUfrag || sessionUfrag) || !(pwd || sessionPwd) {
+			return nil, fmt.Errorf("%w: m-line %d has no ICE credentials", ErrBadOffer, i)
+		}
+		if hasUfrag && !slices.Contains(o.ufrags, mufrag) {
+			o.ufrags = append(o.ufrags, mufrag)
+		}
+		if found || m.MediaName.Media != "video" {
+			continue
+		}
+		dir := direction(m.Attributes)
+		if dir == "" {
+			dir = sessionDir
+		}
+		if dir != "" && dir != "sendrecv" && dir != "recvonly" {
+			continue // the client does not receive on this one
+		}
+		found = true
+		o.video = videoFormats(m)
+		for _, a := range m.Attributes {
+			if a.Key == "extmap" && strings.Contains(a.Value, sdp.TransportCCURI) {
+				o.twcc = true
+			}
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: no video m-line that can receive", ErrBadOffer)
+	}
+	return o, nil
+}
+
+// direction returns the direction attribute among attrs, or "".
+func direction(attrs []sdp.Attribute) string {
+	for _, a := range attrs {
+		switch a.Key {
+		case "sendrecv", "sendonly", "recvonly", "inactive":
+			return a.Key
+		}
+	}
+	return ""
+}
+
+// videoFormats reads the rtpmap and fmtp lines of a video m-line.
+func videoFormats(m *sdp.MediaDescription) []offerFormat {
+	byPT := map[uint8]*offerFormat{}
+	var out []*offerFormat
+	for _, f := range m.MediaName.Formats {
+		pt, err := strconv.ParseUint(f, 10, 7)
+		if err != nil {
+			continue
+		}
+		if _, dup := byPT[uint8(pt)]; dup {
+			continue
+		}
+		of := &offerFormat{pt: uint8(pt), fmtp: map[string]string{}}
+		byPT[uint8(pt)] = of
+		out = append(out, of)
+	}
+	for _, a := range m.Attributes {
+		if a.Key != "rtpmap" && a.Key != "fmtp" {
+			continue
+		}
+		ptText, rest, ok := strings.Cut(a.Value, " ")
+		if !ok {
+			continue
+		}
+		pt, err := strconv.ParseUint(ptText, 10, 7)
+		if err != nil {
+			continue
+		}
+		of := byPT[uint8(pt)]
+		if of == nil {
+			continue
+		}
+		if a.Key == "rtpmap" {
+			name, _, _ := strings.Cut(rest, "/")
+			switch strings.ToLower(strings.TrimSpace(name)) {
+			case "h264":
+				of.codec = encoder.H264
+			case "vp8":
+				of.codec = encoder.VP8
+			}
+			continue
+		}
+		for _, p := range strings.Split(rest, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if k != "" && len(of.fmtp) < 32 {
+				of.fmtp[strings.ToLower(k)] = v
+			}
+		}
+	}
+	res := make([]offerFormat, 0, len(out))
+	for _, of := range out {
+		res = append(res, *of)
+	}
+	return res
+}
+
+// truncate shortens s to at most n bytes for a message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// ParseSDPFragment reads the candidates of an SDP fragment
+// (application/trickle-ice-sdpfrag, RFC 8840, as WHEP's PATCH carries it):
+// each a=candidate line becomes a candidate of the m-line it follows, with
+// that m-line's mid and index; a=end-of-candidates becomes a candidate with
+// an empty Candidate. Lines it does not need are skipped. ufrag is the
+// fragment's a=ice-ufrag, if any.
+func ParseSDPFragment(frag string) (cands []webrtc.ICECandidateInit, ufrag string, err error) {
+	if len(frag) > maxOfferBytes {
+		return nil, "", fmt.Errorf("%w: fragment of %d bytes (at most %d)", ErrBadCandidate, len(frag), maxOfferBytes)
+	}
+	mline := -1
+	var mid *string
+	for line := range strings.Lines(frag) {
+		line = strings.TrimRight(line, "\r\n")
+		switch {
+		case strings.HasPrefix(line, "m="):
+			mline++
+			mid = nil
+		case strings.HasPrefix(line, "a=mid:"):
+			v := strings.TrimPrefix(line, "a=mid:")
+			mid = &v
+		case strings.HasPrefix(line, "a=ice-ufrag:"):
+			ufrag = strings.TrimPrefix(line, "a=ice-ufrag:")
+		case strings.HasPrefix(line, "a=candidate:"), line == "a=end-of-candidates":
+			c := webrtc.ICECandidateInit{}
+			if line != "a=end-of-candidates" {
+				c.Candidate = strings.TrimPrefix(line, "a=")
+			}
+			if mid != nil {
+				m := *mid
+				c.SDPMid = &m
+			}
+			if mline >= 0 {
+				idx := uint16(min(mline, 0xffff))
+				c.SDPMLineIndex = &idx
+			}
+			if ufrag != "" {
+				u := ufrag
+				c.UsernameFragment = &u
+			}
+			cands = append(cands, c)
+			if len(cands) > maxRemoteCandidates {
+				return nil, "", fmt.Errorf("%w: more than %d candidates", ErrBadCandidate, maxRemoteCandidates)
+			}
+		}
+	}
+	return cands, ufrag, nil
+}

@@ -1,0 +1,444 @@
+package rtc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/cloudphone/media-service/encoder"
+)
+
+// Bounds of one session.
+const (
+	// maxRemoteCandidates bounds the candidates a client may add.
+	maxRemoteCandidates = 64
+	// inputTimeout bounds one Device.Input call.
+	inputTimeout = 5 * time.Second
+	// maxReplyBuffered: replies are dropped while the channel holds more.
+	maxReplyBuffered = 64 << 10
+	// sctpMaxMessage is the largest data channel message the server takes.
+	sctpMaxMessage = 16 << 10
+)
+
+// Session is one viewer: a peer connection that sends one device's video
+// on its own track and takes input on the "input" data channel. The
+// Manager creates, finds and deletes sessions.
+type Session struct {
+	m         *Manager
+	id        string
+	deviceID  string
+	userID    string
+	createdAt time.Time
+	index     int
+	choice    codecChoice
+	twcc      bool
+	ufrags    []string // the offer's ICE username fragments
+	log       *slog.Logger
+
+	dev     Device
+	b       *Broadcaster
+	release func()
+	ds      *deviceState
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	pc     *webrtc.PeerConnection
+	track  *webrtc.TrackLocalStaticSample
+	sender *webrtc.RTPSender
+	wg     sync.WaitGroup
+	done   chan struct{}
+	once   sync.Once
+
+	mu             sync.Mutex
+	viewer         *Viewer
+	dc             *webrtc.DataChannel
+	closing        bool
+	connectedAt    time.Time // zero until connected
+	disconnectedAt time.Time // zero unless disconnected now
+	everConnected  bool
+
+	pcState  atomic.Int32 // webrtc.PeerConnectionState
+	iceState atomic.Int32 // webrtc.ICEConnectionState
+
+	bwe              atomic.Pointer[cc.BandwidthEstimator]
+	clock            captureClock
+	remoteCandidates atomic.Int32
+
+	packetsSent, bytesSent       atomic.Uint64
+	nackPackets, nacks           atomic.Uint64
+	plis, firs                   atomic.Uint64
+	inputs, inputErrors, reports atomic.Uint64
+	repliesDropped               atomic.Uint64
+}
+
+// ID is the session's random identifier (26 characters of base32, 130 bits).
+func (s *Session) ID() string { return s.id }
+
+// DeviceID is the device the session shows.
+func (s *Session) DeviceID() string { return s.deviceID }
+
+// UserID is the user the session belongs to.
+func (s *Session) UserID() string { return s.userID }
+
+// Codec is the codec the session sends.
+func (s *Session) Codec() encoder.Codec { return s.choice.codec }
+
+// Done is closed when the session has ended and released its device.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// captureTime is the time the unit being written reached the broadcaster.
+func (s *Session) captureTime() time.Time { return s.clock.get() }
+
+// sessionWriter writes a viewer's samples to the session's track, first
+// noting the unit's time for the abs-capture-time extension.
+type sessionWriter struct{ s *Session }
+
+// WriteSample writes one sample.
+func (w sessionWriter) WriteSample(smp media.Sample) error {
+	w.s.clock.set(smp.Timestamp)
+	return w.s.track.WriteSample(smp)
+}
+
+// onConnectionState follows the peer connection's state: media starts at
+// the first "connected" (SRTP is up then; what the track writes before is
+// lost), and the manager sweeps failed and closed sessions at once.
+//
+// Pion runs each call on its own goroutine, so calls may come out of
+// order: the state kept is the connection's current one, not st.
+func (s *Session) onConnectionState(st webrtc.PeerConnectionState) {
+	s.log.Debug("rtc: peer connection state", "state", st.String())
+	s.mu.Lock()
+	cur := s.pc.ConnectionState()
+	if !s.closing {
+		s.pcState.Store(int32(cur))
+	}
+	if st == webrtc.PeerConnectionStateConnected && !s.everConnected {
+		s.everConnected = true
+		s.connectedAt = time.Now()
+		s.startMediaLocked()
+	}
+	switch {
+	case cur == webrtc.PeerConnectionStateDisconnected && s.disconnectedAt.IsZero():
+		s.disconnectedAt = time.Now()
+	case cur != webrtc.PeerConnectionStateDisconnected:
+		s.disconnectedAt = time.Time{}
+	}
+	s.mu.Unlock()
+	if cur == webrtc.PeerConnectionStateFailed || cur == webrtc.PeerConnectionStateClosed {
+		s.m.kick()
+	}
+}
+
+// startMediaLocked subscribes the session to its device's broadcaster;
+// s.mu is held.
+func (s *Session) startMediaLocked() {
+	if s.closing || s.viewer != nil {
+		return
+	}
+	var w SampleWriter = sessionWriter{s}
+	if s.m.cfg.wrapWriter != nil {
+		w = s.m.cfg.wrapWriter(s.index, w)
+	}
+	v, err := s.b.Subscribe(s.id, w)
+	if err != nil {
+		s.log.Warn("rtc: subscribe to device media", "err", err)
+		return
+	}
+	s.viewer = v
+	s.log.Info("rtc: session connected")
+}
+
+// readRTCP reads the RTCP the client sends about the track, which runs it
+// through the interceptors (NACK responder, GCC, sender reports), and
+// turns PLI and FIR into rate-limited keyframe requests.
+func (s *Session) readRTCP() {
+	defer s.wg.Done()
+	buf := make([]byte, 1500)
+	for {
+		n, attr, err := s.sender.Read(buf)
+		if err != nil {
+			return
+		}
+		var pkts []rtcp.Packet
+		if attr != nil {
+			pkts, err = attr.GetRTCPPackets(buf[:n])
+		} else {
+			pkts, err = rtcp.Unmarshal(buf[:n])
+		}
+		if err != nil {
+			continue
+		}
+		for _, p := range pkts {
+			switch p := p.(type) {
+			case *rtcp.PictureLossIndication:
+				s.b.RequestKeyFrame()
+				s.plis.Add(1)
+			case *rtcp.FullIntraRequest:
+				s.b.RequestKeyFrame()
+				s.firs.Add(1)
+			case *rtcp.TransportLayerNack:
+				s.nacks.Add(1)
+				for i := range p.Nacks {
+					s.nackPackets.Add(uint64(len(p.Nacks[i].PacketList())))
+				}
+			}
+		}
+	}
+}
+
+// onDataChannel takes the client's "input" channel and closes others.
+func (s *Session) onDataChannel(dc *webrtc.DataChannel) {
+	if dc.Label() != InputChannelLabel {
+		s.log.Debug("rtc: closing unknown data channel", "label", truncate(dc.Label(), 64))
+		_ = dc.Close()
+		return
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		_ = dc.Close()
+		return
+	}
+	s.dc = dc
+	s.mu.Unlock()
+	dc.OnMessage(func(msg webrtc.DataChannelMessage) { s.handleInput(dc, msg.Data) })
+}
+
+// handleInput validates one input message and acts on it. Every rejected
+// message gets an error reply.
+func (s *Session) handleInput(dc *webrtc.DataChannel, data []byte) {
+	msg, err := ParseInputMessage(data)
+	if err != nil {
+		s.inputErrors.Add(1)
+		s.reply(dc, inputReply{Type: "error", Message: truncate(err.Error(), 200)})
+		return
+	}
+	switch msg.Type {
+	case InputControl:
+		prev := s.ds.take(s.id)
+		s.reply(dc, inputReply{Type: "control", State: "granted"})
+		if prev != "" && prev != s.id {
+			if p, ok := s.m.session(prev); ok {
+				p.replyControl("revoked")
+			}
+		}
+	case InputRelease:
+		s.ds.drop(s.id)
+		s.reply(dc, inputReply{Type: "control", State: "released"})
+	case InputLatency, InputReport:
+		s.reports.Add(1)
+		if fn := s.m.cfg.OnClientReport; fn != nil {
+			fn(s.deviceID, msg.Raw)
+		}
+	case InputPing:
+		s.reply(dc, inputReply{Type: "pong", T: msg.T})
+	default:
+		if !s.ds.allow(s.id) {
+			s.inputErrors.Add(1)
+			s.reply(dc, inputReply{Type: "error", Message: msgNotController})
+			return
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, inputTimeout)
+		err := s.dev.Input(ctx, msg)
+		cancel()
+		if err != nil {
+			s.inputErrors.Add(1)
+			s.reply(dc, inputReply{Type: "error", Message: truncate("input failed: "+err.Error(), 200)})
+			return
+		}
+		s.inputs.Add(1)
+	}
+}
+
+// replyControl tells the session's client about its control.
+func (s *Session) replyControl(state string) {
+	s.mu.Lock()
+	dc := s.dc
+	s.mu.Unlock()
+	if dc != nil {
+		s.reply(dc, inputReply{Type: "control", State: state})
+	}
+}
+
+// reply sends a message on the input channel, unless the channel is
+// backed up (then it is dropped and counted).
+func (s *Session) reply(dc *webrtc.DataChannel, r inputReply) {
+	if dc.BufferedAmount() > maxReplyBuffered {
+		s.repliesDropped.Add(1)
+		return
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return
+	}
+	if err := dc.SendText(string(b)); err != nil {
+		s.repliesDropped.Add(1)
+	}
+}
+
+// addCandidate adds one remote candidate.
+func (s *Session) addCandidate(c webrtc.ICECandidateInit) error {
+	if s.remoteCandidates.Add(1) > maxRemoteCandidates {
+		return fmt.Errorf("%w: more than %d candidates", ErrBadCandidate, maxRemoteCandidates)
+	}
+	if len(c.Candidate) > 1024 {
+		return fmt.Errorf("%w: candidate of %d bytes", ErrBadCandidate, len(c.Candidate))
+	}
+	if err := s.pc.AddICECandidate(c); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadCandidate, err)
+	}
+	return nil
+}
+
+// close ends the session: it stops the viewer, closes the peer connection
+// and waits for every goroutine the session started, then gives control
+// and the device back. It is idempotent; the first call does the work and
+// later ones wait for it.
+func (s *Session) close() {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.closing = true
+		v := s.viewer
+		s.mu.Unlock()
+		s.cancel()
+		if v != nil {
+			v.unsubscribe()
+		}
+		if s.pc != nil {
+			if err := s.pc.GracefulClose(); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Debug("rtc: close peer connection", "err", err)
+			}
+		}
+		if v != nil {
+			<-v.exited
+		}
+		s.wg.Wait()
+		if s.ds != nil {
+			if s.ds.drop(s.id) {
+				s.log.Debug("rtc: control released")
+			}
+		}
+		s.mu.Lock()
+		s.pcState.Store(int32(webrtc.PeerConnectionStateClosed))
+		s.mu.Unlock()
+		s.release()
+		close(s.done)
+		s.log.Info("rtc: session closed")
+	})
+	<-s.done
+}
+
+// state returns the session's peer connection state and how long it has
+// been unusable: never connected since creation, or disconnected.
+func (s *Session) idleSince() (webrtc.PeerConnectionState, time.Time) {
+	st := webrtc.PeerConnectionState(s.pcState.Load())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case !s.everConnected:
+		return st, s.createdAt
+	case !s.disconnectedAt.IsZero():
+		return st, s.disconnectedAt
+	}
+	return st, time.Time{}
+}
+
+// estimate returns the session's bandwidth estimate, if it counts: the
+// client gives transport-wide feedback and has been connected a second.
+func (s *Session) estimate(now time.Time) (int, bool) {
+	if !s.twcc {
+		return 0, false
+	}
+	s.mu.Lock()
+	at := s.connectedAt
+	s.mu.Unlock()
+	if at.IsZero() || now.Sub(at) < time.Second {
+		return 0, false
+	}
+	e := s.bwe.Load()
+	if e == nil {
+		return 0, false
+	}
+	return (*e).GetTargetBitrate(), true
+}
+
+// SessionInfo describes a session for the API.
+type SessionInfo struct {
+	ID        string        `json:"id"`
+	DeviceID  string        `json:"deviceId"`
+	UserID    string        `json:"userId"`
+	CreatedAt time.Time     `json:"createdAt"`
+	State     string        `json:"state"`    // peer connection state
+	ICEState  string        `json:"iceState"` // ICE connection state
+	Codec     encoder.Codec `json:"codec"`
+	// ProfileLevelID is the H.264 profile-level-id of the answer.
+	ProfileLevelID string `json:"profileLevelId,omitempty"`
+	// Controller is set while the session controls its device.
+	Controller bool         `json:"controller"`
+	Stats      SessionStats `json:"stats"`
+}
+
+// SessionStats are a session's counters.
+type SessionStats struct {
+	// PacketsSent and BytesSent count RTP packets and their payload bytes,
+	// retransmissions included.
+	PacketsSent uint64 `json:"packetsSent"`
+	BytesSent   uint64 `json:"bytesSent"`
+	// NACKs counts NACK messages received, NACKedPackets the packets they
+	// asked for.
+	NACKs         uint64 `json:"nacks"`
+	NACKedPackets uint64 `json:"nackedPackets"`
+	PLIs          uint64 `json:"plis"`
+	FIRs          uint64 `json:"firs"`
+	// FramesSent, FramesDropped and Skips are the viewer's queue counters.
+	FramesSent    uint64 `json:"framesSent"`
+	FramesDropped uint64 `json:"framesDropped"`
+	Skips         uint64 `json:"skips"`
+	// TargetBitRate is the bandwidth estimate in bits per second (0 when
+	// the client gives no transport-wide feedback).
+	TargetBitRate int    `json:"targetBitRate"`
+	Inputs        uint64 `json:"inputs"`
+	InputErrors   uint64 `json:"inputErrors"`
+	Reports       uint64 `json:"reports"`
+}
+
+// Info returns the session's description and counters.
+func (s *Session) Info() SessionInfo {
+	s.mu.Lock()
+	v := s.viewer
+	s.mu.Unlock()
+	var vs ViewerStats
+	if v != nil {
+		vs = v.Stats()
+	}
+	target := 0
+	if e := s.bwe.Load(); e != nil && s.twcc {
+		target = (*e).GetTargetBitrate()
+	}
+	return SessionInfo{
+		ID: s.id, DeviceID: s.deviceID, UserID: s.userID, CreatedAt: s.createdAt,
+		State:          webrtc.PeerConnectionState(s.pcState.Load()).String(),
+		ICEState:       webrtc.ICEConnectionState(s.iceState.Load()).String(),
+		Codec:          s.choice.codec,
+		ProfileLevelID: s.choice.plid,
+		Controller:     s.ds != nil && s.ds.holder() == s.id,
+		Stats: SessionStats{
+			PacketsSent: s.packetsSent.Load(), BytesSent: s.bytesSent.Load(),
+			NACKs: s.nacks.Load(), NACKedPackets: s.nackPackets.Load(),
+			PLIs: s.plis.Load(), FIRs: s.firs.Load(),
+			FramesSent: vs.Sent, FramesDropped: vs.Dropped, Skips: vs.Skips,
+			TargetBitRate: target,
+			Inputs:        s.inputs.Load(), InputErrors: s.inputErrors.Load(), Reports: s.reports.Load(),
+		},
+	}
+}

@@ -1,0 +1,112 @@
+package rtc
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudphone/media-service/capture/annexb"
+)
+
+// answerProfile returns the profile-level-id of the answer's H.264 format.
+func answerProfile(t testing.TB, answer string) string {
+	t.Helper()
+	for line := range strings.Lines(answer) {
+		if i := strings.Index(line, "profile-level-id="); i >= 0 && strings.HasPrefix(line, "a=fmtp:") {
+			return strings.TrimSpace(line[i+len("profile-level-id=") : i+len("profile-level-id=")+6])
+		}
+	}
+	t.Fatalf("no profile-level-id in the answer:\n%s", answer)
+	return ""
+}
+
+// isKeyFrameAU reports whether an Annex-B access unit holds SPS, PPS and an
+// IDR slice.
+func isKeyFrameAU(au []byte) bool {
+	var sps, pps, idr bool
+	for nal := range annexb.NALUnits(au) {
+		switch annexb.NALType(nal) {
+		case annexb.NALSPS:
+			sps = true
+		case annexb.NALPPS:
+			pps = true
+		case annexb.NALIDR:
+			idr = true
+		}
+	}
+	return sps && pps && idr
+}
+
+func TestSessionStreamsToClient(t *testing.T) {
+	r := newRig(t, testConfig(), 10*time.Millisecond)
+	s264 := testH264(t)
+	dev := r.src.add("dev1", s264)
+	c, s, answer := connect(t, r.m, "dev1", "alice", clientOptions{plid: s264.plid})
+
+	if got := answerProfile(t, answer); got != dev.plid {
+		t.Errorf("answer profile-level-id %s, device's %s", got, dev.plid)
+	}
+	eventually(t, "30 frames at the client", func() bool { return c.frames.Load() >= 30 })
+	if first := c.firstAU(); !isKeyFrameAU(first) {
+		t.Errorf("first access unit is not SPS+PPS+IDR (%d bytes)", len(first))
+	}
+	if c.playoutZero.Load() == 0 || c.playoutOther.Load() != 0 {
+		t.Errorf("playout-delay: %d packets with 0/0, %d without", c.playoutZero.Load(), c.playoutOther.Load())
+	}
+	if c.captureTimes.Load() == 0 {
+		t.Error("no abs-capture-time extension received")
+	}
+	info := s.Info()
+	if info.State != "connected" || info.Codec != "h264" || info.DeviceID != "dev1" || info.UserID != "alice" {
+		t.Errorf("info %+v", info)
+	}
+	if info.Stats.PacketsSent == 0 || info.Stats.BytesSent == 0 || info.Stats.FramesSent == 0 {
+		t.Errorf("stats %+v", info.Stats)
+	}
+	if err := r.m.Delete(s.ID()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the device to stop after the linger", func() bool { return r.src.stops.Load() == 1 })
+	if a, rel := r.cp.acquires.Load(), r.cp.releases.Load(); a != 1 || rel != 1 {
+		t.Errorf("acquires %d, releases %d", a, rel)
+	}
+}
+
+func TestAnswerUsesOfferedProfileOfSameClass(t *testing.T) {
+	r := newRig(t, testConfig(), 10*time.Millisecond)
+	s264 := testH264(t)
+	r.src.add("dev1", s264)
+	// The client offers Constrained Baseline as 42e01f, as Chrome does; the
+	// device's SPS says Constrained Baseline with other flag bytes (42c0..)
+	// on real encoders. The answer keeps the offer's profile bytes with
+	// the device's level, and media flows.
+	c, _, answer := connect(t, r.m, "dev1", "alice", clientOptions{plid: "42e01f"})
+	want := "42e0" + s264.plid[4:]
+	if s264.plid[:4] == "42e0" {
+		want = s264.plid
+	}
+	if got := answerProfile(t, answer); got != want {
+		t.Errorf("answer profile-level-id %s, want %s (device %s)", got, want, s264.plid)
+	}
+	eventually(t, "frames at the client", func() bool { return c.frames.Load() >= 5 })
+}
+
+func TestFastJoinStartsFromCachedKeyFrame(t *testing.T) {
+	r := newRig(t, testConfig(), 10*time.Millisecond)
+	s264 := testH264(t)
+	dev := r.src.add("dev1", s264)
+	c1, _, _ := connect(t, r.m, "dev1", "alice", clientOptions{plid: s264.plid})
+	eventually(t, "frames at the first client", func() bool { return c1.frames.Load() >= 10 })
+	keys := dev.keyFrames.Load()
+
+	// The second viewer joins mid-group: it starts from the cached
+	// keyframe and the units since, without a keyframe request.
+	c2, _, _ := connect(t, r.m, "dev1", "bob", clientOptions{plid: s264.plid})
+	eventually(t, "frames at the second client", func() bool { return c2.frames.Load() >= 3 })
+	if first := c2.firstAU(); !isKeyFrameAU(first) {
+		t.Errorf("the joining viewer's first access unit is not SPS+PPS+IDR")
+	}
+	if got := dev.keyFrames.Load(); got != keys {
+		t.Errorf("joining asked the device for %d keyframes; the cache should serve it", got-keys)
+	}
+}
