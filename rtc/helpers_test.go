@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -66,6 +67,18 @@ func eventually(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitDone waits for a session to end; after a generous deadline it
+// dumps every goroutine and fails.
+func waitDone(t testing.TB, s *Session) {
+	t.Helper()
+	select {
+	case <-s.Done():
+	case <-time.After(45 * time.Second):
+		_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
+		t.Fatalf("session %s did not end", s.ID())
 	}
 }
 
@@ -459,6 +472,9 @@ func newClient(t testing.TB, opts clientOptions) *client {
 	}
 	se := webrtc.SettingEngine{LoggerFactory: pionLogs{testLog()}}
 	loopback(&se)
+	// The client reads its transceiver's track itself from the start: no
+	// OnTrack, and no Pion goroutine peeking at the first packet.
+	se.SetFireOnTrackBeforeFirstRTP(true)
 	_ = se.SetEphemeralUDPPortRange(44001, 48000)
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})

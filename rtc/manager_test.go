@@ -119,7 +119,7 @@ func TestUnconnectedSessionIsClosedWhenIdle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-s.Done()
+	waitDone(t, s)
 	if _, err := r.m.Get(s.ID()); !errors.Is(err, ErrSessionNotFound) {
 		t.Errorf("Get after idle close: %v", err)
 	}
@@ -135,7 +135,7 @@ func TestSessionEndsWhenClientCloses(t *testing.T) {
 	c, s, _ := connect(t, r.m, "dev1", "u", clientOptions{plid: s264.plid})
 	eventually(t, "frames", func() bool { return c.frames.Load() >= 1 })
 	c.close()
-	<-s.Done()
+	waitDone(t, s)
 	if err := r.m.Delete(s.ID()); !errors.Is(err, ErrSessionNotFound) {
 		t.Errorf("Delete after the client left: %v", err)
 	}
@@ -245,7 +245,7 @@ func TestClosedManagerRefuses(t *testing.T) {
 	if err := r.m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	<-s.Done()
+	waitDone(t, s)
 	_, _, err := r.m.Create(context.Background(), CreateRequest{DeviceID: "dev1", UserID: "u", Offer: offerOf(t, clientOptions{plid: s264.plid})})
 	if !errors.Is(err, ErrClosed) || StatusCode(err) != http.StatusServiceUnavailable {
 		t.Errorf("Create after Close: %v", err)
