@@ -8,6 +8,7 @@ package chromium
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -240,4 +241,16 @@ func (b *Browser) Click(x, y float64) error {
 		}
 	}
 	return nil
+}
+
+// Screenshot returns a PNG of the page, for a person to look at what a
+// failing test saw.
+func (b *Browser) Screenshot() ([]byte, error) {
+	var out struct {
+		Data string `json:"data"`
+	}
+	if err := b.call(b.session, "Page.captureScreenshot", map[string]any{"format": "png"}, &out); err != nil {
+		return nil, err
+	}
+	return base64.StdEncoding.DecodeString(out.Data)
 }
