@@ -72,9 +72,10 @@ func BenchmarkPNGDecode(b *testing.B) {
 	}
 }
 
-// BenchmarkScreencapFPS measures the frame rate of the whole screencap
-// path (adb server, device, PNG decode, conversion) with each decoder.
-func BenchmarkScreencapFPS(b *testing.B) {
+// benchDevice starts a still simulated device behind a private adb server,
+// both stopped when the benchmark ends.
+func benchDevice(b *testing.B) (*Client, *devicesim.Device) {
+	b.Helper()
 	if !native.Available {
 		b.Skip("built without cgo")
 	}
@@ -84,12 +85,19 @@ func BenchmarkScreencapFPS(b *testing.B) {
 		b.Fatal(err)
 	}
 	sim.Start()
-	defer sim.Close()
+	b.Cleanup(func() { sim.Close() })
 	adbs.Connect(b, sim.Addr())
 	c, err := NewClient(adbs.Addr())
 	if err != nil {
 		b.Fatal(err)
 	}
+	return c, sim
+}
+
+// BenchmarkScreencapFPS measures the frame rate of the whole screencap
+// path (adb server, device, PNG decode, conversion) with each decoder.
+func BenchmarkScreencapFPS(b *testing.B) {
+	c, sim := benchDevice(b)
 	for _, name := range []string{PNGDecoderGo, PNGDecoderFFmpeg} {
 		b.Run(name, func(b *testing.B) {
 			src, err := NewScreencapSource(c, sim.Addr(), ScreencapOptions{Decoder: name})
@@ -116,21 +124,7 @@ func BenchmarkScreencapFPS(b *testing.B) {
 // device receiving the event, through the real adb server and one
 // persistent shell.
 func BenchmarkInputLatency(b *testing.B) {
-	if !native.Available {
-		b.Skip("built without cgo")
-	}
-	adbs := adbtest.Start(b)
-	sim, err := devicesim.New(devicesim.Options{Addr: "127.0.0.1:0", Static: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sim.Start()
-	defer sim.Close()
-	adbs.Connect(b, sim.Addr())
-	c, err := NewClient(adbs.Addr())
-	if err != nil {
-		b.Fatal(err)
-	}
+	c, sim := benchDevice(b)
 	in, err := NewInput(c, sim.Addr(), nil)
 	if err != nil {
 		b.Fatal(err)
