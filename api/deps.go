@@ -21,9 +21,8 @@ type Deps struct {
 	// ErrorStatus maps a Sessions error to an HTTP status (400 for a bad
 	// offer, 404 for an unknown device, ...); nil maps everything to 500.
 	ErrorStatus func(error) int
-	// Metrics, when set, is served on /metrics beside the Go and process
-	// collectors.
-	Metrics prometheus.Collector
+	// Metrics are served on /metrics beside the Go and process collectors.
+	Metrics []prometheus.Collector
 }
 
 // Sessions is the session manager as the API sees it.

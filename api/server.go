@@ -73,9 +73,7 @@ func New(o Options, deps Deps) *Server {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	if deps.Metrics != nil {
-		s.registry.MustRegister(deps.Metrics)
-	}
+	s.registry.MustRegister(deps.Metrics...)
 	e.Use(middleware.Recover())
 	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", maxBodyBytes)))
 	if len(o.CORSOrigins) > 0 {

@@ -20,6 +20,17 @@ type Config struct {
 	Port int
 	// LogLevel is debug, info, warn or error (LOG_LEVEL).
 	LogLevel string
+	// LogFormat is json, text, or auto: text on a terminal, JSON
+	// otherwise (LOG_FORMAT).
+	LogFormat string
+	// GoroutineMonitorInterval and ResourceMonitorInterval are how often
+	// the monitors sample (GOROUTINE_MONITOR_INTERVAL,
+	// RESOURCE_MONITOR_INTERVAL).
+	GoroutineMonitorInterval, ResourceMonitorInterval time.Duration
+	// PprofBlockRate and PprofMutexFraction set the block and mutex
+	// profiles' sampling (PPROF_BLOCK_RATE in nanoseconds,
+	// PPROF_MUTEX_FRACTION as 1/n events); 0 leaves them off.
+	PprofBlockRate, PprofMutexFraction int
 
 	// CaptureMode is screenrecord, screencap or raw-frames (CAPTURE_MODE).
 	CaptureMode string
@@ -106,6 +117,11 @@ func Default() Config {
 	return Config{
 		Port:             30006,
 		LogLevel:         "info",
+		LogFormat:        "auto",
+
+		GoroutineMonitorInterval: 30 * time.Second,
+		ResourceMonitorInterval:  10 * time.Second,
+
 		CaptureMode:      "screenrecord",
 		VideoEncoderType: "auto",
 		UseWorkerPool:    false,
@@ -205,6 +221,11 @@ func stringField(name string, p func(*Config) *string) field {
 var fields = []field{
 	intField("PORT", func(c *Config) *int { return &c.Port }),
 	stringField("LOG_LEVEL", func(c *Config) *string { return &c.LogLevel }),
+	stringField("LOG_FORMAT", func(c *Config) *string { return &c.LogFormat }),
+	durationField("GOROUTINE_MONITOR_INTERVAL", func(c *Config) *time.Duration { return &c.GoroutineMonitorInterval }),
+	durationField("RESOURCE_MONITOR_INTERVAL", func(c *Config) *time.Duration { return &c.ResourceMonitorInterval }),
+	intField("PPROF_BLOCK_RATE", func(c *Config) *int { return &c.PprofBlockRate }),
+	intField("PPROF_MUTEX_FRACTION", func(c *Config) *int { return &c.PprofMutexFraction }),
 	stringField("CAPTURE_MODE", func(c *Config) *string { return &c.CaptureMode }),
 	stringField("VIDEO_ENCODER_TYPE", func(c *Config) *string { return &c.VideoEncoderType }),
 	boolField("USE_WORKER_POOL", func(c *Config) *bool { return &c.UseWorkerPool }),
@@ -352,6 +373,11 @@ func (c Config) Validate() error {
 		hostPort("ADB_SERVER", c.ADBServer),
 		errors.Join(devs...),
 		oneOf("LOG_LEVEL", c.LogLevel, LogLevels),
+		oneOf("LOG_FORMAT", c.LogFormat, []string{"auto", "json", "text"}),
+		timeout("GOROUTINE_MONITOR_INTERVAL", c.GoroutineMonitorInterval, 10*time.Millisecond, time.Hour),
+		timeout("RESOURCE_MONITOR_INTERVAL", c.ResourceMonitorInterval, 10*time.Millisecond, time.Hour),
+		between("PPROF_BLOCK_RATE", c.PprofBlockRate, 0, 1_000_000_000),
+		between("PPROF_MUTEX_FRACTION", c.PprofMutexFraction, 0, 1_000_000),
 		oneOf("CAPTURE_MODE", c.CaptureMode, CaptureModes),
 		oneOf("VIDEO_ENCODER_TYPE", c.VideoEncoderType, EncoderTypes),
 		between("WORKER_COUNT", c.WorkerCount, 1, 256),

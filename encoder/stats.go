@@ -18,6 +18,7 @@ type Stats struct {
 	mu      sync.Mutex
 	lat     [1024]time.Duration // ring of recent encode latencies
 	latN    int
+	latSum  time.Duration
 	buckets [numBuckets + 1]int64
 }
 
@@ -35,6 +36,7 @@ func (s *Stats) observe(d time.Duration) {
 	defer s.mu.Unlock()
 	s.lat[s.latN%len(s.lat)] = d
 	s.latN++
+	s.latSum += d
 	i, _ := slices.BinarySearch(LatencyBuckets[:], d)
 	s.buckets[i]++
 }
@@ -52,8 +54,10 @@ type Snapshot struct {
 	// Latency quantiles over the last 1024 encodes.
 	LatencyP50, LatencyP99 time.Duration
 	// LatencyBuckets counts encodes per LatencyBuckets bound; the last
-	// entry counts the ones above the last bound.
+	// entry counts the ones above the last bound. LatencySum is the total
+	// time of all encodes.
 	LatencyBuckets []int64
+	LatencySum     time.Duration
 }
 
 // Snapshot returns the counters.
@@ -75,6 +79,7 @@ func (s *Stats) Snapshot() Snapshot {
 	n := min(s.latN, len(s.lat))
 	recent := slices.Clone(s.lat[:n])
 	snap.LatencyBuckets = slices.Clone(s.buckets[:])
+	snap.LatencySum = s.latSum
 	s.mu.Unlock()
 	if n > 0 {
 		slices.Sort(recent)

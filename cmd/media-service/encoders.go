@@ -37,7 +37,7 @@ func encoders(ctx context.Context, stdout, stderr io.Writer, lookup func(string)
 	// stderr only at LOG_LEVEL=debug, with each probe's result.
 	log := slog.New(slog.DiscardHandler)
 	if cfg.LogLevel == "debug" {
-		log = newLogger(stderr, cfg.LogLevel)
+		log = newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	}
 	native.SetLogger(log)
 	defer native.SetLogger(nil)

@@ -6,19 +6,23 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cloudphone/media-service/api"
 	"github.com/cloudphone/media-service/capture"
 	"github.com/cloudphone/media-service/config"
 	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/metrics"
 	"github.com/cloudphone/media-service/native"
 	"github.com/cloudphone/media-service/rtc"
 	"github.com/cloudphone/media-service/stream"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // serve runs the service until ctx ends.
@@ -27,7 +31,9 @@ func serve(ctx context.Context, logw io.Writer, lookup func(string) (string, boo
 	if err != nil {
 		return err
 	}
-	log := newLogger(logw, cfg.LogLevel)
+	log := newLogger(logw, cfg.LogLevel, cfg.LogFormat)
+	runtime.SetBlockProfileRate(cfg.PprofBlockRate)
+	runtime.SetMutexProfileFraction(cfg.PprofMutexFraction)
 	native.SetLogger(log)
 	defer native.SetLogger(nil)
 
@@ -97,6 +103,16 @@ func serve(ctx context.Context, logw io.Writer, lookup func(string) (string, boo
 		NAT1To1IPs: cfg.NAT1To1IPs, Shards: cfg.SessionShards, MaxSessionsPerUser: cfg.MaxSessionsPerUser,
 		StartBitRate: cfg.VideoBitRate, Log: log,
 	}
+	e2e := metrics.NewE2ELatency()
+	rcfg.OnClientReport = func(device string, raw json.RawMessage) {
+		var r struct {
+			Type string  `json:"type"`
+			Ms   float64 `json:"ms"`
+		}
+		if json.Unmarshal(raw, &r) == nil && r.Type == "latency" && r.Ms > 0 && r.Ms < 60_000 {
+			e2e.Observe(device, time.Duration(r.Ms*float64(time.Millisecond)))
+		}
+	}
 	hub := rtc.NewHub(src, rcfg)
 	defer hub.Close()
 	manager, err := rtc.NewManager(rcfg, hub)
@@ -105,6 +121,13 @@ func serve(ctx context.Context, logw io.Writer, lookup func(string) (string, boo
 		return fmt.Errorf("webrtc: %w", err)
 	}
 	defer manager.Close()
+
+	res := metrics.NewResources()
+	wg.Go(func() {
+		(&metrics.GoroutineMonitor{Interval: cfg.GoroutineMonitorInterval, Gauge: res.Goroutines, Log: log}).Run(ctx)
+	})
+	wg.Go(func() { (&metrics.ResourceMonitor{Interval: cfg.ResourceMonitorInterval, R: res, Log: log}).Run(ctx) })
+	collector := metrics.NewCollector(metrics.Sources{Streams: src.Stats, Broadcasters: hub.Stats, Sessions: manager.List})
 
 	srv := api.New(api.Options{
 		Info:         api.Info{Version: binaryVersion(), FFmpeg: native.FFmpegVersion()},
@@ -117,8 +140,9 @@ func serve(ctx context.Context, logw io.Writer, lookup func(string) (string, boo
 		Devices:  func(ctx context.Context) (any, error) { return devices(ctx, adb, src, hub, cfg.CaptureMode) },
 		Encoders: func(ctx context.Context) any { return prober.All(ctx) },
 		Stats: func() any {
-			return statsView{Devices: src.Stats(), Broadcasters: hub.Stats(), Sessions: manager.List()}
+			return statsView{Devices: src.Stats(), Broadcasters: hub.Stats(), Sessions: manager.List(), E2ELatency: e2e.Summary()}
 		},
+		Metrics:     append([]prometheus.Collector{collector, e2e.Collector()}, res.Collectors()...),
 		Sessions:    sessions{manager},
 		ErrorStatus: rtc.StatusCode,
 	})
@@ -173,6 +197,9 @@ type statsView struct {
 	Devices      []stream.Stats         `json:"devices"`
 	Broadcasters []rtc.BroadcasterStats `json:"broadcasters"`
 	Sessions     []rtc.SessionInfo      `json:"sessions"`
+	// E2ELatency is each device's recent glass-to-glass latency, as its
+	// viewers measured it.
+	E2ELatency map[string]metrics.LatencySummary `json:"e2eLatency"`
 }
 
 // deviceView is one device in GET /api/media/devices.

@@ -84,7 +84,15 @@ func sessionBody(device, offer string) string {
 // TestSessionsWithPion drives every session endpoint with real Pion
 // peers against the running service.
 func TestSessionsWithPion(t *testing.T) {
-	base, sim, _ := service(t, nil)
+	base, sim, logs := service(t, map[string]string{"TURN_PASSWORD": "turn-secret-9876", "TURN_USERNAME": "u", "TURN_URLS": "turn:127.0.0.1:3478"})
+	defer func() {
+		// Secrets never reach the logs.
+		for _, secret := range []string{e2eToken, "turn-secret-9876"} {
+			if strings.Contains(logs.String(), secret) {
+				t.Errorf("a secret appears in the logs: %q", secret)
+			}
+		}
+	}()
 	c, offer := newClient(t)
 
 	// Failure paths first: nothing is allocated for them.
@@ -162,6 +170,31 @@ func TestSessionsWithPion(t *testing.T) {
 		if path == "/api/media/devices" && (!strings.Contains(body, `"viewers":1`) || !strings.Contains(body, `"width":360`)) {
 			t.Fatalf("devices while viewed: %s", body)
 		}
+	}
+	// The operator's view while a viewer watches (loopback: no token).
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`media_service_pipeline_fps{device="` + sim.Addr() + `"}`,
+		`media_service_pipeline_bitrate_bytes{device="` + sim.Addr() + `"}`,
+		"media_service_active_sessions 1",
+		`media_service_encoding_errors_total{device="` + sim.Addr() + `"} 0`,
+		"media_service_goroutines ", "media_service_cpu_percent ", "media_service_memory_bytes ", "media_service_open_fds ",
+		`media_service_viewers{device="` + sim.Addr() + `"} 1`,
+		`media_service_device_encoder{device="` + sim.Addr() + `",encoder="passthrough"} 1`,
+		`media_service_webrtc_packets_sent_total{device="` + sim.Addr() + `"}`,
+		`media_service_frames_dropped_total{device="` + sim.Addr() + `",reason="stale"}`,
+	} {
+		if !strings.Contains(string(metricsText), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(string(metricsText), created.SessionID) || strings.Contains(string(metricsText), "tester") {
+		t.Error("/metrics carries a session or user id")
 	}
 	if code, _, _ := call(t, "DELETE", base+"/api/media/sessions/"+created.SessionID, "", ""); code != 204 {
 		t.Fatalf("delete: %d", code)

@@ -1,0 +1,175 @@
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/internal/testutil"
+	"github.com/cloudphone/media-service/rtc"
+	"github.com/cloudphone/media-service/stream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestCollectorSeries(t *testing.T) {
+	snap := &encoder.Snapshot{EncodingErrors: 2, EncodingTimeouts: 1, EncoderSwitches: 1,
+		Dropped:        map[string]int64{"stale": 5, "write_timeout": 1},
+		LatencyBuckets: []int64{3, 1, 0, 0, 0, 0, 0, 0, 1}, LatencySum: 600 * time.Millisecond}
+	c := NewCollector(Sources{
+		Streams: func() []stream.Stats {
+			return []stream.Stats{{Serial: "dev1", Encoder: "libx264", FPS: 29.5, BitRateBytes: 250000, Units: 100, Pipeline: snap}}
+		},
+		Broadcasters: func() []rtc.BroadcasterStats { return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 3, Dropped: 7}} },
+		Sessions: func() []rtc.SessionInfo {
+			return []rtc.SessionInfo{{ID: "s1", UserID: "alice", DeviceID: "dev1", Stats: rtc.SessionStats{BytesSent: 10, PacketsSent: 2, NACKs: 1, PLIs: 1}},
+				{ID: "s2", UserID: "bob", DeviceID: "dev1", Stats: rtc.SessionStats{BytesSent: 5, PacketsSent: 1, FIRs: 1}}}
+		},
+	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	want := `
+# HELP media_service_pipeline_fps Frames per second a device's stream delivers (0 while its screen is still).
+# TYPE media_service_pipeline_fps gauge
+media_service_pipeline_fps{device="dev1"} 29.5
+# HELP media_service_active_sessions WebRTC sessions open.
+# TYPE media_service_active_sessions gauge
+media_service_active_sessions 2
+# HELP media_service_webrtc_plis_received_total PLIs and FIRs received from a device's viewers (open sessions).
+# TYPE media_service_webrtc_plis_received_total counter
+media_service_webrtc_plis_received_total{device="dev1"} 2
+# HELP media_service_device_encoder The encoder a device's stream uses (value 1).
+# TYPE media_service_device_encoder gauge
+media_service_device_encoder{device="dev1",encoder="libx264"} 1
+# HELP media_service_encoding_timeouts_total Encodes that exceeded ENCODE_TIMEOUT (the encoder was abandoned).
+# TYPE media_service_encoding_timeouts_total counter
+media_service_encoding_timeouts_total{device="dev1"} 1
+`
+	if err := promtest.GatherAndCompare(reg, strings.NewReader(want), "media_service_pipeline_fps", "media_service_active_sessions",
+		"media_service_webrtc_plis_received_total", "media_service_device_encoder", "media_service_encoding_timeouts_total"); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() != "device" && l.GetName() != "encoder" && l.GetName() != "reason" {
+					t.Errorf("%s has label %s: only device, encoder and reason are allowed", f.GetName(), l.GetName())
+				}
+			}
+		}
+		if f.GetName() == "media_service_encode_latency_seconds" {
+			h := f.GetMetric()[0].GetHistogram()
+			if h.GetSampleCount() != 5 || h.GetSampleSum() != 0.6 {
+				t.Errorf("encode latency histogram: count %d sum %v", h.GetSampleCount(), h.GetSampleSum())
+			}
+		}
+	}
+	problems, err := promlint.NewWithMetricFamilies(families).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestE2ELatency(t *testing.T) {
+	e := NewE2ELatency()
+	for i := 1; i <= 100; i++ {
+		e.Observe("dev1", time.Duration(i)*time.Millisecond)
+	}
+	s := e.Summary()["dev1"]
+	if s.Samples != 100 || s.P50ms != 51 || s.P99ms != 100 {
+		t.Fatalf("summary %+v", s)
+	}
+	if n := promtest.CollectAndCount(e.Collector(), "media_service_e2e_latency_seconds"); n != 1 {
+		t.Fatalf("%d series", n)
+	}
+}
+
+// TestGoroutineMonitorWarnsOnLeak leaks goroutines on purpose and expects
+// the warning.
+func TestGoroutineMonitorWarnsOnLeak(t *testing.T) {
+	var logs testutil.SyncBuffer
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "g"})
+	m := &GoroutineMonitor{Interval: 20 * time.Millisecond, Gauge: g, Log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	time.Sleep(100 * time.Millisecond) // a baseline
+	if strings.Contains(logs.String(), "goroutine_count_increased") {
+		t.Fatalf("warning without a leak: %s", logs.String())
+	}
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Go(func() { <-release })
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), `"event":"goroutine_count_increased"`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no goroutine_count_increased warning after leaking 200 goroutines")
+		}
+	}
+	if promtest.ToFloat64(g) < 200 {
+		t.Fatalf("goroutine gauge %v", promtest.ToFloat64(g))
+	}
+	close(release)
+	wg.Wait()
+	cancel()
+	<-done
+}
+
+// TestResourceMonitorMoves burns CPU, allocates memory and opens files,
+// and expects the gauges to follow.
+func TestResourceMonitorMoves(t *testing.T) {
+	r := NewResources()
+	m := &ResourceMonitor{R: r}
+	m.Sample()
+	rss0, fds0 := promtest.ToFloat64(r.Memory), promtest.ToFloat64(r.OpenFDs)
+	if rss0 <= 0 || fds0 <= 0 {
+		t.Fatalf("first sample: rss %v, fds %v", rss0, fds0)
+	}
+	// Load: CPU, memory, files.
+	x := 0
+	for start := time.Now(); time.Since(start) < 200*time.Millisecond; x++ {
+	}
+	ballast := make([]byte, 64<<20)
+	for i := range ballast {
+		ballast[i] = byte(i)
+	}
+	var files []*os.File
+	for range 20 {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	m.Sample()
+	if cpu := promtest.ToFloat64(r.CPUPercent); cpu <= 0 {
+		t.Fatalf("cpu %v%% after a busy loop", cpu)
+	}
+	if rss := promtest.ToFloat64(r.Memory); rss < rss0+32<<20 {
+		t.Fatalf("rss %v after allocating 64 MiB (was %v)", rss, rss0)
+	}
+	if fds := promtest.ToFloat64(r.OpenFDs); fds < fds0+20 {
+		t.Fatalf("fds %v after opening 20 files (was %v)", fds, fds0)
+	}
+	for _, f := range files {
+		f.Close()
+	}
+	_ = ballast[x%len(ballast)]
+}
