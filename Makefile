@@ -54,6 +54,8 @@ bench: ## benchmarks side by side: libx264 in-process vs the ffmpeg program, fra
 	@$(DEPS) test
 	$(WITH) go test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./native | tee bench.out
 	$(WITH) go test -run '^$$' -bench . -benchmem ./capture/annexb ./capture | tee -a bench.out
+	$(WITH) go test -run '^$$' -bench . -benchtime 200x ./encoder | tee -a bench.out
+	$(WITH) go test -run '^$$' -bench GlassToGlass -benchtime 1x ./cmd/media-service | tee -a bench.out
 	@go run ./internal/tools/benchtable < bench.out
 
 lint: ## gofmt, go vet with and without cgo, and the cgo boundary

@@ -54,7 +54,10 @@ func newScreen(w, h int, now time.Time) *screen {
 	s.digitW, s.digitH, s.thick = 3*u, 6*u, max(1, u*3/4)
 	s.hud = rect{2 * u, 2 * u, w - 2*u, 2*u + 2*s.digitH + 2*u}
 	s.band = rect{0, h * 45 / 100, w, h * 55 / 100}
-	s.keyArea = rect{2 * u, h - 2*u - s.digitH, w - 2*u, h - 2*u}
+	// The key area sits above the capture stamp on the bottom edge.
+	sh := stampArea(w, h)
+	stampH := sh.Y1 - sh.Y0
+	s.keyArea = rect{2 * u, h - stampH - 2*u - s.digitH, w - 2*u, h - stampH - 2*u}
 	s.textArea = rect{2 * u, s.keyArea.Y0 - 3*u - 4*3*u, w - 2*u, s.keyArea.Y0 - 3*u}
 	s.textX, s.textY = s.textArea.X0, s.textArea.Y0
 
@@ -63,6 +66,7 @@ func newScreen(w, h int, now time.Time) *screen {
 	s.live = newCanvas(w, h)
 	copy(s.live.pix, s.base.pix)
 	s.drawDynamic(now)
+	s.live.drawStamp(time.Now())
 	return s
 }
 
@@ -127,8 +131,12 @@ func (s *screen) drawDynamic(now time.Time) {
 	s.live.fill(rect{box.X0 + t, box.Y0 + t, box.X1 - t, box.Y1 - t}, colBox)
 }
 
-// bump publishes a change. Callers hold mu.
+// bump publishes a change: it draws the capture stamp (the wall-clock
+// time, now, that the frame is published at; see stamp.go) on the live
+// picture, so that every rendered frame carries one, animated or not.
+// Callers hold mu.
 func (s *screen) bump() {
+	s.live.drawStamp(time.Now())
 	s.gen++
 	close(s.changed)
 	s.changed = make(chan struct{})
