@@ -12,10 +12,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,10 +54,18 @@ func Launch(tb testing.TB) *Browser {
 	if err != nil {
 		tb.Skip("chromium is not installed (Debian package chromium)")
 	}
+	// A profile directory of our own: Chromium's helper processes may
+	// still write to it for a moment after the browser is killed, which
+	// testing.TB.TempDir's cleanup would report as a failure.
+	profile, err := os.MkdirTemp("", "chromium-profile-")
+	if err != nil {
+		tb.Fatal(err)
+	}
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
 		"--no-first-run", "--disable-quic", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+tb.TempDir(), "--remote-debugging-port=0", "--remote-allow-origins=*",
+		"--user-data-dir="+profile, "--remote-debugging-port=0", "--remote-allow-origins=*",
 		"--autoplay-policy=no-user-gesture-required", "--window-size=900,1000", "about:blank")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its helpers die with it
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		tb.Fatal(err)
@@ -87,9 +97,15 @@ func Launch(tb testing.TB) *Browser {
 		if b.ws != nil {
 			b.ws.Close()
 		}
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the browser and its helper processes
 		cmd.Wait()
 		<-b.done
+		for i := 0; i < 50; i++ {
+			if os.RemoveAll(profile) == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		if tb.Failed() {
 			logMu.Lock()
 			tb.Logf("chromium log:\n%s", b.log.String())
