@@ -115,9 +115,9 @@ type Config struct {
 // Default returns the configuration used where nothing overrides it.
 func Default() Config {
 	return Config{
-		Port:             30006,
-		LogLevel:         "info",
-		LogFormat:        "auto",
+		Port:      30006,
+		LogLevel:  "info",
+		LogFormat: "auto",
 
 		GoroutineMonitorInterval: 30 * time.Second,
 		ResourceMonitorInterval:  10 * time.Second,

@@ -29,9 +29,9 @@ type Sources struct {
 type Collector struct {
 	src Sources
 
-	fps, bitrate, units, keyframes, restarts, keyRequests     *prometheus.Desc
+	fps, bitrate, units, keyframes, restarts, keyRequests    *prometheus.Desc
 	encErrors, encTimeouts, encSwitches, dropped, encLatency *prometheus.Desc
-	deviceEncoder, viewers, viewerDrops                       *prometheus.Desc
+	deviceEncoder, viewers, viewerDrops                      *prometheus.Desc
 	sessions, bytesSent, packetsSent, nacks, plis            *prometheus.Desc
 }
 

@@ -17,8 +17,8 @@ import (
 	"github.com/cloudphone/media-service/rtc"
 	"github.com/cloudphone/media-service/stream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"go.uber.org/goleak"
 )
 
@@ -32,7 +32,9 @@ func TestCollectorSeries(t *testing.T) {
 		Streams: func() []stream.Stats {
 			return []stream.Stats{{Serial: "dev1", Encoder: "libx264", FPS: 29.5, BitRateBytes: 250000, Units: 100, Pipeline: snap}}
 		},
-		Broadcasters: func() []rtc.BroadcasterStats { return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 3, Dropped: 7}} },
+		Broadcasters: func() []rtc.BroadcasterStats {
+			return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 3, Dropped: 7}}
+		},
 		Sessions: func() []rtc.SessionInfo {
 			return []rtc.SessionInfo{{ID: "s1", UserID: "alice", DeviceID: "dev1", Stats: rtc.SessionStats{BytesSent: 10, PacketsSent: 2, NACKs: 1, PLIs: 1}},
 				{ID: "s2", UserID: "bob", DeviceID: "dev1", Stats: rtc.SessionStats{BytesSent: 5, PacketsSent: 1, FIRs: 1}}}
