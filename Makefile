@@ -10,7 +10,7 @@ DEPS      := third_party/install-deps.sh
 BENCHTIME ?= 200x
 DEVICESIM_ADDR ?= 127.0.0.1:5600
 
-.PHONY: help deps ffmpeg build run test test-nocgo bench lint fmt clean
+.PHONY: help deps ffmpeg build run test test-nocgo bench lint fmtcheck fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -39,8 +39,9 @@ run: build ## the demo: adb server, devicesim (unless ADB_DEVICES names real dev
 	echo "open http://localhost:$${PORT:-30006}/"; \
 	./bin/media-service serve
 
-test: ## install what is missing, then vet and run every test with -race
+test: ## install what is missing, then gofmt, vet and every test with -race
 	@$(DEPS) test
+	@$(MAKE) --no-print-directory fmtcheck
 	$(WITH) go vet ./...
 	$(WITH) go test -race -count=1 ./...
 	@$(MAKE) --no-print-directory test-nocgo
@@ -58,8 +59,10 @@ bench: ## benchmarks side by side: libx264 in-process vs the ffmpeg program, fra
 	$(WITH) go test -run '^$$' -bench GlassToGlass -benchtime 1x ./cmd/media-service | tee -a bench.out
 	@go run ./internal/tools/benchtable < bench.out
 
-lint: ## gofmt, go vet with and without cgo, and the cgo boundary
+fmtcheck: ## fail if gofmt would change a file
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+lint: fmtcheck ## gofmt, go vet with and without cgo, and the cgo boundary
 	$(WITH) go vet ./...
 	CGO_ENABLED=0 go vet ./...
 	@leaks=$$(grep -rlE --include='*.go' '^import "C"|"C"$$|asticode/go-astiav' . | grep -vE '^\./(native|third_party)/' || true); \
