@@ -41,6 +41,9 @@ type Options struct {
 	ScreenrecordBitRate int
 	// Timeouts of the encoding pipeline.
 	EncodeTimeout, WriteTimeout, CloseTimeout time.Duration
+	// Pool, when set (USE_WORKER_POOL), encodes raw pictures on a shared
+	// worker pool instead of a pipeline per device.
+	Pool *PoolRouter
 	// FirstKeyFrame bounds the wait for the stream's first keyframe, which
 	// tells its size and profile. Default 15 s.
 	FirstKeyFrame time.Duration
@@ -58,7 +61,8 @@ type Device struct {
 	wg     sync.WaitGroup
 
 	srcKey   func()            // asks the source (pass-through) for a keyframe
-	pipeline *encoder.Pipeline // nil in pass-through
+	pipeline *encoder.Pipeline // nil in pass-through and with a pool
+	pooled   bool              // encoded on Options.Pool
 	stats    func() capture.SourceStats
 	input    *capture.Input
 	geometry atomic.Pointer[capture.Geometry]
@@ -201,6 +205,18 @@ func (d *Device) startEncoded(ctx context.Context, onError func(error)) error {
 		return err
 	}
 	d.stats = src.Stats
+	if pool := d.opts.Pool; pool != nil {
+		pool.register(d.opts.Serial, d.deliver)
+		d.pooled = true
+		d.wg.Go(func() {
+			defer pool.unregister(d.opts.Serial)
+			src.Run(ctx, func(f *native.Frame) error {
+				pool.submit(d.opts.Serial, f)
+				return nil
+			})
+		})
+		return nil
+	}
 	// The pipeline opens on the first frame, when the size is known.
 	var once sync.Once
 	var perr error
@@ -267,6 +283,10 @@ func (d *Device) RequestKeyFrame() {
 		d.srcKey()
 		return
 	}
+	if d.pooled {
+		d.opts.Pool.pool.ForceKeyFrame(d.opts.Serial)
+		return
+	}
 	d.mu.Lock()
 	p := d.pipeline
 	d.mu.Unlock()
@@ -277,6 +297,9 @@ func (d *Device) RequestKeyFrame() {
 
 // SetBitRate changes the encoder's bit rate; pass-through cannot.
 func (d *Device) SetBitRate(bps int) error {
+	if d.pooled {
+		return d.opts.Pool.pool.SetBitRate(d.opts.Serial, bps)
+	}
 	d.mu.Lock()
 	p := d.pipeline
 	d.mu.Unlock()
@@ -291,7 +314,10 @@ func (d *Device) EncoderName() string {
 	d.mu.Lock()
 	p := d.pipeline
 	d.mu.Unlock()
-	if p == nil {
+	switch {
+	case d.pooled:
+		return "pool:" + d.choice.Candidates[0]
+	case p == nil:
 		return encoder.PassthroughName
 	}
 	return p.EncoderName()

@@ -85,7 +85,7 @@ func serve(ctx context.Context, logw io.Writer, lookup func(string) (string, boo
 		})
 	})
 
-	src := &lazySource{h264: h264, opts: stream.Options{
+	src := &lazySource{h264: h264, pool: cfg.UseWorkerPool, workers: cfg.WorkerCount, opts: stream.Options{
 		Client:              adb,
 		Mode:                cfg.CaptureMode,
 		Kind:                encoder.Kind(cfg.VideoEncoderType),
@@ -114,6 +114,7 @@ func serve(ctx context.Context, logw io.Writer, lookup func(string) (string, boo
 		}
 	}
 	hub := rtc.NewHub(src, rcfg)
+	defer src.Close() // after the hub has stopped every device
 	defer hub.Close()
 	manager, err := rtc.NewManager(rcfg, hub)
 	if err != nil {
@@ -171,19 +172,39 @@ func h264Chain(accel string, res []native.ProbeResult) []string {
 // lazySource is a stream.Source whose H.264 encoder list comes from the
 // probe, waited for at the first device start.
 type lazySource struct {
-	h264 func() []string
-	opts stream.Options
-	once sync.Once
-	src  *stream.Source
+	h264    func() []string
+	opts    stream.Options
+	pool    bool // USE_WORKER_POOL
+	workers int
+	once    sync.Once
+	src     *stream.Source
+	router  *stream.PoolRouter
 }
 
 func (l *lazySource) get() *stream.Source {
 	l.once.Do(func() {
 		o := l.opts
 		o.H264 = l.h264()
+		if l.pool && o.Mode != stream.ModeScreenrecord {
+			choice, err := encoder.RecommendedEncoderForCaptureFormat(encoder.CaptureRaw, o.Kind, o.H264)
+			if err == nil {
+				l.router, err = stream.NewPoolRouter(l.workers, choice.Candidates, o.Encoder, o.EncodeTimeout, o.CloseTimeout, o.Log)
+			}
+			if err != nil {
+				o.Log.Error("worker pool; encoding per device instead", "err", err)
+			}
+			o.Pool = l.router
+		}
 		l.src = stream.NewSource(o)
 	})
 	return l.src
+}
+
+// Close stops the worker pool, if there is one.
+func (l *lazySource) Close() {
+	if l.router != nil {
+		l.router.Close()
+	}
 }
 
 func (l *lazySource) Start(ctx context.Context, id string, out *rtc.Broadcaster) (rtc.Device, error) {

@@ -235,3 +235,32 @@ func TestWHEP(t *testing.T) {
 		t.Fatalf("whep unknown device: %d", code)
 	}
 }
+
+// TestWorkerPoolMode streams raw frames encoded on the shared worker pool
+// (USE_WORKER_POOL) to a Pion viewer.
+func TestWorkerPoolMode(t *testing.T) {
+	base, sim, _ := service(t, map[string]string{"CAPTURE_MODE": "raw-frames", "USE_WORKER_POOL": "true", "WORKER_COUNT": "2"})
+	c, offer := newClient(t)
+	code, _, body := call(t, "POST", base+"/api/media/sessions", "application/json", sessionBody(sim.Addr(), offer))
+	if code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	var created struct{ SessionID, Answer string }
+	json.Unmarshal([]byte(body), &created)
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: created.Answer}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		select {
+		case <-c.packets:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("received %d RTP packets, want 20", i)
+		}
+	}
+	if code, _, body := call(t, "GET", base+"/api/media/devices", "", ""); code != 200 || !strings.Contains(body, `"encoder":"pool:libx264"`) {
+		t.Fatalf("devices: %d %s", code, body)
+	}
+	if code, _, _ := call(t, "DELETE", base+"/api/media/sessions/"+created.SessionID, "", ""); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+}
