@@ -37,4 +37,8 @@ type Sessions interface {
 	// AddCandidate adds a remote ICE candidate ("candidate:..." or an
 	// "a=candidate:..." line); an empty string ends the candidates.
 	AddCandidate(id, candidate string) error
+	// AddSDPFragment adds the candidates of a WHEP PATCH body
+	// (application/trickle-ice-sdpfrag); a fragment for another ICE
+	// session (an ICE restart) is refused.
+	AddSDPFragment(id, fragment string) error
 }

@@ -261,21 +261,8 @@ func (s *Server) whepPatch(c echo.Context) error {
 	if !utf8.Valid(body) {
 		return errorJSON(c, http.StatusBadRequest, "bad_request", "fragment is not UTF-8 text")
 	}
-	if _, err := s.deps.Sessions.Get(id); err != nil {
+	if err := s.deps.Sessions.AddSDPFragment(id, string(body)); err != nil {
 		return s.sessionError(c, err)
-	}
-	for line := range strings.Lines(string(body)) {
-		line = strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(line, "a=candidate:"):
-			if err := s.deps.Sessions.AddCandidate(id, strings.TrimPrefix(line, "a=")); err != nil {
-				return s.sessionError(c, err)
-			}
-		case line == "a=end-of-candidates":
-			if err := s.deps.Sessions.AddCandidate(id, ""); err != nil {
-				return s.sessionError(c, err)
-			}
-		}
 	}
 	return c.NoContent(http.StatusNoContent)
 }

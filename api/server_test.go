@@ -225,7 +225,8 @@ func (r *recordingSessions) Delete(id string) error {
 	}
 	return nil
 }
-func (r *recordingSessions) AddCandidate(id, c string) error { return r.Delete(id) }
+func (r *recordingSessions) AddCandidate(id, c string) error   { return r.Delete(id) }
+func (r *recordingSessions) AddSDPFragment(id, f string) error { return r.Delete(id) }
 
 func TestSessionValidation(t *testing.T) {
 	rec := &recordingSessions{}

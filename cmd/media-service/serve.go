@@ -278,6 +278,8 @@ func (s sessions) Get(id string) (any, error) {
 
 func (s sessions) Delete(id string) error { return s.m.Delete(id) }
 
+func (s sessions) AddSDPFragment(id, frag string) error { return s.m.AddSDPFragment(id, frag) }
+
 func (s sessions) AddCandidate(id, candidate string) error {
 	if candidate == "" {
 		return nil // end of candidates: nothing to do

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -221,9 +222,14 @@ func TestWHEP(t *testing.T) {
 		t.Fatal("no media over WHEP")
 	}
 	loc := base + hdr.Get("Location")
-	if code, _, body := call(t, "PATCH", loc, "application/trickle-ice-sdpfrag",
-		"a=ice-ufrag:abcd\r\na=ice-pwd:efghijklmnopqrstuvwxyz\r\nm=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 50998 typ host\r\na=end-of-candidates\r\n"); code != 204 {
+	ufrag := regexp.MustCompile(`a=ice-ufrag:(\S+)`).FindStringSubmatch(offer)[1]
+	frag := "a=ice-ufrag:%s\r\na=ice-pwd:efghijklmnopqrstuvwxyz\r\nm=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 50998 typ host\r\na=end-of-candidates\r\n"
+	if code, _, body := call(t, "PATCH", loc, "application/trickle-ice-sdpfrag", fmt.Sprintf(frag, ufrag)); code != 204 {
 		t.Fatalf("whep patch: %d %s", code, body)
+	}
+	// A fragment for another ICE session is an ICE restart: refused.
+	if code, _, body := call(t, "PATCH", loc, "application/trickle-ice-sdpfrag", fmt.Sprintf(frag, "restart1")); code != 400 {
+		t.Fatalf("whep patch with another ufrag: %d %s", code, body)
 	}
 	if code, _, _ := call(t, "DELETE", loc, "", ""); code != 204 {
 		t.Fatalf("whep delete: %d", code)
