@@ -19,15 +19,23 @@ import (
 
 const e2eToken = "e2e-token-0123456789"
 
-// service runs the whole service against a simulated device behind a
-// private adb server, and returns its base URL and the device.
+// service runs the whole service against a 360x640 simulated device
+// behind a private adb server, and returns its base URL, the device and
+// the service's logs. extra adds or overrides environment variables.
 func service(t *testing.T, extra map[string]string) (string, *devicesim.Device, *testutil.SyncBuffer) {
+	t.Helper()
+	return serviceWith(t, devicesim.Options{Width: 360, Height: 640, FPS: 15}, extra)
+}
+
+// serviceWith is service with a device of the caller's choice.
+func serviceWith(t testing.TB, simOpts devicesim.Options, extra map[string]string) (string, *devicesim.Device, *testutil.SyncBuffer) {
 	t.Helper()
 	if !native.Available {
 		t.Skip("built without cgo")
 	}
 	adbs := adbtest.Start(t)
-	sim, err := devicesim.New(devicesim.Options{Addr: "127.0.0.1:0", Width: 360, Height: 640, FPS: 15})
+	simOpts.Addr = "127.0.0.1:0"
+	sim, err := devicesim.New(simOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

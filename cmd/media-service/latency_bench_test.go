@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"math"
-	"net"
-	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -13,10 +10,7 @@ import (
 	"time"
 
 	"github.com/cloudphone/media-service/devicesim"
-	"github.com/cloudphone/media-service/internal/adbtest"
 	"github.com/cloudphone/media-service/internal/chromium"
-	"github.com/cloudphone/media-service/internal/testutil"
-	"github.com/cloudphone/media-service/native"
 )
 
 // BenchmarkGlassToGlass measures glass-to-glass latency: devicesim at
@@ -67,7 +61,11 @@ func BenchmarkGlassToGlass(b *testing.B) {
 // latency samples the page measured during d, after a warm-up.
 func collectLatency(b *testing.B, extra map[string]string, d time.Duration) []float64 {
 	b.Helper()
-	base, sim := benchService(b, devicesim.Options{Addr: "127.0.0.1:0", Width: 720, Height: 1280, FPS: 30}, extra)
+	vars := map[string]string{"LOG_LEVEL": "info"}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	base, sim, _ := serviceWith(b, devicesim.Options{Width: 720, Height: 1280, FPS: 30}, vars)
 	br := chromium.Launch(b)
 	if err := br.Navigate(fmt.Sprintf("%s/?device=%s&token=%s", base, sim.Addr(), e2eToken)); err != nil {
 		b.Fatal(err)
@@ -119,62 +117,4 @@ func collectLatency(b *testing.B, extra map[string]string, d time.Duration) []fl
 func percentile(sorted []float64, p float64) float64 {
 	k := int(math.Ceil(p/100*float64(len(sorted)))) - 1
 	return sorted[max(0, min(k, len(sorted)-1))]
-}
-
-// benchService is service (e2e_test.go) for a benchmark and a device of
-// the caller's choice: the whole service against a simulated device behind
-// a private adb server. It returns the base URL and the device.
-func benchService(b *testing.B, simOpts devicesim.Options, extra map[string]string) (string, *devicesim.Device) {
-	b.Helper()
-	if !native.Available {
-		b.Skip("built without cgo")
-	}
-	adbs := adbtest.Start(b)
-	sim, err := devicesim.New(simOpts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sim.Start()
-	b.Cleanup(func() { sim.Close() })
-	adbs.Connect(b, sim.Addr())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	vars := map[string]string{
-		"PORT": strconv.Itoa(port), "ADB_SERVER": adbs.Addr(), "ADB_DEVICES": sim.Addr(),
-		"API_TOKENS": e2eToken, "LOG_LEVEL": "info",
-	}
-	for k, v := range extra {
-		vars[k] = v
-	}
-	logs := &testutil.SyncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve"}, logs, logs, env(vars)) }()
-	b.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			b.Error("the service did not stop")
-		}
-		http.DefaultClient.CloseIdleConnections()
-		if b.Failed() {
-			b.Logf("service logs:\n%s", logs.String())
-		}
-	})
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	for deadline := time.Now().Add(adbtest.Generous); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(base + "/health"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("the service did not answer: %s", logs.String())
-		}
-	}
-	return base, sim
 }
