@@ -30,8 +30,8 @@ type Client struct {
 }
 
 // NewClient returns a client of the adb server at addr ("host:port"). If
-// nothing listens there and addr is local, the first request starts a server
-// with the adb program, as the adb command does.
+// nothing listens on the default local port (5037), the first request
+// starts a server with the adb program, as the adb command does.
 func NewClient(addr string) (*Client, error) {
 	host, port, err := splitHostPort(addr)
 	if err != nil {
@@ -44,8 +44,10 @@ func NewClient(addr string) (*Client, error) {
 		// host".
 		cfg.Host = "localhost"
 	}
-	if _, err := exec.LookPath("adb"); err != nil {
-		// No adb program: never try to start a server, only dial.
+	if _, err := exec.LookPath("adb"); err != nil || port != 5037 {
+		// Start a server only where the adb command would: on the default
+		// port, with the adb program at hand. Elsewhere (a test's private
+		// server, say) only dial, so that no daemon outlives its owner.
 		cfg.PathToAdb = "/bin/false"
 	}
 	a, err := adb.NewWithConfig(cfg)
