@@ -60,6 +60,21 @@ func newClient(t *testing.T) (*client, string) {
 	return c, pc.LocalDescription().SDP
 }
 
+// play applies the server's answer and waits for n RTP packets.
+func (c *client) play(t *testing.T, answer string, n int) {
+	t.Helper()
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		select {
+		case <-c.packets:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("received %d RTP packets, want %d", i, n)
+		}
+	}
+}
+
 // call sends a request with the test token and returns status, body.
 func call(t *testing.T, method, url, ctype, body string) (int, http.Header, string) {
 	t.Helper()
@@ -124,16 +139,7 @@ func TestSessionsWithPion(t *testing.T) {
 	if !strings.Contains(created.Answer, "H264") || !strings.Contains(created.Answer, "profile-level-id=42") {
 		t.Fatalf("answer does not carry the device's Constrained Baseline H.264:\n%s", created.Answer)
 	}
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: created.Answer}); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 20; i++ {
-		select {
-		case <-c.packets:
-		case <-time.After(30 * time.Second):
-			t.Fatalf("received %d RTP packets, want 20", i)
-		}
-	}
+	c.play(t, created.Answer, 20)
 	// Input over the data channel reaches the device, mapped to its pixels.
 	select {
 	case <-c.opened:
@@ -213,14 +219,7 @@ func TestWHEP(t *testing.T) {
 	if code != 201 || hdr.Get("Content-Type") != "application/sdp" || !strings.HasPrefix(hdr.Get("Location"), "/whep/"+sim.Addr()+"/") {
 		t.Fatalf("whep create: %d %v %s", code, hdr, answer)
 	}
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-c.packets:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no media over WHEP")
-	}
+	c.play(t, answer, 1)
 	loc := base + hdr.Get("Location")
 	ufrag := regexp.MustCompile(`a=ice-ufrag:(\S+)`).FindStringSubmatch(offer)[1]
 	frag := "a=ice-ufrag:%s\r\na=ice-pwd:efghijklmnopqrstuvwxyz\r\nm=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 50998 typ host\r\na=end-of-candidates\r\n"
@@ -253,16 +252,7 @@ func TestWorkerPoolMode(t *testing.T) {
 	}
 	var created struct{ SessionID, Answer string }
 	json.Unmarshal([]byte(body), &created)
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: created.Answer}); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 20; i++ {
-		select {
-		case <-c.packets:
-		case <-time.After(30 * time.Second):
-			t.Fatalf("received %d RTP packets, want 20", i)
-		}
-	}
+	c.play(t, created.Answer, 20)
 	if code, _, body := call(t, "GET", base+"/api/media/devices", "", ""); code != 200 || !strings.Contains(body, `"encoder":"pool:libx264"`) {
 		t.Fatalf("devices: %d %s", code, body)
 	}
