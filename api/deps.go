@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 
+	"github.com/cloudphone/media-service/rtc"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -11,11 +13,11 @@ import (
 type Deps struct {
 	// Devices lists the devices: serial, state, model, and for devices in
 	// use their size, capture mode and viewers.
-	Devices func(ctx context.Context) (any, error)
+	Devices func(ctx context.Context) ([]DeviceView, error)
 	// Encoders returns the encoder probe results.
-	Encoders func(ctx context.Context) any
+	Encoders func(ctx context.Context) []EncoderView
 	// Stats returns per-device pipeline statistics and the sessions.
-	Stats func() any
+	Stats func() StatsResponse
 	// Sessions creates and ends WebRTC sessions.
 	Sessions Sessions
 	// ErrorStatus maps a Sessions error to an HTTP status (400 for a bad
@@ -31,8 +33,8 @@ type Sessions interface {
 	// carries the server's candidates (it waits for ICE gathering); the
 	// client may trickle its own with AddCandidate.
 	Create(ctx context.Context, deviceID, userID, offer string) (id, answer string, err error)
-	List() any
-	Get(id string) (any, error)
+	List() []rtc.SessionInfo
+	Get(id string) (rtc.SessionInfo, error)
 	Delete(id string) error
 	// AddCandidate adds a remote ICE candidate ("candidate:..." or an
 	// "a=candidate:..." line); an empty string ends the candidates.

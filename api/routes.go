@@ -9,13 +9,11 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/cloudphone/media-service/media"
+	"github.com/cloudphone/media-service/rtc"
+
 	"github.com/labstack/echo/v4"
 )
-
-// DevicesResponse is the body of GET /api/media/devices.
-type DevicesResponse struct {
-	Devices any `json:"devices"`
-}
 
 func (s *Server) devices(c echo.Context) error {
 	if s.deps.Devices == nil {
@@ -33,7 +31,7 @@ func (s *Server) encoders(c echo.Context) error {
 	if s.deps.Encoders == nil {
 		return errorJSON(c, http.StatusServiceUnavailable, "unavailable", "encoder probing is not configured")
 	}
-	return c.JSON(http.StatusOK, map[string]any{"encoders": s.deps.Encoders(c.Request().Context())})
+	return c.JSON(http.StatusOK, EncodersResponse{Encoders: s.deps.Encoders(c.Request().Context())})
 }
 
 func (s *Server) stats(c echo.Context) error {
@@ -57,25 +55,16 @@ type CreateSessionResponse struct {
 }
 
 var (
-	deviceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
-	userIDPattern   = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,128}$`)
-	sessionPattern  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	sessionPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 )
 
-// validOffer checks what can be checked of an SDP offer before anything
-// is allocated; the session manager parses it fully.
+// validOffer parses an SDP offer fully (rtc.ValidateOffer) before
+// anything is allocated.
 func validOffer(sdp string) error {
-	switch {
-	case sdp == "":
+	if sdp == "" {
 		return errors.New("offer is empty")
-	case !utf8.ValidString(sdp) || strings.ContainsFunc(sdp, func(r rune) bool { return r < 0x20 && r != '\r' && r != '\n' && r != '\t' }):
-		return errors.New("offer is not SDP text (binary or control characters)")
-	case !strings.HasPrefix(sdp, "v=0"):
-		return errors.New("offer is not SDP (it must start with v=0)")
-	case !strings.Contains(sdp, "m=video"):
-		return errors.New("offer has no video section")
 	}
-	return nil
+	return rtc.ValidateOffer(sdp)
 }
 
 func (s *Server) sessionsOr503(c echo.Context) bool {
@@ -116,11 +105,11 @@ func (s *Server) createSession(c echo.Context) error {
 	if req.UserID == "" {
 		req.UserID = "anonymous"
 	}
-	switch {
-	case !deviceIDPattern.MatchString(req.DeviceID):
-		return errorJSON(c, http.StatusBadRequest, "bad_request", "deviceId must be a device serial (A-Z a-z 0-9 . _ : -)")
-	case !userIDPattern.MatchString(req.UserID):
-		return errorJSON(c, http.StatusBadRequest, "bad_request", "userId must be 1-128 of A-Z a-z 0-9 . _ @ : -")
+	if err := media.CheckDeviceID(req.DeviceID); err != nil {
+		return errorJSON(c, http.StatusBadRequest, "bad_request", "deviceId: "+err.Error())
+	}
+	if err := media.CheckUserID(req.UserID); err != nil {
+		return errorJSON(c, http.StatusBadRequest, "bad_request", "userId: "+err.Error())
 	}
 	if err := validOffer(req.Offer); err != nil {
 		return errorJSON(c, http.StatusBadRequest, "bad_request", err.Error())
@@ -136,7 +125,7 @@ func (s *Server) listSessions(c echo.Context) error {
 	if !s.sessionsOr503(c) {
 		return nil
 	}
-	return c.JSON(http.StatusOK, map[string]any{"sessions": s.deps.Sessions.List()})
+	return c.JSON(http.StatusOK, SessionsResponse{Sessions: s.deps.Sessions.List()})
 }
 
 func (s *Server) sessionID(c echo.Context) (string, bool) {
@@ -215,8 +204,8 @@ func (s *Server) whepCreate(c echo.Context) error {
 		return errorJSON(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the offer as application/sdp")
 	}
 	device := c.Param("deviceId")
-	if !deviceIDPattern.MatchString(device) {
-		return errorJSON(c, http.StatusBadRequest, "bad_request", "deviceId must be a device serial")
+	if err := media.CheckDeviceID(device); err != nil {
+		return errorJSON(c, http.StatusBadRequest, "bad_request", "deviceId: "+err.Error())
 	}
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
@@ -230,8 +219,8 @@ func (s *Server) whepCreate(c echo.Context) error {
 	if user == "" {
 		user = "whep"
 	}
-	if !userIDPattern.MatchString(user) {
-		return errorJSON(c, http.StatusBadRequest, "bad_request", "X-User-Id must be 1-128 of A-Z a-z 0-9 . _ @ : -")
+	if err := media.CheckUserID(user); err != nil {
+		return errorJSON(c, http.StatusBadRequest, "bad_request", "X-User-Id: "+err.Error())
 	}
 	id, answer, err := s.deps.Sessions.Create(c.Request().Context(), device, user, offer)
 	if err != nil {

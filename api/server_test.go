@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/rtc"
+	"github.com/pion/webrtc/v4"
+
 	"go.uber.org/goleak"
 )
 
@@ -96,7 +99,7 @@ func TestHealthAndViewerArePublic(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
-	base := startServer(t, Options{}, Deps{Devices: func(context.Context) (any, error) { return []string{}, nil }})
+	base := startServer(t, Options{}, Deps{Devices: func(context.Context) ([]DeviceView, error) { return []DeviceView{}, nil }})
 	var e ErrorResponse
 	for _, tok := range []string{"", "wrong-token-wrong-token", testToken + "x"} {
 		if resp := do(t, "GET", base+"/api/media/devices", tok, "", "", nil, &e); resp.StatusCode != 401 || e.Error != "unauthorized" || e.Message == "" {
@@ -107,11 +110,11 @@ func TestAuth(t *testing.T) {
 		t.Fatalf("valid token: %d", resp.StatusCode)
 	}
 	// No tokens and auth not disabled: nothing gets in.
-	closed := startServer(t, Options{Tokens: []string{}}, Deps{Devices: func(context.Context) (any, error) { return nil, nil }})
+	closed := startServer(t, Options{Tokens: []string{}}, Deps{Devices: func(context.Context) ([]DeviceView, error) { return nil, nil }})
 	if resp := do(t, "GET", closed+"/api/media/devices", testToken, "", "", nil, nil); resp.StatusCode != 401 {
 		t.Fatalf("no tokens configured: %d", resp.StatusCode)
 	}
-	open := startServer(t, Options{AuthDisabled: true}, Deps{Devices: func(context.Context) (any, error) { return []string{}, nil }})
+	open := startServer(t, Options{AuthDisabled: true}, Deps{Devices: func(context.Context) ([]DeviceView, error) { return []DeviceView{}, nil }})
 	if resp := do(t, "GET", open+"/api/media/devices", "", "", "", nil, nil); resp.StatusCode != 200 {
 		t.Fatalf("auth disabled: %d", resp.StatusCode)
 	}
@@ -137,7 +140,7 @@ func TestOperatorEndpoints(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	base := startServer(t, Options{RateLimit: 2}, Deps{Devices: func(context.Context) (any, error) { return []string{}, nil }})
+	base := startServer(t, Options{RateLimit: 2}, Deps{Devices: func(context.Context) ([]DeviceView, error) { return []DeviceView{}, nil }})
 	limited := 0
 	for range 20 {
 		if resp := do(t, "GET", base+"/api/media/devices", testToken, "", "", nil, nil); resp.StatusCode == 429 {
@@ -165,22 +168,25 @@ func TestCORS(t *testing.T) {
 
 func TestDevicesEncodersStats(t *testing.T) {
 	base := startServer(t, Options{}, Deps{
-		Devices:  func(context.Context) (any, error) { return []map[string]string{{"serial": "127.0.0.1:5555"}}, nil },
-		Encoders: func(context.Context) any { return []string{"libx264"} },
-		Stats:    func() any { return map[string]int{"sessions": 0} },
+		Devices: func(context.Context) ([]DeviceView, error) {
+			return []DeviceView{{Serial: "127.0.0.1:5555", State: "device", CaptureMode: "screenrecord"}}, nil
+		},
+		Encoders: func(context.Context) []EncoderView { return []EncoderView{{Encoder: "libx264", Available: true}} },
+		Stats:    func() StatsResponse { return StatsResponse{Sessions: []rtc.SessionInfo{}} },
 	})
-	var d struct{ Devices []map[string]string }
-	if resp := do(t, "GET", base+"/api/media/devices", testToken, "", "", nil, &d); resp.StatusCode != 200 || d.Devices[0]["serial"] != "127.0.0.1:5555" {
+	var d DevicesResponse
+	if resp := do(t, "GET", base+"/api/media/devices", testToken, "", "", nil, &d); resp.StatusCode != 200 || d.Devices[0].Serial != "127.0.0.1:5555" {
 		t.Fatalf("devices %d %+v", resp.StatusCode, d)
 	}
-	var enc struct{ Encoders []string }
-	if resp := do(t, "GET", base+"/api/media/encoders", testToken, "", "", nil, &enc); resp.StatusCode != 200 || enc.Encoders[0] != "libx264" {
+	var enc EncodersResponse
+	if resp := do(t, "GET", base+"/api/media/encoders", testToken, "", "", nil, &enc); resp.StatusCode != 200 || enc.Encoders[0].Encoder != "libx264" || !enc.Encoders[0].Available {
 		t.Fatalf("encoders %d %+v", resp.StatusCode, enc)
 	}
-	if resp := do(t, "GET", base+"/api/media/stats", testToken, "", "", nil, nil); resp.StatusCode != 200 {
-		t.Fatalf("stats %d", resp.StatusCode)
+	var st StatsResponse
+	if resp := do(t, "GET", base+"/api/media/stats", testToken, "", "", nil, &st); resp.StatusCode != 200 || st.Sessions == nil {
+		t.Fatalf("stats %d %+v", resp.StatusCode, st)
 	}
-	failing := startServer(t, Options{}, Deps{Devices: func(context.Context) (any, error) { return nil, errors.New("connection refused") }})
+	failing := startServer(t, Options{}, Deps{Devices: func(context.Context) ([]DeviceView, error) { return nil, errors.New("connection refused") }})
 	var e ErrorResponse
 	if resp := do(t, "GET", failing+"/api/media/devices", testToken, "", "", nil, &e); resp.StatusCode != 502 || !strings.Contains(e.Message, "connection refused") {
 		t.Fatalf("adb down: %d %+v", resp.StatusCode, e)
@@ -212,12 +218,12 @@ func (r *recordingSessions) Create(_ context.Context, device, user, offer string
 	}
 	return "sess1", "v=0 answer", nil
 }
-func (r *recordingSessions) List() any { return []string{"sess1"} }
-func (r *recordingSessions) Get(id string) (any, error) {
+func (r *recordingSessions) List() []rtc.SessionInfo { return []rtc.SessionInfo{{ID: "sess1"}} }
+func (r *recordingSessions) Get(id string) (rtc.SessionInfo, error) {
 	if id != "sess1" {
-		return nil, errUnknown
+		return rtc.SessionInfo{}, errUnknown
 	}
-	return map[string]string{"id": id}, nil
+	return rtc.SessionInfo{ID: id}, nil
 }
 func (r *recordingSessions) Delete(id string) error {
 	if id != "sess1" {
@@ -237,7 +243,7 @@ func TestSessionValidation(t *testing.T) {
 		return 500
 	}
 	base := startServer(t, Options{}, Deps{Sessions: rec, ErrorStatus: status})
-	offer := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+	offer := browserOffer(t)
 	body := func(device, user, offer string) string {
 		b, _ := json.Marshal(CreateSessionRequest{DeviceID: device, UserID: user, Offer: offer})
 		return string(b)
@@ -294,7 +300,7 @@ func TestSessionValidation(t *testing.T) {
 func TestWHEPValidation(t *testing.T) {
 	rec := &recordingSessions{}
 	base := startServer(t, Options{}, Deps{Sessions: rec})
-	offer := "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+	offer := browserOffer(t)
 	if resp := do(t, "POST", base+"/whep/dev1", testToken, "application/json", offer, nil, nil); resp.StatusCode != 415 {
 		t.Fatalf("json body: %d", resp.StatusCode)
 	}
@@ -341,4 +347,23 @@ func TestServeReturnsWhenListenerFails(t *testing.T) {
 	if err := s.Serve(context.Background(), ln); err == nil || !strings.Contains(err.Error(), "api: serve") {
 		t.Fatalf("Serve on a closed listener = %v", err)
 	}
+}
+
+// browserOffer returns a real offer to receive video, made by a Pion peer
+// as a browser would make it.
+func browserOffer(t *testing.T) string {
+	t.Helper()
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.SDP
 }

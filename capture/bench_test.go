@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/adb"
 	"github.com/cloudphone/media-service/devicesim"
 	"github.com/cloudphone/media-service/internal/adbtest"
+	"github.com/cloudphone/media-service/internal/simtest"
 	"github.com/cloudphone/media-service/native"
 )
 
@@ -74,20 +76,11 @@ func BenchmarkPNGDecode(b *testing.B) {
 
 // benchDevice starts a still simulated device behind a private adb server,
 // both stopped when the benchmark ends.
-func benchDevice(b *testing.B) (*Client, *devicesim.Device) {
+func benchDevice(b *testing.B) (*adb.Client, *devicesim.Device) {
 	b.Helper()
-	if !native.Available {
-		b.Skip("built without cgo")
-	}
 	adbs := adbtest.Start(b)
-	sim, err := devicesim.New(devicesim.Options{Addr: "127.0.0.1:0", Static: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sim.Start()
-	b.Cleanup(func() { sim.Close() })
-	adbs.Connect(b, sim.Addr())
-	c, err := NewClient(adbs.Addr())
+	sim := simtest.Device(b, adbs, devicesim.Options{Static: true})
+	c, err := adb.NewClient(adbs.Addr())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -118,31 +111,4 @@ func BenchmarkScreencapFPS(b *testing.B) {
 			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "fps")
 		})
 	}
-}
-
-// BenchmarkInputLatency measures the time from an Input call to the
-// device receiving the event, through the real adb server and one
-// persistent shell.
-func BenchmarkInputLatency(b *testing.B) {
-	c, sim := benchDevice(b)
-	in, err := NewInput(c, sim.Addr(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer in.Close()
-	ctx := context.Background()
-	var total time.Duration
-	for i := 0; b.Loop(); i++ {
-		before := len(sim.Events())
-		start := time.Now()
-		if err := in.Tap(ctx, i%200, 100); err != nil {
-			b.Fatal(err)
-		}
-		for len(sim.Events()) == before {
-			time.Sleep(20 * time.Microsecond)
-		}
-		evs := sim.Events()
-		total += evs[len(evs)-1].Time.Sub(start)
-	}
-	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs/event")
 }

@@ -10,8 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/internal/simtest"
+	"github.com/cloudphone/media-service/internal/testutil"
+
+	"github.com/cloudphone/media-service/adb"
 	"github.com/cloudphone/media-service/devicesim"
 	"github.com/cloudphone/media-service/internal/adbtest"
+	"github.com/cloudphone/media-service/media"
 	"github.com/cloudphone/media-service/native"
 	"go.uber.org/goleak"
 )
@@ -21,30 +26,23 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// testDeadline bounds each test that waits on a device (testutil.Deadline):
+// a hang fails with every goroutine's stack instead of running into go
+// test's -timeout. It catches hangs, never slowness.
+const testDeadline = 2 * time.Minute
+
 // testDevice is a devicesim device connected to a private adb server.
 type testDevice struct {
 	sim    *devicesim.Device
 	adb    *adbtest.Server
-	client *Client
+	client *adb.Client
 	serial string
 }
 
 func startDevice(t *testing.T, adbs *adbtest.Server, o devicesim.Options) *testDevice {
 	t.Helper()
-	if !native.Available {
-		t.Skip("devicesim encodes with FFmpeg; built without cgo")
-	}
-	if o.Addr == "" {
-		o.Addr = "127.0.0.1:0"
-	}
-	sim, err := devicesim.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim.Start()
-	t.Cleanup(func() { sim.Close() })
-	adbs.Connect(t, sim.Addr())
-	c, err := NewClient(adbs.Addr())
+	sim := simtest.Device(t, adbs, o)
+	c, err := adb.NewClient(adbs.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,17 +70,17 @@ func collect(t *testing.T, src *ScreenrecordSource, n int, deadline time.Duratio
 }
 
 // decodeAll decodes samples and returns the pictures' sizes.
-func decodeAll(t *testing.T, samples []Sample) []Size {
+func decodeAll(t *testing.T, samples []Sample) []media.Size {
 	t.Helper()
 	dec, err := native.NewDecoder(native.DecoderH264)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dec.Close()
-	var sizes []Size
+	var sizes []media.Size
 	for i, s := range samples {
 		if err := dec.Decode(s.Data, func(p *native.Picture) error {
-			sizes = append(sizes, Size{p.Width, p.Height})
+			sizes = append(sizes, media.Size{Width: p.Width, Height: p.Height})
 			return nil
 		}); err != nil {
 			t.Fatalf("sample %d: %v", i, err)
@@ -92,9 +90,10 @@ func decodeAll(t *testing.T, samples []Sample) []Size {
 }
 
 func TestScreenrecordSourceDecodes(t *testing.T) {
+	testutil.Deadline(t, testDeadline)
 	adbs := adbtest.Start(t)
 	d := startDevice(t, adbs, devicesim.Options{Width: 360, Height: 640, FPS: 15})
-	src, err := NewScreenrecordSource(d.client, d.serial, ScreenrecordOptions{Size: Size{240, 432}, BitRate: 1_000_000})
+	src, err := NewScreenrecordSource(d.client, d.serial, ScreenrecordOptions{Size: media.Size{Width: 240, Height: 432}, BitRate: 1_000_000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +109,7 @@ func TestScreenrecordSourceDecodes(t *testing.T) {
 		t.Fatalf("decoded %d pictures from %d access units", len(sizes), len(samples))
 	}
 	for i, s := range sizes {
-		if s != (Size{240, 432}) {
+		if s != (media.Size{Width: 240, Height: 432}) {
 			t.Fatalf("picture %d is %v, want 240x432 (--size)", i, s)
 		}
 	}
@@ -131,6 +130,7 @@ func TestScreenrecordSourceDecodes(t *testing.T) {
 // bound measures the switch between streams, not the scheduling noise of a
 // loaded 2-core machine.
 func TestScreenrecordAcrossTimeLimit(t *testing.T) {
+	testutil.Deadline(t, testDeadline)
 	adbs := adbtest.Start(t)
 	d := startDevice(t, adbs, devicesim.Options{Width: 240, Height: 320, FPS: 5})
 	var errs []error
@@ -173,9 +173,10 @@ func TestScreenrecordAcrossTimeLimit(t *testing.T) {
 }
 
 func TestStaticScreenKeyFrameRequest(t *testing.T) {
+	testutil.Deadline(t, testDeadline)
 	adbs := adbtest.Start(t)
 	d := startDevice(t, adbs, devicesim.Options{Width: 240, Height: 320, Static: true})
-	src, err := NewScreenrecordSource(d.client, d.serial, ScreenrecordOptions{KeyFrameEvery: 100 * time.Millisecond})
+	src, err := NewScreenrecordSource(d.client, d.serial, ScreenrecordOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +211,7 @@ func TestStaticScreenKeyFrameRequest(t *testing.T) {
 }
 
 func TestDeviceVanishesAndReturns(t *testing.T) {
+	testutil.Deadline(t, testDeadline)
 	adbs := adbtest.Start(t)
 	d := startDevice(t, adbs, devicesim.Options{Width: 240, Height: 320, FPS: 10})
 	addr := d.sim.Addr()
@@ -281,6 +283,7 @@ func TestDeviceVanishesAndReturns(t *testing.T) {
 }
 
 func TestTwoDevicesConcurrently(t *testing.T) {
+	testutil.Deadline(t, testDeadline)
 	adbs := adbtest.Start(t)
 	devs := []*testDevice{
 		startDevice(t, adbs, devicesim.Options{Width: 240, Height: 320, FPS: 10}),
@@ -296,15 +299,16 @@ func TestTwoDevicesConcurrently(t *testing.T) {
 		wg.Go(func() { results[i] = collect(t, src, 10, 30*time.Second) })
 	}
 	wg.Wait()
-	for i, want := range []Size{{240, 320}, {320, 240}} {
+	for i, want := range []media.Size{{Width: 240, Height: 320}, {Width: 320, Height: 240}} {
 		sizes := decodeAll(t, results[i])
-		if len(sizes) < 10 || slices.IndexFunc(sizes, func(s Size) bool { return s != want }) >= 0 {
+		if len(sizes) < 10 || slices.IndexFunc(sizes, func(s media.Size) bool { return s != want }) >= 0 {
 			t.Fatalf("device %d: %d pictures, sizes %v, want 10 of %v", i, len(sizes), sizes, want)
 		}
 	}
 }
 
 func TestRawFramesSource(t *testing.T) {
+	testutil.Deadline(t, testDeadline)
 	adbs := adbtest.Start(t)
 	d := startDevice(t, adbs, devicesim.Options{Width: 240, Height: 320, FPS: 10})
 	src, err := NewRawFramesSource(d.client, d.serial, RawFramesOptions{})
@@ -336,12 +340,13 @@ func TestRawFramesSource(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || n < 5 {
 		t.Fatalf("Run: %v after %d frames", err, n)
 	}
-	if src.Size() != (Size{240, 320}) {
+	if src.Size() != (media.Size{Width: 240, Height: 320}) {
 		t.Fatalf("size %v", src.Size())
 	}
 }
 
 func TestScreencapSource(t *testing.T) {
+	testutil.Deadline(t, testDeadline)
 	adbs := adbtest.Start(t)
 	d := startDevice(t, adbs, devicesim.Options{Width: 240, Height: 320, FPS: 10})
 	for _, dec := range []string{PNGDecoderGo, PNGDecoderFFmpeg} {
@@ -366,107 +371,10 @@ func TestScreencapSource(t *testing.T) {
 			if !errors.Is(err, context.Canceled) || n < 4 {
 				t.Fatalf("Run: %v after %d frames", err, n)
 			}
-			if src.Size() != (Size{240, 320}) {
+			if src.Size() != (media.Size{Width: 240, Height: 320}) {
 				t.Fatalf("size %v", src.Size())
 			}
 			t.Logf("%s: %d frames", dec, n)
 		})
 	}
-}
-
-func TestInputReachesDevice(t *testing.T) {
-	adbs := adbtest.Start(t)
-	d := startDevice(t, adbs, devicesim.Options{Width: 240, Height: 320, Static: true})
-	in, err := NewInput(d.client, d.serial, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	ctx := context.Background()
-	hostileText := `'; reboot; echo "$(id)" #`
-	calls := []struct {
-		name string
-		do   func() error
-		want devicesim.InputEvent
-	}{
-		{"tap", func() error { return in.Tap(ctx, 10, 20) }, devicesim.InputEvent{Kind: devicesim.InputTap, X: 10, Y: 20, X2: 10, Y2: 20}},
-		{"swipe", func() error { return in.Swipe(ctx, 1, 2, 30, 40, 150*time.Millisecond) },
-			devicesim.InputEvent{Kind: devicesim.InputSwipe, X: 1, Y: 2, X2: 30, Y2: 40, Duration: 150 * time.Millisecond}},
-		{"long press", func() error { return in.LongPress(ctx, 50, 60, 0) },
-			devicesim.InputEvent{Kind: devicesim.InputSwipe, X: 50, Y: 60, X2: 50, Y2: 60, Duration: 600 * time.Millisecond}},
-		{"key", func() error { return in.Key(ctx, "KEYCODE_HOME") }, devicesim.InputEvent{Kind: devicesim.InputKeyEvent, KeyCode: 3}},
-		{"text", func() error { return in.Text(ctx, hostileText) }, devicesim.InputEvent{Kind: devicesim.InputText, Text: hostileText}},
-	}
-	var latencies []time.Duration
-	for i, c := range calls {
-		start := time.Now()
-		if err := c.do(); err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		var ev devicesim.InputEvent
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Millisecond) {
-			if evs := d.sim.Events(); len(evs) > i {
-				ev = evs[i]
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: never reached the device", c.name)
-			}
-		}
-		latencies = append(latencies, ev.Time.Sub(start))
-		ev.Time, ev.Source = time.Time{}, ""
-		if ev != c.want {
-			t.Fatalf("%s: device got %+v, want %+v", c.name, ev, c.want)
-		}
-	}
-	t.Logf("call-to-injection latencies: %v", latencies)
-	// The hostile text ran nothing: every command the device ran is input.
-	for _, argv := range d.sim.Commands() {
-		if argv[0] != "input" && argv[0] != "wm" && argv[0] != "getprop" {
-			t.Fatalf("device ran %q", argv)
-		}
-	}
-}
-
-func TestWatchSeesDevicesComeAndGo(t *testing.T) {
-	adbs := adbtest.Start(t)
-	c, err := NewClient(adbs.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	lists := make(chan []DeviceInfo, 64)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.Watch(ctx, slog.New(slog.DiscardHandler), 200*time.Millisecond, func(l []DeviceInfo) { lists <- l })
-	}()
-	defer func() { cancel(); <-done }()
-	waitFor := func(what string, cond func([]DeviceInfo) bool) {
-		t.Helper()
-		for {
-			select {
-			case l := <-lists:
-				t.Logf("watch: %+v", l)
-				if cond(l) {
-					return
-				}
-			case <-time.After(adbtest.Generous):
-				t.Fatalf("watch never reported %s", what)
-			}
-		}
-	}
-	waitFor("the first list", func([]DeviceInfo) bool { return true })
-	d := startDevice(t, adbs, devicesim.Options{Width: 64, Height: 64, Static: true})
-	state := func(l []DeviceInfo) string {
-		for _, x := range l {
-			if x.Serial == d.serial {
-				return x.State
-			}
-		}
-		return ""
-	}
-	waitFor("the device online", func(l []DeviceInfo) bool { return state(l) == "device" })
-	d.sim.Close()
-	waitFor("the device gone", func(l []DeviceInfo) bool { return state(l) != "device" })
 }

@@ -10,14 +10,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cloudphone/media-service/adb"
+	"github.com/cloudphone/media-service/media"
+
 	"github.com/cloudphone/media-service/native"
 )
 
 // RawFramesOptions configures a raw-frames source.
 type RawFramesOptions struct {
-	// Size is the size screenrecord scales to (--size); zero reads the
+	// media.Size is the size screenrecord scales to (--size); zero reads the
 	// device's size with "wm size". Frames are cropped to even sizes.
-	Size Size
+	Size media.Size
 	// TimeLimit and Lead work as for screenrecord.
 	TimeLimit, Lead time.Duration
 	// PoolFrames bounds the frames in flight; default 4.
@@ -31,13 +34,13 @@ type RawFramesOptions struct {
 // YUV420P frames for an encoder on this host. It serves devices whose
 // hardware encoder does not work (some Redroid images).
 type RawFramesSource struct {
-	client *Client
+	client *adb.Client
 	serial string
 	opts   RawFramesOptions
 	sup    *supervisor[*native.Frame]
 
 	mu      sync.Mutex
-	size    Size // the device's frames, before cropping
+	size    media.Size // the device's frames, before cropping
 	pool    *native.FramePool
 	started time.Time
 	lastPTS time.Duration
@@ -46,11 +49,11 @@ type RawFramesSource struct {
 }
 
 // NewRawFramesSource returns a raw-frames source for the device.
-func NewRawFramesSource(c *Client, serial string, o RawFramesOptions) (*RawFramesSource, error) {
-	if err := ValidSerial(serial); err != nil {
+func NewRawFramesSource(c *adb.Client, serial string, o RawFramesOptions) (*RawFramesSource, error) {
+	if err := adb.ValidSerial(serial); err != nil {
 		return nil, err
 	}
-	if o.Size != (Size{}) {
+	if o.Size != (media.Size{}) {
 		if err := o.Size.Validate(); err != nil {
 			return nil, err
 		}
@@ -62,7 +65,7 @@ func NewRawFramesSource(c *Client, serial string, o RawFramesOptions) (*RawFrame
 		o.Lead = min(3*time.Second, o.TimeLimit/3)
 	}
 	if o.TimeLimit < time.Second || o.TimeLimit > maxTimeLimit || o.TimeLimit%time.Second != 0 || o.Lead >= o.TimeLimit {
-		return nil, fmt.Errorf("%w: time limit %s, lead %s", ErrInvalidArgument, o.TimeLimit, o.Lead)
+		return nil, fmt.Errorf("%w: time limit %s, lead %s", media.ErrInvalidArgument, o.TimeLimit, o.Lead)
 	}
 	if o.PoolFrames <= 0 {
 		o.PoolFrames = 4
@@ -72,13 +75,12 @@ func NewRawFramesSource(c *Client, serial string, o RawFramesOptions) (*RawFrame
 	}
 	s := &RawFramesSource{client: c, serial: serial, opts: o, lastPTS: -1}
 	s.sup = newSupervisor(supervisorConfig[*native.Frame]{
-		log:           o.Log.With("device", serial, "source", "raw-frames"),
-		run:           s.runOnce,
-		release:       func(f *native.Frame) { f.Release() },
-		lifetime:      o.TimeLimit,
-		lead:          o.Lead,
-		keyFrameEvery: time.Second,
-		onError:       o.OnError,
+		log:      o.Log.With("device", serial, "source", "raw-frames"),
+		run:      s.runOnce,
+		release:  func(f *native.Frame) { f.Release() },
+		lifetime: o.TimeLimit,
+		lead:     o.Lead,
+		onError:  o.OnError,
 	})
 	return s, nil
 }
@@ -125,7 +127,7 @@ func (s *RawFramesSource) runOnce(ctx context.Context, send func(*native.Frame, 
 // to an encoder, or Release it).
 func (s *RawFramesSource) Run(ctx context.Context, emit func(*native.Frame) error) error {
 	size := s.opts.Size
-	if size == (Size{}) {
+	if size == (media.Size{}) {
 		var err error
 		if size, err = s.client.DeviceSize(ctx, s.serial); err != nil {
 			return err
@@ -151,14 +153,14 @@ func (s *RawFramesSource) Run(ctx context.Context, emit func(*native.Frame) erro
 	})
 }
 
-// Size returns the frames' size (even), known once Run has started.
-func (s *RawFramesSource) Size() Size {
+// media.Size returns the frames' size (even), known once Run has started.
+func (s *RawFramesSource) Size() media.Size {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.pool == nil {
-		return Size{}
+		return media.Size{}
 	}
-	return Size{s.pool.Width(), s.pool.Height()}
+	return media.Size{Width: s.pool.Width(), Height: s.pool.Height()}
 }
 
 // Stats returns the source's counters; Units counts frames delivered.

@@ -13,6 +13,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cloudphone/media-service/adb"
+	"github.com/cloudphone/media-service/internal/retry"
+	"github.com/cloudphone/media-service/media"
+
 	"github.com/cloudphone/media-service/native"
 )
 
@@ -48,28 +52,28 @@ type ScreencapOptions struct {
 // ScreencapSource takes screenshots with `screencap -p` in a loop and
 // decodes them into pooled YUV420P frames for an encoder on this host.
 type ScreencapSource struct {
-	client *Client
+	client *adb.Client
 	serial string
 	opts   ScreencapOptions
 	dec    pngDecoder
 
 	mu   sync.Mutex
-	size Size
+	size media.Size
 	fps  float64
 
 	frames, errors atomic.Int64
 }
 
 // NewScreencapSource returns a screencap source for the device.
-func NewScreencapSource(c *Client, serial string, o ScreencapOptions) (*ScreencapSource, error) {
-	if err := ValidSerial(serial); err != nil {
+func NewScreencapSource(c *adb.Client, serial string, o ScreencapOptions) (*ScreencapSource, error) {
+	if err := adb.ValidSerial(serial); err != nil {
 		return nil, err
 	}
 	if o.Decoder == "" {
 		o.Decoder = DefaultPNGDecoder
 	}
 	if o.Interval < 0 {
-		return nil, fmt.Errorf("%w: interval %s", ErrInvalidArgument, o.Interval)
+		return nil, fmt.Errorf("%w: interval %s", media.ErrInvalidArgument, o.Interval)
 	}
 	if o.PoolFrames <= 0 {
 		o.PoolFrames = 4
@@ -97,7 +101,7 @@ func (s *ScreencapSource) Run(ctx context.Context, emit func(*native.Frame) erro
 			pool.Close()
 		}
 	}()
-	bo := Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
+	bo := retry.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 	started := time.Now()
 	window, windowStart := 0, time.Now()
 	for ctx.Err() == nil {
@@ -127,12 +131,12 @@ func (s *ScreencapSource) Run(ctx context.Context, emit func(*native.Frame) erro
 			}
 			s.errors.Add(1)
 			s.opts.OnError(fmt.Errorf("screencap: %w", err))
-			if !sleep(ctx, bo.Next()) {
+			if !retry.Sleep(ctx, bo.Next()) {
 				break
 			}
 			continue
 		}
-		if wait := s.opts.Interval - time.Since(t0); wait > 0 && !sleep(ctx, wait) {
+		if wait := s.opts.Interval - time.Since(t0); wait > 0 && !retry.Sleep(ctx, wait) {
 			break
 		}
 	}
@@ -153,7 +157,7 @@ func (s *ScreencapSource) capture(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	if len(data) > maxPNG {
-		return nil, fmt.Errorf("%w: screenshot over %d bytes", ErrInvalidArgument, maxPNG)
+		return nil, fmt.Errorf("%w: screenshot over %d bytes", media.ErrInvalidArgument, maxPNG)
 	}
 	return data, nil
 }
@@ -174,7 +178,7 @@ func (s *ScreencapSource) decode(data []byte, pool *native.FramePool) (*native.F
 			}
 			pool = p
 			s.mu.Lock()
-			s.size = Size{w, h}
+			s.size = media.Size{Width: w, Height: h}
 			s.mu.Unlock()
 		}
 		fr, err := pool.Get()
@@ -190,13 +194,13 @@ func (s *ScreencapSource) decode(data []byte, pool *native.FramePool) (*native.F
 		return nil
 	})
 	if err == nil && f == nil {
-		err = fmt.Errorf("%w: screenshot decoded to no picture", ErrInvalidArgument)
+		err = fmt.Errorf("%w: screenshot decoded to no picture", media.ErrInvalidArgument)
 	}
 	return f, pool, err
 }
 
-// Size returns the device's screen size seen in the last screenshot.
-func (s *ScreencapSource) Size() Size {
+// media.Size returns the device's screen size seen in the last screenshot.
+func (s *ScreencapSource) Size() media.Size {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.size
@@ -232,7 +236,7 @@ func newPNGDecoder(name string) (pngDecoder, error) {
 		}
 		return ffmpegPNG{d}, nil
 	}
-	return nil, fmt.Errorf("%w: PNG decoder %q (want %s or %s)", ErrInvalidArgument, name, PNGDecoderGo, PNGDecoderFFmpeg)
+	return nil, fmt.Errorf("%w: PNG decoder %q (want %s or %s)", media.ErrInvalidArgument, name, PNGDecoderGo, PNGDecoderFFmpeg)
 }
 
 // goPNG decodes with image/png.
@@ -265,7 +269,7 @@ type ffmpegPNG struct{ d *native.Decoder }
 func (f ffmpegPNG) Decode(data []byte, fn func([]byte, int, int, int, native.PixelFormat) error) error {
 	return f.d.Decode(data, func(p *native.Picture) error {
 		if p.Format != native.PixelFormatRGBA && p.Format != native.PixelFormatRGB24 {
-			return fmt.Errorf("%w: PNG decoded to pixel format %d (want rgba or rgb24)", ErrInvalidArgument, p.AVFormat)
+			return fmt.Errorf("%w: PNG decoded to pixel format %d (want rgba or rgb24)", media.ErrInvalidArgument, p.AVFormat)
 		}
 		return fn(p.Planes[0], p.Width, p.Height, p.Strides[0], p.Format)
 	})

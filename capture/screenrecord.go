@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cloudphone/media-service/adb"
+	"github.com/cloudphone/media-service/media"
+
 	"github.com/cloudphone/media-service/capture/annexb"
 )
 
@@ -35,8 +38,8 @@ type StreamInfo struct {
 // ScreenrecordOptions configures a screenrecord source. Zero values take
 // the defaults given.
 type ScreenrecordOptions struct {
-	// Size asks screenrecord to scale (--size); zero keeps the device's.
-	Size Size
+	// media.Size asks screenrecord to scale (--size); zero keeps the device's.
+	Size media.Size
 	// BitRate is screenrecord's --bit-rate in bits/s. Default 4,000,000.
 	BitRate int
 	// TimeLimit is screenrecord's --time-limit. Default and maximum 180 s,
@@ -45,9 +48,6 @@ type ScreenrecordOptions struct {
 	// Lead is how long before the time limit the replacement screenrecord
 	// starts. Default 3 s (at most a third of TimeLimit).
 	Lead time.Duration
-	// KeyFrameEvery rate-limits the restarts that keyframe requests cause.
-	// Default 1 s.
-	KeyFrameEvery time.Duration
 	// Idle is how long the stream must be quiet before the framer
 	// delivers an access unit whose end it cannot see yet. Default 1 ms.
 	Idle time.Duration
@@ -74,9 +74,6 @@ func (o ScreenrecordOptions) withDefaults() ScreenrecordOptions {
 	if o.Lead == 0 {
 		o.Lead = min(3*time.Second, o.TimeLimit/3)
 	}
-	if o.KeyFrameEvery == 0 {
-		o.KeyFrameEvery = time.Second
-	}
 	if o.Idle == 0 {
 		o.Idle = time.Millisecond
 	}
@@ -87,19 +84,19 @@ func (o ScreenrecordOptions) withDefaults() ScreenrecordOptions {
 }
 
 func (o ScreenrecordOptions) validate() error {
-	if o.Size != (Size{}) {
+	if o.Size != (media.Size{}) {
 		if err := o.Size.Validate(); err != nil {
 			return err
 		}
 	}
 	if o.BitRate < minBitRate || o.BitRate > maxBitRate {
-		return fmt.Errorf("%w: bit rate %d (want %d..%d)", ErrInvalidArgument, o.BitRate, minBitRate, maxBitRate)
+		return fmt.Errorf("%w: bit rate %d (want %d..%d)", media.ErrInvalidArgument, o.BitRate, minBitRate, maxBitRate)
 	}
 	if o.TimeLimit < time.Second || o.TimeLimit > maxTimeLimit || o.TimeLimit%time.Second != 0 {
-		return fmt.Errorf("%w: time limit %s (want whole seconds, 1s..180s)", ErrInvalidArgument, o.TimeLimit)
+		return fmt.Errorf("%w: time limit %s (want whole seconds, 1s..180s)", media.ErrInvalidArgument, o.TimeLimit)
 	}
 	if o.Lead < 0 || o.Lead >= o.TimeLimit {
-		return fmt.Errorf("%w: lead %s (want less than the time limit)", ErrInvalidArgument, o.Lead)
+		return fmt.Errorf("%w: lead %s (want less than the time limit)", media.ErrInvalidArgument, o.Lead)
 	}
 	return nil
 }
@@ -107,7 +104,7 @@ func (o ScreenrecordOptions) validate() error {
 // ScreenrecordSource streams a device's own H.264 from `screenrecord
 // --output-format=h264`, framed into access units, with no re-encoding.
 type ScreenrecordSource struct {
-	client *Client
+	client *adb.Client
 	serial string
 	opts   ScreenrecordOptions
 	sup    *supervisor[Sample]
@@ -123,8 +120,8 @@ type ScreenrecordSource struct {
 
 // NewScreenrecordSource returns a source for the device; it validates the
 // serial and options before anything reaches adb.
-func NewScreenrecordSource(c *Client, serial string, o ScreenrecordOptions) (*ScreenrecordSource, error) {
-	if err := ValidSerial(serial); err != nil {
+func NewScreenrecordSource(c *adb.Client, serial string, o ScreenrecordOptions) (*ScreenrecordSource, error) {
+	if err := adb.ValidSerial(serial); err != nil {
 		return nil, err
 	}
 	o = o.withDefaults()
@@ -133,13 +130,12 @@ func NewScreenrecordSource(c *Client, serial string, o ScreenrecordOptions) (*Sc
 	}
 	s := &ScreenrecordSource{client: c, serial: serial, opts: o, lastPTS: -1}
 	s.sup = newSupervisor(supervisorConfig[Sample]{
-		log:           o.Log.With("device", serial, "source", "screenrecord"),
-		run:           s.runOnce,
-		release:       func(Sample) {},
-		lifetime:      o.TimeLimit,
-		lead:          o.Lead,
-		keyFrameEvery: o.KeyFrameEvery,
-		onError:       o.OnError,
+		log:      o.Log.With("device", serial, "source", "screenrecord"),
+		run:      s.runOnce,
+		release:  func(Sample) {},
+		lifetime: o.TimeLimit,
+		lead:     o.Lead,
+		onError:  o.OnError,
 	})
 	return s, nil
 }
@@ -148,7 +144,7 @@ func NewScreenrecordSource(c *Client, serial string, o ScreenrecordOptions) (*Sc
 func (s *ScreenrecordSource) args() []string {
 	a := []string{"--output-format=h264", "--bit-rate", strconv.Itoa(s.opts.BitRate),
 		"--time-limit", strconv.Itoa(int(s.opts.TimeLimit / time.Second))}
-	if s.opts.Size != (Size{}) {
+	if s.opts.Size != (media.Size{}) {
 		a = append(a, "--size", s.opts.Size.String())
 	}
 	return append(a, "-")
@@ -231,8 +227,10 @@ func (s *ScreenrecordSource) Info() StreamInfo {
 }
 
 // RequestKeyFrame asks for a fresh IDR. screenrecord cannot be asked for
-// one, so the source restarts it (at most once per KeyFrameEvery) and
-// switches over at the new stream's first IDR. It never blocks.
+// one, so the source restarts it and switches over at the new stream's
+// first IDR; a request while a restart is under way is merged into it. It
+// never blocks. The caller rate-limits requests (a restart costs the
+// device a new encoder session).
 func (s *ScreenrecordSource) RequestKeyFrame() {
 	s.keyRequests.Add(1)
 	s.sup.requestKeyFrame()

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cloudphone/media-service/internal/retry"
 )
 
 // A generation is one run of a device command that streams (one
@@ -44,8 +46,6 @@ type supervisorConfig[T any] struct {
 	lifetime time.Duration
 	// lead is how long before the end of its lifetime the replacement starts.
 	lead time.Duration
-	// keyFrameEvery rate-limits restarts that keyframe requests cause.
-	keyFrameEvery time.Duration
 	// onError receives every error of a generation that ended early or
 	// could not start, as it happens.
 	onError func(error)
@@ -140,13 +140,12 @@ func (s *supervisor[T]) loop(ctx context.Context, emit func(v T, at time.Time) e
 			g.cancel()
 		}
 	}
-	bo := Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
-	var lastKeyRestart time.Time
+	bo := retry.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 
 	cur = s.start(lctx)
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	defer retry.Stop()
+	again := time.NewTimer(time.Hour)
+	again.Stop()
+	defer again.Stop()
 	renew := time.NewTimer(time.Hour)
 	renew.Stop()
 	defer renew.Stop()
@@ -199,7 +198,7 @@ func (s *supervisor[T]) loop(ctx context.Context, emit func(v T, at time.Time) e
 				if repl == nil {
 					// Nothing to switch to: start again now, or after a
 					// backoff if the last start failed at once.
-					retry.Reset(0)
+					again.Reset(0)
 				}
 			case repl != nil && e.gen == repl.id:
 				if e.err != nil {
@@ -207,11 +206,11 @@ func (s *supervisor[T]) loop(ctx context.Context, emit func(v T, at time.Time) e
 				}
 				repl = nil
 				if cur == nil {
-					retry.Reset(bo.Next())
+					again.Reset(bo.Next())
 				}
 			}
 
-		case <-retry.C:
+		case <-again.C:
 			if cur == nil && repl == nil {
 				repl = s.start(lctx)
 				s.restarts.Add(1)
@@ -224,8 +223,9 @@ func (s *supervisor[T]) loop(ctx context.Context, emit func(v T, at time.Time) e
 			}
 
 		case <-s.keyRq:
-			if repl == nil && time.Since(lastKeyRestart) >= s.cfg.keyFrameEvery {
-				lastKeyRestart = time.Now()
+			// A replacement on its way brings a keyframe: merged into it.
+			// The device owner rate-limits the requests.
+			if repl == nil {
 				repl = s.start(lctx)
 				s.restarts.Add(1)
 			}

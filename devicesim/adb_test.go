@@ -20,6 +20,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // test asserts anything about how fast something happened.
 const generous = adbtest.Generous
 
+// testDeadline bounds each test that waits on a device or adb
+// (testutil.Deadline): a hang fails with every goroutine's stack.
+const testDeadline = 2 * time.Minute
+
 // startADB starts a private real adb server for the test.
 func startADB(t testing.TB) *adbtest.Server { return adbtest.Start(t) }
 
@@ -52,18 +56,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 // logBuffer collects log lines for a test to search.
 type logBuffer = testutil.SyncBuffer
-
-// eventually polls cond until it holds or the generous bound passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(generous)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, generous)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // readerCount reads r to its end in a goroutine, counting the bytes.
 type readerCount struct {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cloudphone/media-service/internal/testutil"
 )
 
 // quote is the POSIX single-quote quoting a correct caller applies to each
@@ -54,6 +56,7 @@ func sameStaticRegion(t testing.TB, got, want image.Image) {
 // TestADB drives one animated device through a real adb server.
 func TestADB(t *testing.T) {
 	t.Parallel()
+	testutil.Deadline(t, testDeadline)
 	adb := startADB(t)
 	d := newDevice(t, Options{Serial: "sim-main", Model: "Sim Model"})
 	serial := adb.Connect(t, d.Addr())
@@ -340,6 +343,7 @@ func TestADB(t *testing.T) {
 // next only when input changes it.
 func TestStaticScreen(t *testing.T) {
 	t.Parallel()
+	testutil.Deadline(t, testDeadline)
 	needFFmpeg(t)
 	adb := startADB(t)
 	d := newDevice(t, Options{Static: true, Width: 360, Height: 640})
@@ -356,14 +360,14 @@ func TestStaticScreen(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc := readAll(stdout)
-	eventually(t, "first frame", func() bool { return sliceCount(rc.bytes()) >= 1 })
+	testutil.Eventually(t, "first frame", generous, func() bool { return sliceCount(rc.bytes()) >= 1 })
 	// A still screen sends nothing more: give it ample time to misbehave.
 	time.Sleep(time.Second)
 	if n := sliceCount(rc.bytes()); n != 1 {
 		t.Fatalf("%d frames from a static screen without input, want 1", n)
 	}
 	adb.Shell(t, serial, "input", "tap", "50", "60")
-	eventually(t, "a frame after the tap", func() bool { return sliceCount(rc.bytes()) >= 2 })
+	testutil.Eventually(t, "a frame after the tap", generous, func() bool { return sliceCount(rc.bytes()) >= 2 })
 	time.Sleep(500 * time.Millisecond)
 	if n := sliceCount(rc.bytes()); n != 2 {
 		t.Fatalf("%d frames after one tap, want 2", n)
@@ -380,6 +384,7 @@ func TestStaticScreen(t *testing.T) {
 // TestTwoDevices runs two devices on one adb server at once.
 func TestTwoDevices(t *testing.T) {
 	t.Parallel()
+	testutil.Deadline(t, testDeadline)
 	adb := startADB(t)
 	a := newDevice(t, Options{Serial: "sim-a", Width: 480, Height: 800, Static: true})
 	b := newDevice(t, Options{Serial: "sim-b", Width: 320, Height: 640})
@@ -416,6 +421,7 @@ func TestTwoDevices(t *testing.T) {
 // time the server's signature verifies against the remembered key.
 func TestAuth(t *testing.T) {
 	t.Parallel()
+	testutil.Deadline(t, testDeadline)
 	adb := startADB(t)
 	var logs logBuffer
 	d := newDevice(t, Options{Auth: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -448,6 +454,7 @@ func TestAuth(t *testing.T) {
 // the adb client must see its stream end.
 func TestCloseWhileStreaming(t *testing.T) {
 	t.Parallel()
+	testutil.Deadline(t, testDeadline)
 	adb := startADB(t)
 	d := newDevice(t, Options{Width: 320, Height: 480})
 	serial := adb.Connect(t, d.Addr())
@@ -463,7 +470,7 @@ func TestCloseWhileStreaming(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc := readAll(stdout)
-	eventually(t, "some frames", func() bool { return len(rc.bytes()) >= 2*320*480*3 })
+	testutil.Eventually(t, "some frames", generous, func() bool { return len(rc.bytes()) >= 2*320*480*3 })
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cloudphone/media-service/internal/testutil"
 )
 
 // The tests in this file speak the host side of the protocol themselves,
@@ -130,6 +132,7 @@ func (d *Device) streamCount() int {
 }
 
 func TestProtocolHandshake(t *testing.T) {
+	testutil.Deadline(t, testDeadline)
 	d := newDevice(t, Options{Serial: "hs", Model: "M"})
 	h := dialHost(t, d)
 	m := h.connect(versionSkipChecksum, 1<<20)
@@ -147,6 +150,7 @@ func TestProtocolHandshake(t *testing.T) {
 }
 
 func TestProtocolSmallMaxDataAndChecksums(t *testing.T) {
+	testutil.Deadline(t, testDeadline)
 	d := newDevice(t, Options{Width: 64, Height: 64, Static: true})
 	h := dialHost(t, d)
 	h.connect(versionMin, 4096)
@@ -163,6 +167,7 @@ func TestProtocolSmallMaxDataAndChecksums(t *testing.T) {
 }
 
 func TestProtocolRefusedService(t *testing.T) {
+	testutil.Deadline(t, testDeadline)
 	d := newDevice(t, Options{})
 	h := dialHost(t, d)
 	h.connect(versionSkipChecksum, 1<<20)
@@ -183,6 +188,7 @@ func TestProtocolRefusedService(t *testing.T) {
 // TestProtocolFlowControl withholds the OKAY for a WRTE: the device must
 // not send the next one until it comes.
 func TestProtocolFlowControl(t *testing.T) {
+	testutil.Deadline(t, testDeadline)
 	d := newDevice(t, Options{})
 	h := dialHost(t, d)
 	h.connect(versionSkipChecksum, 1<<20)
@@ -203,11 +209,12 @@ func TestProtocolFlowControl(t *testing.T) {
 	h.send(cmdWRTE, 7, remote, []byte("exit\n"))
 	h.expect(cmdOKAY, remote, 7)
 	h.expect(cmdCLSE, remote, 7)
-	eventually(t, "stream gone", func() bool { return d.streamCount() == 0 })
+	testutil.Eventually(t, "stream gone", generous, func() bool { return d.streamCount() == 0 })
 }
 
 // TestProtocolHostClose closes a running screenrecord from the host side.
 func TestProtocolHostClose(t *testing.T) {
+	testutil.Deadline(t, testDeadline)
 	d := newDevice(t, Options{Width: 32, Height: 32})
 	h := dialHost(t, d)
 	h.connect(versionSkipChecksum, 1<<20)
@@ -217,7 +224,7 @@ func TestProtocolHostClose(t *testing.T) {
 		t.Fatalf("frame of %d bytes", len(m.Data))
 	}
 	h.send(cmdCLSE, 3, remote, nil)
-	eventually(t, "stream gone", func() bool { return d.streamCount() == 0 })
+	testutil.Eventually(t, "stream gone", generous, func() bool { return d.streamCount() == 0 })
 	// The connection is still good.
 	remote = h.open(4, "shell:echo ok")
 	if got := string(h.readStream(4, remote, 1<<20, false)); got != "ok\n" {
@@ -228,6 +235,7 @@ func TestProtocolHostClose(t *testing.T) {
 // TestProtocolWriteBeforeOkay: a host that sends a second WRTE before the
 // device acknowledged the first breaks flow control and is dropped.
 func TestProtocolWriteBeforeOkay(t *testing.T) {
+	testutil.Deadline(t, testDeadline)
 	d := newDevice(t, Options{Static: true, Width: 16, Height: 16})
 	h := dialHost(t, d)
 	h.connect(versionSkipChecksum, 1<<20)
@@ -245,10 +253,11 @@ func TestProtocolWriteBeforeOkay(t *testing.T) {
 		}
 		break
 	}
-	eventually(t, "connection gone", func() bool { return d.streamCount() == 0 })
+	testutil.Eventually(t, "connection gone", generous, func() bool { return d.streamCount() == 0 })
 }
 
 func TestProtocolBeforeConnect(t *testing.T) {
+	testutil.Deadline(t, testDeadline)
 	d := newDevice(t, Options{})
 	h := dialHost(t, d)
 	h.send(cmdOPEN, 1, 0, []byte("shell:echo x\x00")) // ignored: not connected yet
@@ -261,6 +270,7 @@ func TestProtocolBeforeConnect(t *testing.T) {
 
 // TestProtocolAuth runs the AUTH exchange with a key of the test's own.
 func TestProtocolAuth(t *testing.T) {
+	testutil.Deadline(t, testDeadline)
 	d := newDevice(t, Options{Auth: true})
 	sign := func(token []byte, k *rsa.PrivateKey) []byte {
 		sig, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA1, token)
@@ -334,6 +344,7 @@ func TestCloseIdempotentWithoutStart(t *testing.T) {
 // TestProtocolInteractiveLines sends the interactive shell a line split
 // across writes, a quoted newline, an overlong line and a CRLF line.
 func TestProtocolInteractiveLines(t *testing.T) {
+	testutil.Deadline(t, testDeadline)
 	d := newDevice(t, Options{})
 	h := dialHost(t, d)
 	h.connect(versionSkipChecksum, 1<<20)

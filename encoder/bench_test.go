@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/media"
+
 	"github.com/cloudphone/media-service/native"
 )
 
@@ -51,9 +53,9 @@ func BenchmarkWorkerPool(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			route := make(map[string]chan Unit, streams)
+			route := make(map[string]chan media.Unit, streams)
 			for s := range streams {
-				route[fmt.Sprint(s)] = make(chan Unit, 4)
+				route[fmt.Sprint(s)] = make(chan media.Unit, 4)
 			}
 			var dispatch sync.WaitGroup
 			dispatch.Go(func() {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/media"
+
 	"github.com/cloudphone/media-service/native"
 	"go.uber.org/goleak"
 )
@@ -132,7 +134,7 @@ func openers(encs ...Encoder) Opener {
 }
 
 // decodeUnits decodes H.264 units and returns how many pictures came out.
-func decodeUnits(t testing.TB, units []Unit) int {
+func decodeUnits(t testing.TB, units []media.Unit) int {
 	t.Helper()
 	dec, err := native.NewDecoder(native.DecoderH264)
 	if err != nil {
@@ -155,11 +157,11 @@ func decodeUnits(t testing.TB, units []Unit) int {
 }
 
 // drain reads a pipeline's output until it closes.
-func drain(p *Pipeline) (<-chan []Unit, *sync.WaitGroup) {
-	res := make(chan []Unit, 1)
+func drain(p *Pipeline) (<-chan []media.Unit, *sync.WaitGroup) {
+	res := make(chan []media.Unit, 1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		var units []Unit
+		var units []media.Unit
 		for u := range p.Output() {
 			units = append(units, u)
 		}

@@ -3,81 +3,53 @@ package encoder
 import (
 	"fmt"
 
+	"github.com/cloudphone/media-service/media"
 	"github.com/cloudphone/media-service/native"
 )
 
-// Kind is what VIDEO_ENCODER_TYPE asks for.
-type Kind string
-
-// Encoder kinds.
-const (
-	KindAuto        Kind = "auto"
-	KindPassthrough Kind = "passthrough"
-	KindH264        Kind = "h264"
-	KindVP8         Kind = "vp8"
-)
-
-// CaptureFormat is what a capture source delivers.
-type CaptureFormat int
-
-// Capture formats.
-const (
-	// CaptureH264 is encoded H.264 (screenrecord).
-	CaptureH264 CaptureFormat = iota
-	// CaptureRaw is raw pictures (screencap, raw-frames).
-	CaptureRaw
-)
-
-func (f CaptureFormat) String() string {
-	if f == CaptureH264 {
-		return "h264"
-	}
-	return "raw"
-}
-
 // Choice is the encoding a device gets.
 type Choice struct {
-	Kind Kind
+	Kind media.EncoderKind
 	// Candidates are the libavcodec encoders to try, best first; a
 	// pipeline falls back along them. Empty for pass-through.
 	Candidates []string
-	// Decode is set when H.264 capture must be decoded to be re-encoded
-	// (VP8 for a client without H.264).
+	// Decode is set when H.264 capture must be decoded to be re-encoded.
 	Decode bool
 }
 
 // Codec returns the codec the choice puts on the wire.
-func (c Choice) Codec() Codec {
-	if c.Kind == KindVP8 {
-		return VP8
+func (c Choice) Codec() media.Codec {
+	if c.Kind == media.KindVP8 {
+		return media.VP8
 	}
-	return H264
+	return media.H264
 }
 
 // RecommendedEncoderForCaptureFormat picks the encoding for a capture
-// format: H.264 capture is passed through; raw pictures go to the best
-// H.264 encoder; VP8 is used when asked for. kind (VIDEO_ENCODER_TYPE)
-// overrides the choice; h264 lists the working H.264 encoders best first
-// (from native.Prober), and libx264 ends every fallback chain.
-func RecommendedEncoderForCaptureFormat(format CaptureFormat, kind Kind, h264 []string) (Choice, error) {
+// mode: the device's H.264 (screenrecord) is passed through; raw pictures
+// go to the best H.264 encoder; VP8 is used when asked for. kind
+// (VIDEO_ENCODER_TYPE) overrides the choice; h264 lists the working H.264
+// encoders best first (from native.Prober), and libx264 ends every
+// fallback chain.
+func RecommendedEncoderForCaptureFormat(mode media.CaptureMode, kind media.EncoderKind, h264 []string) (Choice, error) {
 	chain := fallbackChain(h264)
 	switch kind {
-	case KindAuto, "":
-		if format == CaptureH264 {
-			return Choice{Kind: KindPassthrough}, nil
+	case media.KindAuto, "":
+		if mode.Encoded() {
+			return Choice{Kind: media.KindPassthrough}, nil
 		}
-		return Choice{Kind: KindH264, Candidates: chain}, nil
-	case KindPassthrough:
-		if format != CaptureH264 {
-			return Choice{}, fmt.Errorf("%w: VIDEO_ENCODER_TYPE=passthrough needs H.264 capture (CAPTURE_MODE=screenrecord), not %s pictures", ErrConfig, format)
+		return Choice{Kind: media.KindH264, Candidates: chain}, nil
+	case media.KindPassthrough:
+		if !mode.Encoded() {
+			return Choice{}, fmt.Errorf("%w: VIDEO_ENCODER_TYPE=passthrough needs H.264 capture (CAPTURE_MODE=screenrecord), not %s pictures", media.ErrConfig, mode)
 		}
-		return Choice{Kind: KindPassthrough}, nil
-	case KindH264:
-		return Choice{Kind: KindH264, Candidates: chain, Decode: format == CaptureH264}, nil
-	case KindVP8:
-		return Choice{Kind: KindVP8, Candidates: []string{native.CodecVP8}, Decode: format == CaptureH264}, nil
+		return Choice{Kind: media.KindPassthrough}, nil
+	case media.KindH264:
+		return Choice{Kind: media.KindH264, Candidates: chain, Decode: mode.Encoded()}, nil
+	case media.KindVP8:
+		return Choice{Kind: media.KindVP8, Candidates: []string{native.CodecVP8}, Decode: mode.Encoded()}, nil
 	}
-	return Choice{}, fmt.Errorf("%w: VIDEO_ENCODER_TYPE=%q (want auto, passthrough, h264 or vp8)", ErrConfig, kind)
+	return Choice{}, fmt.Errorf("%w: VIDEO_ENCODER_TYPE=%q (want auto, passthrough, h264 or vp8)", media.ErrConfig, kind)
 }
 
 // fallbackChain returns h264 with libx264 last, once.

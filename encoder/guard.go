@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cloudphone/media-service/media"
+
 	"github.com/cloudphone/media-service/native"
 )
 
@@ -61,7 +63,7 @@ type encJob struct {
 }
 
 type encResult struct {
-	units []Unit
+	units []media.Unit
 	err   error
 }
 
@@ -113,7 +115,7 @@ func (w *encWorker) run() {
 	defer w.enc.Close()
 	name := w.enc.Name()
 	for j := range w.jobs {
-		var units []Unit
+		var units []media.Unit
 		err := w.enc.Encode(j.f, func(p native.Packet) error {
 			units = append(units, toUnit(p, name))
 			return nil
@@ -129,7 +131,7 @@ func (w *encWorker) stop() { close(w.jobs) }
 // encode runs one frame through the current encoder, replacing it on
 // failure or timeout. It takes ownership of f. An error means the frame
 // was lost; it wraps ErrNoEncoder when no replacement could be opened.
-func (g *guard) encode(f *native.Frame) ([]Unit, error) {
+func (g *guard) encode(f *native.Frame) ([]media.Unit, error) {
 	g.mu.Lock()
 	w := g.cur
 	g.mu.Unlock()

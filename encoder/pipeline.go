@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cloudphone/media-service/media"
+
 	"github.com/cloudphone/media-service/native"
 )
 
@@ -40,7 +42,7 @@ type Pipeline struct {
 	opts  PipelineOptions
 	g     *guard
 	stats Stats
-	out   chan Unit
+	out   chan media.Unit
 
 	mu      sync.Mutex // guards pending, closed
 	pending *native.Frame
@@ -69,7 +71,7 @@ func NewPipeline(o PipelineOptions) (*Pipeline, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	p := &Pipeline{opts: o, out: make(chan Unit, o.OutputBuffer), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	p := &Pipeline{opts: o, out: make(chan media.Unit, o.OutputBuffer), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	g, err := newGuard(o.Open, o.EncodeTimeout, o.CloseTimeout, &p.stats, o.Log)
 	if err != nil {
 		return nil, err
@@ -107,7 +109,7 @@ func (p *Pipeline) Submit(f *native.Frame) error {
 }
 
 // Output delivers the encoded units in order. It is closed after Close.
-func (p *Pipeline) Output() <-chan Unit { return p.out }
+func (p *Pipeline) Output() <-chan media.Unit { return p.out }
 
 // ForceKeyFrame makes the next output a keyframe.
 func (p *Pipeline) ForceKeyFrame() { p.g.keyFrame() }
@@ -151,7 +153,7 @@ func (p *Pipeline) run(ctx context.Context) {
 
 // write gives u to the consumer, waiting at most the write timeout. It
 // reports false when the pipeline is closing.
-func (p *Pipeline) write(ctx context.Context, u Unit) bool {
+func (p *Pipeline) write(ctx context.Context, u media.Unit) bool {
 	select {
 	case p.out <- u:
 		p.stats.framesOut.Add(1)

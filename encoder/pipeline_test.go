@@ -2,17 +2,22 @@ package encoder
 
 import (
 	"errors"
+	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/cloudphone/media-service/internal/testutil"
+	"github.com/cloudphone/media-service/media"
 
 	"github.com/cloudphone/media-service/native"
 )
 
 // lockstep submits n frames, each after the previous one's unit arrived,
 // and returns the units.
-func lockstep(t *testing.T, p *Pipeline, pool *native.FramePool, first, n int) []Unit {
+func lockstep(t *testing.T, p *Pipeline, pool *native.FramePool, first, n int) []media.Unit {
 	t.Helper()
-	var units []Unit
+	var units []media.Unit
 	for i := first; i < first+n; i++ {
 		if err := p.Submit(frame(t, pool, i)); err != nil {
 			t.Fatal(err)
@@ -36,7 +41,7 @@ func TestPipelineEncodesInOrder(t *testing.T) {
 	}
 	defer p.Close()
 	units := lockstep(t, p, pool, 0, 30)
-	if !units[0].KeyFrame || units[0].Codec != H264 || units[0].Encoder != native.CodecX264 {
+	if !units[0].KeyFrame || units[0].Codec != media.H264 || units[0].Encoder != native.CodecX264 {
 		t.Fatalf("first unit %+v", units[0])
 	}
 	for i := 1; i < len(units); i++ {
@@ -82,7 +87,7 @@ func TestPipelineHungEncoderIsReplaced(t *testing.T) {
 	if err := p.Submit(frame(t, pool, 0)); err != nil { // this one hangs
 		t.Fatal(err)
 	}
-	var units []Unit
+	var units []media.Unit
 	for i := 1; len(units) < 5; i++ {
 		if err := p.Submit(frame(t, pool, i)); err != nil {
 			t.Fatal(err)
@@ -129,11 +134,7 @@ func TestPipelineFallsBackMidStream(t *testing.T) {
 	if err := p.Submit(frame(t, pool, 5)); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); p.Stats().EncodingErrors == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("frame 5 never reached the failing encoder")
-		}
-	}
+	testutil.Eventually(t, "frame 5 to reach the failing encoder", testutil.Generous, func() bool { return p.Stats().EncodingErrors > 0 })
 	units = append(units, lockstep(t, p, pool, 6, 5)...)
 	sw := units[5]
 	if sw.Encoder != "sw" || !sw.KeyFrame {
@@ -159,42 +160,99 @@ func TestPipelineNoEncoder(t *testing.T) {
 	}
 }
 
-// TestPipelineNewestFrameWins: with a slow encoder, frames submitted while
-// it works replace each other; Submit never blocks.
+// TestPipelineNewestFrameWins: frames submitted while the encoder is busy
+// replace each other, the newest one is the one encoded next, and Submit
+// never blocks. The encoder is held in its first frame until every other
+// frame is submitted, so the outcome does not depend on timing: frame 0
+// and frame n-1 are encoded, the n-2 in between are dropped as stale.
 func TestPipelineNewestFrameWins(t *testing.T) {
 	needFFmpeg(t)
+	testutil.Deadline(t, 2*time.Minute) // a blocking Submit hangs here
 	pool := newPool(t, 8)
-	slow := newFake(t, "slow")
-	p, err := NewPipeline(PipelineOptions{Open: openers(&slowEncoder{slow, 30 * time.Millisecond}), Log: quiet})
+	gated := &gatedEncoder{fake: newFake(t, "gated"), entered: make(chan struct{}, 1), release: make(chan struct{})}
+	// The gate holds an encode as long as the test likes: no encode timeout.
+	p, err := NewPipeline(PipelineOptions{Open: openers(gated), EncodeTimeout: time.Hour, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	results, wg := drain(p)
-	for i := range 40 {
+	const n = 40
+	if err := p.Submit(frame(t, pool, 0)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gated.entered:
+	case <-time.After(testutil.Generous):
+		t.Fatalf("frame 0 never reached the encoder (stats %+v)", p.Stats())
+	}
+	for i := 1; i < n; i++ { // the encoder is busy with frame 0 meanwhile
 		if err := p.Submit(frame(t, pool, i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
+	close(gated.release)
+	testutil.Eventually(t, "every frame encoded or dropped as stale", testutil.Generous, func() bool {
+		s := p.Stats()
+		return s.FramesOut+s.Dropped["stale"] == n
+	})
 	p.Close()
 	wg.Wait()
 	units := <-results
+
 	s := p.Stats()
-	if s.FramesIn != 40 || s.Dropped["stale"] == 0 || int64(len(units)) != s.FramesOut || s.FramesOut+s.Dropped["stale"] > 40 {
-		t.Fatalf("%d units, stats %+v", len(units), s)
+	t.Logf("%d frames in: %d encoded, %d stale", s.FramesIn, s.FramesOut, s.Dropped["stale"])
+	if s.FramesIn != n || s.FramesOut != 2 || s.Dropped["stale"] != n-2 ||
+		s.Dropped["write_timeout"] != 0 || s.Dropped["encode_error"] != 0 || s.EncodingTimeouts != 0 {
+		t.Fatalf("stats %+v, want %d in, 2 out, %d stale and no other drop", s, n, n-2)
 	}
-	t.Logf("40 frames in: %d encoded, %d stale", s.FramesOut, s.Dropped["stale"])
+	// Exactly the first and the newest frame reached the encoder, and each
+	// gave one unit, in order.
+	pts := func(i int) time.Duration { return time.Duration(i) * 33 * time.Millisecond }
+	if got, want := gated.seen(), []time.Duration{pts(0), pts(n - 1)}; !slices.Equal(got, want) {
+		t.Fatalf("the encoder got frames with PTS %v, want %v (the first and the newest)", got, want)
+	}
+	if int64(len(units)) != s.FramesOut {
+		t.Fatalf("%d units came out, stats count %d", len(units), s.FramesOut)
+	}
+	for i, want := range []time.Duration{pts(0), pts(n - 1)} {
+		if units[i].PTS != want || len(units[i].Data) == 0 || units[i].Encoder != "gated" {
+			t.Fatalf("unit %d: PTS %v, %d bytes, encoder %q; want PTS %v from gated", i, units[i].PTS, len(units[i].Data), units[i].Encoder, want)
+		}
+	}
+	if !units[0].KeyFrame {
+		t.Fatal("the first unit is not a keyframe")
+	}
+	if got := decodeUnits(t, units); got != 2 {
+		t.Fatalf("decoded %d pictures of 2 units", got)
+	}
 }
 
-// slowEncoder takes d per frame.
-type slowEncoder struct {
+// gatedEncoder signals entered when an Encode starts and holds the first
+// one until release is closed. It records the PTS of the frames it gets.
+type gatedEncoder struct {
 	*fake
-	d time.Duration
+	entered chan struct{} // buffered 1
+	release chan struct{}
+	mu      sync.Mutex
+	pts     []time.Duration
 }
 
-func (s *slowEncoder) Encode(f *native.Frame, emit func(native.Packet) error) error {
-	time.Sleep(s.d)
-	return s.fake.Encode(f, emit)
+func (g *gatedEncoder) Encode(f *native.Frame, emit func(native.Packet) error) error {
+	g.mu.Lock()
+	g.pts = append(g.pts, f.PTS)
+	g.mu.Unlock()
+	select {
+	case g.entered <- struct{}{}:
+	default:
+	}
+	<-g.release
+	return g.fake.Encode(f, emit)
+}
+
+func (g *gatedEncoder) seen() []time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.pts)
 }
 
 // TestPipelineSlowConsumer: nobody reads Output; units that wait longer
@@ -217,7 +275,7 @@ func TestPipelineSlowConsumer(t *testing.T) {
 		}
 	}
 	// The consumer comes back: after the drop, output resumes with a keyframe.
-	var u Unit
+	var u media.Unit
 	for range 3 {
 		<-p.Output() // whatever was buffered
 		if err := p.Submit(frame(t, pool, 5000)); err != nil {

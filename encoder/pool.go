@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cloudphone/media-service/media"
+
 	"github.com/cloudphone/media-service/native"
 )
 
@@ -29,7 +31,7 @@ type WorkerPoolOptions struct {
 // PoolOutput is one unit from a pool, or the error that ended a stream.
 type PoolOutput struct {
 	Stream string
-	Unit   Unit
+	Unit   media.Unit
 	Err    error
 }
 
@@ -67,7 +69,7 @@ type poolJob struct {
 // NewWorkerPool starts the pool's workers.
 func NewWorkerPool(o WorkerPoolOptions) (*WorkerPool, error) {
 	if o.EncoderFactory == nil {
-		return nil, fmt.Errorf("%w: WorkerPoolOptions.EncoderFactory is nil", ErrConfig)
+		return nil, fmt.Errorf("%w: WorkerPoolOptions.EncoderFactory is nil", media.ErrConfig)
 	}
 	if o.Workers <= 0 {
 		o.Workers = 4
@@ -160,7 +162,7 @@ func (p *WorkerPool) SetBitRate(stream string, bps int) error {
 	if g := p.guardOf(stream); g != nil {
 		return g.setBitRate(bps)
 	}
-	return fmt.Errorf("%w: no stream %q", ErrConfig, stream)
+	return fmt.Errorf("%w: no stream %q", media.ErrConfig, stream)
 }
 
 func (p *WorkerPool) guardOf(stream string) *guard {

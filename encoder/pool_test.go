@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/media"
+
 	"github.com/cloudphone/media-service/native"
 )
 
@@ -24,7 +26,7 @@ func TestWorkerPoolKeepsStreamsInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][]Unit{}
+	out := map[string][]media.Unit{}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for o := range p.Output() {
@@ -128,7 +130,7 @@ func TestWorkerPoolReportsDeadStream(t *testing.T) {
 	}
 	p.CloseStream("x")
 	p.Close()
-	if _, err := NewWorkerPool(WorkerPoolOptions{}); !errors.Is(err, ErrConfig) {
+	if _, err := NewWorkerPool(WorkerPoolOptions{}); !errors.Is(err, media.ErrConfig) {
 		t.Fatalf("pool without a factory: %v", err)
 	}
 }

@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cloudphone/media-service/device"
 	"github.com/cloudphone/media-service/encoder"
 	"github.com/cloudphone/media-service/rtc"
-	"github.com/cloudphone/media-service/stream"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -19,7 +19,7 @@ const ns = "media_service"
 // Sources are where the collector reads the service's state at scrape
 // time; nil fields are skipped.
 type Sources struct {
-	Streams      func() []stream.Stats
+	Streams      func() []device.Stats
 	Broadcasters func() []rtc.BroadcasterStats
 	Sessions     func() []rtc.SessionInfo
 }

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/device"
 	"github.com/cloudphone/media-service/encoder"
 	"github.com/cloudphone/media-service/internal/testutil"
 	"github.com/cloudphone/media-service/rtc"
-	"github.com/cloudphone/media-service/stream"
 	"github.com/prometheus/client_golang/prometheus"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
@@ -29,8 +29,8 @@ func TestCollectorSeries(t *testing.T) {
 		Dropped:        map[string]int64{"stale": 5, "write_timeout": 1},
 		LatencyBuckets: []int64{3, 1, 0, 0, 0, 0, 0, 0, 1}, LatencySum: 600 * time.Millisecond}
 	c := NewCollector(Sources{
-		Streams: func() []stream.Stats {
-			return []stream.Stats{{Serial: "dev1", Encoder: "libx264", FPS: 29.5, BitRateBytes: 250000, Units: 100, Pipeline: snap}}
+		Streams: func() []device.Stats {
+			return []device.Stats{{Serial: "dev1", Encoder: "libx264", FPS: 29.5, BitRateBytes: 250000, Units: 100, Pipeline: snap}}
 		},
 		Broadcasters: func() []rtc.BroadcasterStats {
 			return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 3, Dropped: 7}}

@@ -14,13 +14,6 @@ import (
 	"unsafe"
 
 	"github.com/asticode/go-astiav"
-	"github.com/pion/mediadevices/pkg/codec"
-)
-
-// Interface guards: the encoder takes mediadevices' controller interfaces.
-var (
-	_ codec.KeyFrameController = (*Encoder)(nil)
-	_ codec.BitRateController  = (*Encoder)(nil)
 )
 
 // timeBase is the encoder's clock: microseconds, so capture timestamps pass

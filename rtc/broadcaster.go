@@ -6,15 +6,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/cloudphone/media-service/media"
 
-	"github.com/cloudphone/media-service/encoder"
+	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 )
 
 // SampleWriter takes one viewer's samples. *webrtc.TrackLocalStaticSample
 // implements it.
 type SampleWriter interface {
-	WriteSample(media.Sample) error
+	WriteSample(pionmedia.Sample) error
 }
 
 // BroadcasterConfig configures a Broadcaster. Zero fields take the defaults
@@ -28,11 +28,8 @@ type BroadcasterConfig struct {
 	// GOPCacheUnits and GOPCacheBytes bound the cache of the units since
 	// the latest keyframe. Defaults: three quarters of QueueSize, 8 MiB.
 	GOPCacheUnits, GOPCacheBytes int
-	// KeyFrameMinInterval is the least time between two calls of the
-	// keyframe function. Default 500ms.
-	KeyFrameMinInterval time.Duration
-	// RequestKeyFrame asks the device for a keyframe; it may be set later
-	// with SetRequestKeyFrame. It must not block.
+	// RequestKeyFrame asks the device's owner for a keyframe, which
+	// merges and rate-limits the requests. It must not block. nil: none.
 	RequestKeyFrame func()
 	// Log receives the broadcaster's logs; default slog.Default().
 	Log *slog.Logger
@@ -49,9 +46,6 @@ func (c BroadcasterConfig) withDefaults() BroadcasterConfig {
 	if c.GOPCacheBytes <= 0 {
 		c.GOPCacheBytes = 8 << 20
 	}
-	if c.KeyFrameMinInterval <= 0 {
-		c.KeyFrameMinInterval = 500 * time.Millisecond
-	}
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
@@ -60,7 +54,7 @@ func (c BroadcasterConfig) withDefaults() BroadcasterConfig {
 
 // item is a unit with the time it reached the broadcaster.
 type item struct {
-	u  encoder.Unit
+	u  media.Unit
 	at time.Time
 }
 
@@ -70,8 +64,9 @@ type item struct {
 // skips ahead to the next keyframe, so a slow viewer never holds up the
 // writer or the other viewers. The broadcaster keeps the units since the
 // latest keyframe, so a new viewer starts at once from that keyframe
-// ("fast join"); with no keyframe cached it asks the device for one.
-// Keyframe requests are merged and rate-limited.
+// ("fast join"); with no keyframe cached it asks the device for one
+// (BroadcasterConfig.RequestKeyFrame, which the device's owner merges and
+// rate-limits).
 type Broadcaster struct {
 	cfg BroadcasterConfig
 	log *slog.Logger
@@ -83,91 +78,35 @@ type Broadcaster struct {
 	gopBroken bool // the group outgrew the cache: only its keyframe is kept
 	closed    bool
 
-	requestFn atomic.Pointer[func()]
-	kick      chan struct{}
-	done      chan struct{}
-	wg        sync.WaitGroup
+	wg sync.WaitGroup // viewers' writer goroutines
 
 	unitsIn, bytesIn, keyFramesIn atomic.Uint64
 	dropped                       atomic.Uint64
-	kfAsked, kfSent               atomic.Uint64
+	kfAsked                       atomic.Uint64
 }
 
 // NewBroadcaster returns a broadcaster; Close stops it.
 func NewBroadcaster(cfg BroadcasterConfig) *Broadcaster {
 	cfg = cfg.withDefaults()
-	b := &Broadcaster{
+	return &Broadcaster{
 		cfg:     cfg,
 		log:     cfg.Log.With("device", cfg.DeviceID),
 		viewers: map[*Viewer]struct{}{},
-		kick:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
 	}
-	if cfg.RequestKeyFrame != nil {
-		b.SetRequestKeyFrame(cfg.RequestKeyFrame)
-	}
-	b.wg.Add(1)
-	go b.keyFrames()
-	return b
 }
 
-// SetRequestKeyFrame sets the function that asks the device for a
-// keyframe. It must not block.
-func (b *Broadcaster) SetRequestKeyFrame(fn func()) {
-	if fn == nil {
-		b.requestFn.Store(nil)
-		return
-	}
-	b.requestFn.Store(&fn)
-}
-
-// RequestKeyFrame asks the device for a keyframe, without blocking. Calls
-// are merged: the device hears at most one request per
-// KeyFrameMinInterval, and a request inside the interval is forwarded at
-// its end.
+// RequestKeyFrame asks the device for a keyframe, without blocking.
 func (b *Broadcaster) RequestKeyFrame() {
 	b.kfAsked.Add(1)
-	select {
-	case b.kick <- struct{}{}:
-	default:
-	}
-}
-
-// keyFrames forwards keyframe requests, rate-limited.
-func (b *Broadcaster) keyFrames() {
-	defer b.wg.Done()
-	var last time.Time
-	for {
-		select {
-		case <-b.kick:
-		case <-b.done:
-			return
-		}
-		if wait := b.cfg.KeyFrameMinInterval - time.Since(last); !last.IsZero() && wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-b.done:
-				t.Stop()
-				return
-			}
-			select { // merged into this one
-			case <-b.kick:
-			default:
-			}
-		}
-		if fn := b.requestFn.Load(); fn != nil {
-			(*fn)()
-			b.kfSent.Add(1)
-		}
-		last = time.Now()
+	if fn := b.cfg.RequestKeyFrame; fn != nil {
+		fn()
 	}
 }
 
 // Write hands a unit to every viewer. It never blocks. The broadcaster
 // keeps u.Data (viewers and the cache share it): the caller must not change
 // it afterwards. Units of zero length are ignored.
-func (b *Broadcaster) Write(u encoder.Unit) {
+func (b *Broadcaster) Write(u media.Unit) {
 	if len(u.Data) == 0 {
 		return
 	}
@@ -256,8 +195,7 @@ func (b *Broadcaster) Subscribe(id string, w SampleWriter) (*Viewer, error) {
 	return v, nil
 }
 
-// Close stops every viewer's writer goroutine and the keyframe
-// goroutine, and waits for them. Writes after Close are ignored. It is
+// Close stops every viewer's writer goroutine and waits for them. Writes after Close are ignored. It is
 // idempotent.
 func (b *Broadcaster) Close() {
 	b.mu.Lock()
@@ -273,17 +211,8 @@ func (b *Broadcaster) Close() {
 	clear(b.viewers)
 	clear(b.gop)
 	b.gop = nil
-	close(b.done)
 	b.mu.Unlock()
 	b.wg.Wait()
-}
-
-// KeyFrameCached reports whether a new viewer would start from a cached
-// keyframe.
-func (b *Broadcaster) KeyFrameCached() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.gop) > 0
 }
 
 // BroadcasterStats are a broadcaster's counters.
@@ -297,10 +226,9 @@ type BroadcasterStats struct {
 	// Dropped counts units dropped for slow or joining viewers, summed
 	// over viewers.
 	Dropped uint64 `json:"dropped"`
-	// KeyFrameRequests counts requests (joins, skips, PLIs);
-	// KeyFramesRequested those forwarded to the device after merging.
-	KeyFrameRequests   uint64 `json:"keyFrameRequests"`
-	KeyFramesRequested uint64 `json:"keyFramesRequested"`
+	// KeyFrameRequests counts the keyframe requests of joins, skips and
+	// PLIs, before the device's owner merges them.
+	KeyFrameRequests uint64 `json:"keyFrameRequests"`
 	// GOPCached is the number of units in the cache.
 	GOPCached int `json:"gopCached"`
 }
@@ -314,7 +242,7 @@ func (b *Broadcaster) Stats() BroadcasterStats {
 		DeviceID: b.cfg.DeviceID, Viewers: n,
 		UnitsIn: b.unitsIn.Load(), BytesIn: b.bytesIn.Load(), KeyFramesIn: b.keyFramesIn.Load(),
 		Dropped:          b.dropped.Load(),
-		KeyFrameRequests: b.kfAsked.Load(), KeyFramesRequested: b.kfSent.Load(),
-		GOPCached: g,
+		KeyFrameRequests: b.kfAsked.Load(),
+		GOPCached:        g,
 	}
 }

@@ -6,19 +6,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/cloudphone/media-service/media"
 
-	"github.com/cloudphone/media-service/encoder"
+	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 )
 
 // sink records the samples of one viewer; it blocks while gate is held.
 type sink struct {
 	mu      sync.Mutex
-	samples []media.Sample
+	samples []pionmedia.Sample
 	gate    chan struct{} // nil: never blocks
 }
 
-func (s *sink) WriteSample(smp media.Sample) error {
+func (s *sink) WriteSample(smp pionmedia.Sample) error {
 	if s.gate != nil {
 		<-s.gate
 	}
@@ -28,15 +28,15 @@ func (s *sink) WriteSample(smp media.Sample) error {
 	return nil
 }
 
-func (s *sink) got() []media.Sample {
+func (s *sink) got() []pionmedia.Sample {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]media.Sample(nil), s.samples...)
+	return append([]pionmedia.Sample(nil), s.samples...)
 }
 
 // unit makes the n-th unit of a stream with a keyframe every gop units.
-func unit(n, gop int) encoder.Unit {
-	return encoder.Unit{
+func unit(n, gop int) media.Unit {
+	return media.Unit{
 		Data:     []byte{0, 0, 0, 1, byte(n), byte(n >> 8)},
 		KeyFrame: n%gop == 0,
 		PTS:      time.Duration(n) * 40 * time.Millisecond,
@@ -140,20 +140,35 @@ func TestBroadcasterSlowViewerSkipsToKeyFrame(t *testing.T) {
 	}
 }
 
-func TestBroadcasterKeyFrameRequestsAreMerged(t *testing.T) {
+func TestBroadcasterKeyFrameRequestsAreCounted(t *testing.T) {
+	// The device's owner merges and rate-limits keyframe requests: the
+	// broadcaster passes each one on, at once, and counts it.
 	var asked atomic.Int64
-	b := NewBroadcaster(BroadcasterConfig{KeyFrameMinInterval: time.Hour, RequestKeyFrame: func() { asked.Add(1) }, Log: testLog()})
-	for range 100 {
+	b := NewBroadcaster(BroadcasterConfig{RequestKeyFrame: func() { asked.Add(1) }, Log: testLog()})
+	for i := range 100 {
 		b.RequestKeyFrame()
+		if got := asked.Load(); got != int64(i+1) {
+			t.Fatalf("after %d requests the device got %d", i+1, got)
+		}
 	}
-	eventually(t, "the first request", func() bool { return asked.Load() == 1 })
-	b.Close() // the merged request waits for the interval; Close ends it
-	if st := b.Stats(); st.KeyFrameRequests != 100 || st.KeyFramesRequested != 1 {
-		t.Errorf("stats %+v", st)
+	b.Close()
+	if st := b.Stats(); st.KeyFrameRequests != 100 {
+		t.Errorf("stats %+v, want 100 keyframe requests", st)
 	}
 	b.Write(unit(0, 1)) // ignored after Close
+	if st := b.Stats(); st.UnitsIn != 0 || st.GOPCached != 0 {
+		t.Errorf("a write after Close was taken: %+v", st)
+	}
 	if _, err := b.Subscribe("late", &sink{}); err != ErrClosed {
 		t.Errorf("Subscribe after Close: %v", err)
+	}
+
+	// Without a RequestKeyFrame function, requests are still counted.
+	nb := NewBroadcaster(BroadcasterConfig{Log: testLog()})
+	defer nb.Close()
+	nb.RequestKeyFrame()
+	if st := nb.Stats(); st.KeyFrameRequests != 1 {
+		t.Errorf("stats %+v, want 1 keyframe request", st)
 	}
 }
 

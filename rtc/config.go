@@ -34,12 +34,6 @@ type Config struct {
 	// NAT1To1IPs are public addresses announced instead of the host's
 	// own in host candidates (a server behind 1:1 NAT).
 	NAT1To1IPs []string
-	// Trickle false (default): Create answers once ICE gathering has
-	// completed, so the answer carries every candidate (WHEP without
-	// trickle). True: Create answers at once; the client's candidates
-	// arrive through AddCandidate and the server's through
-	// CreateRequest.OnCandidate.
-	Trickle bool
 	// Shards is the number of session map shards. Default 16.
 	Shards int
 	// MaxSessionsPerUser bounds each user's sessions. Default 5.
@@ -47,24 +41,15 @@ type Config struct {
 	// IdleTimeout is how long a session may stay unconnected (never
 	// connected, or disconnected) before it is closed. Default 30s.
 	IdleTimeout time.Duration
-	// KeyFrameMinInterval is the least time between two keyframe requests
-	// to a device; requests in between are merged into one at the end of
-	// the interval. Default 500ms.
-	KeyFrameMinInterval time.Duration
-	// Linger keeps a device's capture and encoder running this long after
-	// its last viewer left (Hub). Default 5s; negative: stop at once.
-	Linger time.Duration
-	// ViewerQueue is the number of units each viewer may have waiting
-	// (Hub's broadcasters). Default 64.
-	ViewerQueue int
-	// StartBitRate, MinBitRate and MaxBitRate bound the bandwidth
-	// estimate that feeds Device.SetBitRate, in bits per second. Defaults
-	// 2 Mb/s, 150 kb/s and 8 Mb/s.
+	// StartBitRate, MinBitRate and MaxBitRate bound each session's
+	// congestion controller (Google Congestion Control), in bits per
+	// second. Defaults 2 Mb/s, 150 kb/s and 8 Mb/s.
 	StartBitRate, MinBitRate, MaxBitRate int
-	// BitRateInterval is the least time between two SetBitRate calls to a
-	// device; it is also the period of the session sweep. Default 500ms.
-	BitRateInterval time.Duration
-	// GatherTimeout bounds ICE gathering when Trickle is false. Default 5s.
+	// SweepInterval is the period of the session sweep, which also
+	// reports every viewer's bandwidth estimate to its feed. Default
+	// 500ms.
+	SweepInterval time.Duration
+	// GatherTimeout bounds ICE gathering before the answer. Default 5s.
 	GatherTimeout time.Duration
 	// OnClientReport, if set, receives every report message ("latency",
 	// "report") that a viewer sends on its input channel, as the raw
@@ -96,15 +81,6 @@ func (c Config) WithDefaults() Config {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 30 * time.Second
 	}
-	if c.KeyFrameMinInterval <= 0 {
-		c.KeyFrameMinInterval = 500 * time.Millisecond
-	}
-	if c.Linger == 0 {
-		c.Linger = 5 * time.Second
-	}
-	if c.ViewerQueue <= 0 {
-		c.ViewerQueue = 64
-	}
 	if c.StartBitRate <= 0 {
 		c.StartBitRate = 2_000_000
 	}
@@ -114,8 +90,8 @@ func (c Config) WithDefaults() Config {
 	if c.MaxBitRate <= 0 {
 		c.MaxBitRate = 8_000_000
 	}
-	if c.BitRateInterval <= 0 {
-		c.BitRateInterval = 500 * time.Millisecond
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = 500 * time.Millisecond
 	}
 	if c.GatherTimeout <= 0 {
 		c.GatherTimeout = 5 * time.Second

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // freePort returns a port that was free a moment ago, for UDP and TCP.
@@ -37,7 +35,8 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("defaults: %v", err)
 	}
 	if ok.ICEPortMin != 50000 || ok.ICEPortMax != 50100 || ok.Shards != 16 || ok.MaxSessionsPerUser != 5 ||
-		ok.IdleTimeout != 30*time.Second || ok.KeyFrameMinInterval != 500*time.Millisecond || ok.Linger != 5*time.Second {
+		ok.IdleTimeout != 30*time.Second || ok.SweepInterval != 500*time.Millisecond || ok.GatherTimeout != 5*time.Second ||
+		ok.StartBitRate != 2_000_000 || ok.MinBitRate != 150_000 || ok.MaxBitRate != 8_000_000 || ok.Log == nil {
 		t.Errorf("defaults %+v", ok)
 	}
 	for name, c := range map[string]Config{
@@ -54,7 +53,7 @@ func TestConfigValidate(t *testing.T) {
 		if err := c.WithDefaults().Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
-		if _, err := NewManager(c, &countingProvider{}); err == nil {
+		if _, err := NewManager(c, newFakeProvider(time.Millisecond)); err == nil {
 			t.Errorf("%s: NewManager accepted", name)
 		}
 	}
@@ -79,7 +78,7 @@ func TestMuxPortsAndNAT(t *testing.T) {
 	cfg.ICETCP, cfg.ICETCPPort = true, tcp
 	cfg.NAT1To1IPs = []string{"203.0.113.7"}
 	r := newRig(t, cfg, 10*time.Millisecond)
-	r.src.add("dev1", syntheticStreamH264())
+	r.p.add("dev1", syntheticStreamH264())
 	s, answer, err := r.m.Create(context.Background(), CreateRequest{DeviceID: "dev1", UserID: "u", Offer: chromeOffer})
 	if err != nil {
 		t.Fatal(err)
@@ -106,14 +105,12 @@ func TestMuxPortsAndNAT(t *testing.T) {
 	u.Close()
 }
 
-func TestTrickleDeliversServerCandidates(t *testing.T) {
-	cfg := testConfig()
-	cfg.Trickle = true
-	r := newRig(t, cfg, 10*time.Millisecond)
-	r.src.add("dev1", syntheticStreamH264())
-	got := make(chan *webrtc.ICECandidateInit, 16)
-	s, answer, err := r.m.Create(context.Background(), CreateRequest{DeviceID: "dev1", UserID: "u", Offer: chromeOffer,
-		OnCandidate: func(c *webrtc.ICECandidateInit) { got <- c }})
+// TestAnswerHoldsServerCandidates: the answer waits for ICE gathering and
+// carries every server candidate, in the configured port range.
+func TestAnswerHoldsServerCandidates(t *testing.T) {
+	r := newRig(t, testConfig(), 10*time.Millisecond)
+	r.p.add("dev1", syntheticStreamH264())
+	s, answer, err := r.m.Create(context.Background(), CreateRequest{DeviceID: "dev1", UserID: "u", Offer: chromeOffer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,16 +119,22 @@ func TestTrickleDeliversServerCandidates(t *testing.T) {
 		t.Errorf("answer:\n%s", answer)
 	}
 	n := 0
-	for c := range got {
-		if c == nil {
-			break // gathering complete
-		}
-		if !strings.HasPrefix(c.Candidate, "candidate:") {
-			t.Errorf("candidate %q", c.Candidate)
+	for line := range strings.Lines(answer) {
+		c, ok := strings.CutPrefix(strings.TrimSpace(line), "a=candidate:")
+		if !ok {
+			continue
 		}
 		n++
+		f := strings.Fields(c)
+		if len(f) < 8 || !strings.EqualFold(f[2], "udp") || f[4] != "127.0.0.1" || f[7] != "host" {
+			t.Errorf("candidate %q: want a loopback UDP host candidate", c)
+			continue
+		}
+		if port, err := strconv.Atoi(f[5]); err != nil || port < 40000 || port > 44000 {
+			t.Errorf("candidate %q: port outside 40000-44000", c)
+		}
 	}
 	if n == 0 {
-		t.Error("no candidate trickled")
+		t.Errorf("no candidate in the answer:\n%s", answer)
 	}
 }

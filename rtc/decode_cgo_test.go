@@ -55,7 +55,7 @@ func TestReceivedVideoDecodes(t *testing.T) {
 		t.Skip("no real H.264 without the encoder")
 	}
 	r := newRig(t, testConfig(), 10*time.Millisecond)
-	dev := r.src.add("dev1", s264)
+	dev := r.p.add("dev1", s264)
 	first, _, _ := connect(t, r.m, "dev1", "alice", clientOptions{plid: s264.plid})
 	eventually(t, "the first viewer's frames", func() bool { return first.frames.Load() >= 40 })
 

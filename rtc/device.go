@@ -3,58 +3,72 @@ package rtc
 import (
 	"context"
 
-	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/media"
 )
 
-// Device is one device's media controls, as a session sees them. The
-// service implements it. Its methods may be called from several
-// goroutines at once and must not block for long: RequestKeyFrame and
-// SetBitRate are called from Pion's and the manager's goroutines.
-type Device interface {
-	// Codec is the codec of the device's units: encoder.H264 or
-	// encoder.VP8.
-	Codec() encoder.Codec
-	// ProfileLevelID is the H.264 profile-level-id of what the device
-	// actually produces, for the answer's fmtp ("42e01f"; for pass-through,
-	// the value in the device's SPS, so it must be known when Acquire or
-	// Start returns). Empty means "42e01f".
-	ProfileLevelID() string
-	// RequestKeyFrame asks for a keyframe soon. rtc rate-limits the calls
-	// (Config.KeyFrameMinInterval).
-	RequestKeyFrame()
-	// SetBitRate sets the encoder's target rate from the bandwidth
-	// estimate; it returns encoder.ErrUnsupported where the rate cannot be
-	// changed (pass-through), after which rtc stops calling it.
-	SetBitRate(bps int) error
-	// Input injects a viewer's input into the device, mapping its
-	// coordinates (fractions of the picture) to the device's
-	// (capture.MapPoint). msg has been validated. ctx ends with the
-	// session.
-	Input(ctx context.Context, msg InputMessage) error
-}
-
-// Provider gives sessions their device's media. The service implements it
-// (or uses a Hub over a MediaSource).
+// Provider gives sessions their device's media. The device package's
+// Registry implements it: one owner per device holds the device's capture,
+// coders, fan-out, keyframe limiting, bit-rate control and input, and a
+// session only joins it.
 type Provider interface {
-	// Acquire starts, or joins, a device's media and returns the device
-	// with the broadcaster its units go to, and a release function that
-	// the session calls once when it ends. An unknown device is an error
-	// wrapping ErrUnknownDevice. ctx bounds the start, not the media.
-	Acquire(ctx context.Context, deviceID string) (Device, *Broadcaster, func(), error)
+	// Join starts or joins a device's media for one viewer and returns
+	// the viewer's feed. req.Codecs are the codecs the viewer's offer can
+	// receive, best first; the provider picks the output the viewer
+	// watches. An unknown device is an error wrapping ErrUnknownDevice; a
+	// device with no output in any of the codecs, ErrCodecUnsupported. ctx
+	// bounds this viewer's wait only: the device starts under the
+	// provider's own context, so a viewer that gives up fails nobody else.
+	Join(ctx context.Context, req JoinRequest) (Feed, error)
 }
 
-// MediaSource starts and stops the capture and encoding of devices. The
-// service implements it; a Hub turns it into a Provider that shares one
-// pipeline among a device's viewers.
-type MediaSource interface {
-	// Start begins capture and encoding for a device, writing every unit
-	// to out, and returns the device's controls. It is called when the
-	// first viewer of a device joins (and again after Stop). An unknown
-	// device is an error wrapping ErrUnknownDevice. ctx bounds the start
-	// only; the media runs until Stop.
-	Start(ctx context.Context, deviceID string, out *Broadcaster) (Device, error)
-	// Stop ends what Start began, and returns once no more units will be
-	// written. It is called Config.Linger after the last viewer left, or
-	// at Hub.Close.
-	Stop(deviceID string)
+// JoinRequest asks for one viewer's feed of a device.
+type JoinRequest struct {
+	DeviceID string
+	// ViewerID names the viewer (the session ID) in control and logs.
+	ViewerID string
+	// Codecs are what the viewer's offer can receive, best first.
+	Codecs []media.Codec
+}
+
+// Feed is one viewer's link to its device: the output it watches (one
+// (codec, rung) of the device's outputs, with its own fan-out) and the
+// device's controls. Its methods may be called from several goroutines
+// at once and must not block for long: RequestKeyFrame and SetEstimate are
+// called from Pion's and the manager's goroutines.
+type Feed interface {
+	// Format is the codec and profile the feed sends. For pass-through
+	// H.264 it is the device's own SPS's, known once Join has returned.
+	Format() media.Format
+	// Start begins writing the output's units to w, from a keyframe. It is
+	// called once, when the peer connection is up.
+	Start(w SampleWriter) error
+	// RequestKeyFrame asks for a keyframe (a PLI or FIR); the device's
+	// owner merges and rate-limits the requests of all its viewers.
+	RequestKeyFrame()
+	// SetEstimate reports the viewer's bandwidth estimate in bits per
+	// second; the owner sets its encoder's rate from its viewers'
+	// estimates.
+	SetEstimate(bps int)
+	// Input injects the viewer's input into the device, mapping its
+	// coordinates (fractions of the picture) to the device's. A viewer
+	// that does not hold control takes it when nobody does; otherwise the
+	// input is refused with ErrNotController. ctx ends with the session.
+	Input(ctx context.Context, msg InputMessage) error
+	// TakeControl gives the viewer control of the device and returns the
+	// viewer that lost it ("" when none did).
+	TakeControl() (revoked string)
+	// ReleaseControl gives control up and reports whether the viewer held
+	// it.
+	ReleaseControl() bool
+	// Controller reports whether the viewer holds control.
+	Controller() bool
+	// Stats returns the viewer's queue counters.
+	Stats() ViewerStats
+	// Stop stops writing without waiting for the writer, which may be
+	// blocked until the peer connection closes.
+	Stop()
+	// Close stops writing, waits for the writer, gives control back and
+	// leaves the device (the device stops some time after its last viewer
+	// left). It is idempotent.
+	Close()
 }

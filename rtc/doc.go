@@ -57,7 +57,7 @@
 // transport-wide feedback, clamped to [Config.MinBitRate] ..
 // [Config.MaxBitRate], goes to [Device.SetBitRate] at most every
 // [Config.BitRateInterval] and only when it moved by 5% or more
-// ([NextBitRate]); a device that answers encoder.ErrUnsupported
+// ([NextBitRate]); a device that answers media.ErrUnsupported
 // (pass-through) is not asked again.
 //
 // # Signalling

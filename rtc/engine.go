@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cloudphone/media-service/media"
+
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
@@ -13,8 +15,6 @@ import (
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
-
-	"github.com/cloudphone/media-service/encoder"
 )
 
 // BaseH264Profiles are the H.264 profile-level-ids the media engine
@@ -212,7 +212,7 @@ func sameProfileBytes(a, b string) bool {
 
 // codecChoice is the codec a session sends.
 type codecChoice struct {
-	codec encoder.Codec
+	codec media.Codec
 	// plid is the H.264 profile-level-id the answer carries.
 	plid   string
 	params webrtc.RTPCodecParameters
@@ -226,18 +226,18 @@ type codecChoice struct {
 // profile-level-id in the first case, else the format's profile with the
 // device's level: the same profile in the terms of RFC 6184, which keeps
 // the answer symmetric for peers that compare the bytes (Pion does).
-func chooseCodec(o *offer, codec encoder.Codec, devicePLID string) (codecChoice, error) {
+func chooseCodec(o *offer, codec media.Codec, devicePLID string) (codecChoice, error) {
 	switch codec {
-	case encoder.VP8:
+	case media.VP8:
 		for _, f := range o.video {
-			if f.codec == encoder.VP8 {
-				return codecChoice{codec: encoder.VP8, params: webrtc.RTPCodecParameters{
+			if f.codec == media.VP8 {
+				return codecChoice{codec: media.VP8, params: webrtc.RTPCodecParameters{
 					RTPCodecCapability: vp8Capability(), PayloadType: webrtc.PayloadType(f.pt),
 				}}, nil
 			}
 		}
 		return codecChoice{}, fmt.Errorf("%w: device sends VP8; the offer has no VP8", ErrCodecUnsupported)
-	case encoder.H264:
+	case media.H264:
 	default:
 		return codecChoice{}, fmt.Errorf("%w: device codec %q", ErrCodecUnsupported, codec)
 	}
@@ -249,7 +249,7 @@ func chooseCodec(o *offer, codec encoder.Codec, devicePLID string) (codecChoice,
 	}
 	best, rank := -1, 3
 	for i, f := range o.video {
-		if f.codec != encoder.H264 || f.fmtp["packetization-mode"] != "1" {
+		if f.codec != media.H264 || f.fmtp["packetization-mode"] != "1" {
 			continue
 		}
 		plid := f.fmtp["profile-level-id"]
@@ -285,7 +285,7 @@ func chooseCodec(o *offer, codec encoder.Codec, devicePLID string) (codecChoice,
 		}
 		plid = strings.ToLower(offered[:4]) + fmt.Sprintf("%02x", level)
 	}
-	return codecChoice{codec: encoder.H264, plid: plid, params: webrtc.RTPCodecParameters{
+	return codecChoice{codec: media.H264, plid: plid, params: webrtc.RTPCodecParameters{
 		RTPCodecCapability: h264Capability(plid), PayloadType: webrtc.PayloadType(f.pt),
 	}}, nil
 }

@@ -39,13 +39,14 @@ var (
 	// Config.MaxSessionsPerUser sessions.
 	ErrTooManySessions = newError(http.StatusTooManyRequests, "rtc: too many sessions for this user")
 	// ErrCodecUnsupported is returned when the offer cannot receive the
-	// device's codec (an H.264 device and an offer with VP8 only, say). The
-	// service may answer 406, or start a pipeline in a codec of OfferCodecs
-	// and try again.
+	// device's codec (an H.264 device and an offer with VP8 only, say).
 	ErrCodecUnsupported = newError(http.StatusNotAcceptable, "rtc: the offer cannot receive the device's codec")
 	// ErrBadRequest is returned for a malformed request (an invalid device
 	// or user ID).
 	ErrBadRequest = newError(http.StatusBadRequest, "rtc: bad request")
+	// ErrNotController is returned by Feed.Input when another viewer
+	// controls the device.
+	ErrNotController = newError(http.StatusConflict, "rtc: another viewer controls this device")
 	// ErrClosed is returned by a closed Manager, Hub or Broadcaster.
 	ErrClosed = newError(http.StatusServiceUnavailable, "rtc: closed")
 )

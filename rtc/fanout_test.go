@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4/pkg/media"
+	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 )
 
 // stuckWriter is a viewer that stops taking samples until released.
@@ -14,7 +14,7 @@ type stuckWriter struct {
 	release chan struct{}
 }
 
-func (s stuckWriter) WriteSample(smp media.Sample) error {
+func (s stuckWriter) WriteSample(smp pionmedia.Sample) error {
 	<-s.release
 	return s.w.WriteSample(smp)
 }
@@ -34,7 +34,7 @@ func TestFanOutSlowViewerDoesNotStallOthers(t *testing.T) {
 	}
 	r := newRig(t, cfg, 10*time.Millisecond)
 	s264 := testH264(t)
-	r.src.add("dev1", s264)
+	r.p.add("dev1", s264)
 	t.Cleanup(unblock) // runs before the rig closes
 
 	clients := make([]*client, viewers)
@@ -47,11 +47,7 @@ func TestFanOutSlowViewerDoesNotStallOthers(t *testing.T) {
 			eventually(t, "frames at every healthy client", func() bool { return c.frames.Load() >= 1 })
 		}
 	}
-	_, b, release2, err := r.hub.Acquire(t.Context(), "dev1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release2()
+	b := r.p.hold(t, "dev1")
 
 	// Count from here: the units the device writes, against what each
 	// viewer sends and each client receives.

@@ -4,21 +4,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudphone/media-service/encoder"
+	"github.com/pion/rtcp"
 )
 
-func TestPLIRequestsKeyFrameRateLimited(t *testing.T) {
-	cfg := testConfig()
-	cfg.KeyFrameMinInterval = time.Hour // one request forwarded, the rest merged
-	r := newRig(t, cfg, 10*time.Millisecond)
+func TestPLIAndFIRRequestKeyFrames(t *testing.T) {
+	// The device's owner merges and rate-limits keyframe requests; rtc
+	// passes every PLI and FIR on.
+	r := newRig(t, testConfig(), 10*time.Millisecond)
 	s264 := testH264(t)
-	dev := r.src.add("dev1", s264)
-	_, b, release, err := r.hub.Acquire(t.Context(), "dev1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-	eventually(t, "a cached keyframe", b.KeyFrameCached)
+	dev := r.p.add("dev1", s264)
+	b := r.p.hold(t, "dev1")
+	eventually(t, "a cached keyframe", func() bool { return b.Stats().GOPCached > 0 })
 
 	c, s, _ := connect(t, r.m, "dev1", "alice", clientOptions{plid: s264.plid})
 	eventually(t, "frames at the client", func() bool { return c.frames.Load() >= 3 })
@@ -30,94 +26,75 @@ func TestPLIRequestsKeyFrameRateLimited(t *testing.T) {
 		c.sendPLI()
 	}
 	eventually(t, "the PLIs to arrive", func() bool { return s.Info().Stats.PLIs >= 5 })
-	eventually(t, "a keyframe request", func() bool { return dev.keyFrames.Load() >= 1 })
+	eventually(t, "every PLI to reach the device", func() bool { return dev.keyFrames.Load() >= 5 })
 	if got := b.Stats().KeyFrameRequests - asked; got < 5 {
 		t.Errorf("broadcaster saw %d keyframe requests, want 5", got)
 	}
-	if n := dev.keyFrames.Load(); n != 1 {
-		t.Errorf("device got %d keyframe requests within the interval, want 1", n)
+
+	c.mu.Lock()
+	ssrc := uint32(c.track.SSRC())
+	c.mu.Unlock()
+	if err := c.pc.WriteRTCP([]rtcp.Packet{&rtcp.FullIntraRequest{MediaSSRC: ssrc, FIR: []rtcp.FIREntry{{SSRC: ssrc, SequenceNumber: 1}}}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the FIR to arrive", func() bool { return s.Info().Stats.FIRs == 1 })
+	eventually(t, "the FIR to reach the device", func() bool { return dev.keyFrames.Load() >= 6 })
+	if st := s.Info().Stats; st.PLIs != 5 {
+		t.Errorf("stats %+v, want 5 PLIs", st)
 	}
 }
 
-func TestBandwidthEstimateReachesSetBitRate(t *testing.T) {
+func TestBandwidthEstimateReachesFeed(t *testing.T) {
 	cfg := testConfig()
 	cfg.MinBitRate, cfg.MaxBitRate = 100_000, 5_000_000
 	r := newRig(t, cfg, 10*time.Millisecond)
 	s264 := testH264(t)
-	dev := r.src.add("dev1", s264)
+	dev := r.p.add("dev1", s264)
 	c, s, _ := connect(t, r.m, "dev1", "alice", clientOptions{plid: s264.plid})
 	eventually(t, "frames at the client", func() bool { return c.frames.Load() >= 3 })
-	eventually(t, "a SetBitRate call", func() bool { return dev.bitRates.Load() >= 1 })
-	if bps := dev.lastBitRate.Load(); bps < 100_000 || bps > 5_000_000 {
-		t.Errorf("bit rate %d outside the bounds", bps)
+	eventually(t, "an estimate at the device", func() bool { return dev.estimates.Load() >= 1 })
+	if bps := dev.lastEstimate.Load(); bps < 100_000 || bps > 5_000_000 {
+		t.Errorf("estimate %d outside the bounds", bps)
 	}
 	if s.Info().Stats.TargetBitRate <= 0 {
 		t.Errorf("no target bit rate in the session's stats")
 	}
-}
-
-func TestPassThroughBitRateIsNotRetried(t *testing.T) {
-	cfg := testConfig()
-	cfg.BitRateInterval = time.Hour // the test runs the adjustment itself
-	r := newRig(t, cfg, 10*time.Millisecond)
-	s264 := testH264(t)
-	dev := r.src.add("dev1", s264)
-	dev.bitRateErr = encoder.ErrUnsupported
-	c, s, _ := connect(t, r.m, "dev1", "alice", clientOptions{plid: s264.plid})
-	eventually(t, "frames at the client", func() bool { return c.frames.Load() >= 3 })
-	eventually(t, "an estimate", func() bool {
-		_, ok := s.estimate(time.Now().Add(2 * time.Second))
-		return ok
-	})
-	later := time.Now().Add(2 * time.Second)
-	r.m.adjustBitRates(later)
-	r.m.adjustBitRates(later.Add(time.Second))
-	if n := dev.bitRates.Load(); n != 1 {
-		t.Errorf("SetBitRate called %d times after ErrUnsupported, want 1", n)
+	// Every sweep reports the estimate, moved or not: the device's owner
+	// decides what to do with it.
+	n := dev.estimates.Load()
+	eventually(t, "more sweeps to report", func() bool { return dev.estimates.Load() >= n+2 })
+	if bps := dev.lastEstimate.Load(); bps < 100_000 || bps > 5_000_000 {
+		t.Errorf("estimate %d outside the bounds", bps)
 	}
 }
 
-func TestNoTransportCCNoBitRate(t *testing.T) {
+func TestNoTransportCCNoEstimate(t *testing.T) {
 	cfg := testConfig()
-	cfg.BitRateInterval = time.Hour
+	cfg.SweepInterval = time.Hour // the test runs the report itself
 	r := newRig(t, cfg, 10*time.Millisecond)
 	s264 := testH264(t)
-	dev := r.src.add("dev1", s264)
+	dev := r.p.add("dev1", s264)
+	other := r.p.add("dev2", s264)
 	c, s, _ := connect(t, r.m, "dev1", "alice", clientOptions{plid: s264.plid, noTWCC: true})
+	c2, s2, _ := connect(t, r.m, "dev2", "bob", clientOptions{plid: s264.plid})
 	eventually(t, "frames at the client", func() bool { return c.frames.Load() >= 3 })
-	if _, ok := s.estimate(time.Now().Add(time.Hour)); ok {
+	eventually(t, "frames at the other client", func() bool { return c2.frames.Load() >= 3 })
+	later := time.Now().Add(time.Hour)
+	if _, ok := s.estimate(later); ok {
 		t.Error("an estimate without transport-wide feedback")
 	}
-	r.m.adjustBitRates(time.Now().Add(time.Hour))
-	if n := dev.bitRates.Load(); n != 0 {
-		t.Errorf("SetBitRate called %d times without feedback", n)
+	eventually(t, "the other client's estimate", func() bool {
+		_, ok := s2.estimate(later)
+		return ok
+	})
+	r.m.reportEstimates(later)
+	if n := dev.estimates.Load(); n != 0 {
+		t.Errorf("SetEstimate called %d times without feedback", n)
 	}
-}
-
-func TestNextBitRate(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		est       []int
-		last      int
-		want      int
-		wantApply bool
-	}{
-		{"none", nil, 0, 0, false},
-		{"zeros ignored", []int{0, -5}, 0, 0, false},
-		{"first", []int{2_000_000}, 0, 2_000_000, true},
-		{"lowest wins", []int{3_000_000, 800_000, 1_500_000}, 0, 800_000, true},
-		{"clamped low", []int{10_000}, 0, 150_000, true},
-		{"clamped high", []int{90_000_000}, 0, 8_000_000, true},
-		{"small change skipped", []int{1_020_000}, 1_000_000, 1_000_000, false},
-		{"change of 5% applied", []int{1_050_000}, 1_000_000, 1_050_000, true},
-		{"drop applied", []int{500_000}, 1_000_000, 500_000, true},
-		{"clamped equal skipped", []int{90_000_000}, 8_000_000, 8_000_000, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, ok := NextBitRate(tc.est, tc.last, 150_000, 8_000_000)
-			if ok != tc.wantApply || (ok && got != tc.want) {
-				t.Errorf("NextBitRate(%v, %d) = %d, %v; want %d, %v", tc.est, tc.last, got, ok, tc.want, tc.wantApply)
-			}
-		})
+	if n := other.estimates.Load(); n != 1 {
+		t.Errorf("SetEstimate called %d times for the client with feedback, want 1", n)
+	}
+	if s.Info().Stats.TargetBitRate != 0 {
+		t.Errorf("a target bit rate without feedback")
 	}
 }

@@ -3,11 +3,12 @@ package rtc
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 	"time"
 	"unicode/utf8"
 
-	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/media"
 )
 
 // FuzzInputMessage feeds the input channel's parser arbitrary bytes: it
@@ -77,13 +78,16 @@ func FuzzOffer(f *testing.F) {
 		if o.sdp == "" {
 			t.Fatal("accepted an empty offer")
 		}
-		if _, err := OfferCodecs(s); err != nil {
-			t.Fatalf("OfferCodecs refused what parseOffer took: %v", err)
+		codecs := o.codecs()
+		for i, c := range codecs {
+			if c != media.H264 && c != media.VP8 || slices.Contains(codecs[:i], c) {
+				t.Fatalf("offer codecs %v", codecs)
+			}
 		}
 		for _, dev := range []struct {
-			c    encoder.Codec
+			c    media.Codec
 			plid string
-		}{{encoder.H264, "42e01f"}, {encoder.H264, "640c28"}, {encoder.H264, "4d801f"}, {encoder.VP8, ""}} {
+		}{{media.H264, "42e01f"}, {media.H264, "640c28"}, {media.H264, "4d801f"}, {media.VP8, ""}} {
 			c, err := chooseCodec(o, dev.c, dev.plid)
 			if err != nil {
 				if !errors.Is(err, ErrCodecUnsupported) {
@@ -94,7 +98,10 @@ func FuzzOffer(f *testing.F) {
 			if c.codec != dev.c {
 				t.Fatalf("chose %s for a %s device", c.codec, dev.c)
 			}
-			if dev.c == encoder.H264 {
+			if !slices.Contains(codecs, dev.c) {
+				t.Fatalf("chose %s, which the offer's codecs %v lack", dev.c, codecs)
+			}
+			if dev.c == media.H264 {
 				if _, _, ok := parseProfileLevelID(c.plid); !ok {
 					t.Fatalf("chose profile-level-id %q", c.plid)
 				}

@@ -9,10 +9,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cloudphone/media-service/media"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -23,7 +26,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"github.com/cloudphone/media-service/capture/annexb"
-	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/internal/testutil"
 	"github.com/cloudphone/media-service/native"
 )
 
@@ -49,11 +52,10 @@ func loopback(se *webrtc.SettingEngine) {
 func testConfig() Config {
 	return Config{
 		ICEPortMin: 40000, ICEPortMax: 44000,
-		Linger:          20 * time.Millisecond,
-		IdleTimeout:     20 * time.Second,
-		BitRateInterval: 100 * time.Millisecond,
-		Log:             testLog(),
-		settings:        loopback,
+		IdleTimeout:   20 * time.Second,
+		SweepInterval: 100 * time.Millisecond,
+		Log:           testLog(),
+		settings:      loopback,
 	}
 }
 
@@ -61,13 +63,7 @@ func testConfig() Config {
 // (a hang, not a timing threshold).
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, what, testutil.Generous, cond)
 }
 
 // waitDone waits for a session to end; after a generous deadline it
@@ -85,9 +81,9 @@ func waitDone(t testing.TB, s *Session) {
 // stream is a looped sequence of encoded units: groups of pictures that
 // each start with a keyframe (SPS, PPS, IDR for H.264).
 type stream struct {
-	codec encoder.Codec
+	codec media.Codec
 	plid  string
-	units []encoder.Unit
+	units []media.Unit
 	real  bool // real H.264 from native's encoder
 }
 
@@ -103,7 +99,7 @@ func testH264(t testing.TB) *stream {
 	h264Once.Do(func() {
 		s, err := encodeH264(160, 120, 90, 30)
 		if errors.Is(err, native.ErrUnavailable) {
-			s = syntheticStream(encoder.H264, 90, 30)
+			s = syntheticStream(media.H264, 90, 30)
 		} else if err != nil {
 			panic(fmt.Sprintf("encode test stream: %v", err))
 		}
@@ -127,7 +123,7 @@ func encodeH264(w, h, frames, gop int) (*stream, error) {
 		return nil, err
 	}
 	defer enc.Close()
-	s := &stream{codec: encoder.H264, real: true}
+	s := &stream{codec: media.H264, real: true}
 	for n := range frames {
 		f, err := pool.Get()
 		if err != nil {
@@ -136,9 +132,9 @@ func encodeH264(w, h, frames, gop int) (*stream, error) {
 		fillPicture(n, w, h, f.Plane(0), f.Stride(0), f.Plane(1), f.Stride(1), f.Plane(2), f.Stride(2))
 		f.PTS = time.Duration(n) * time.Second / 30
 		if err := enc.Encode(f, func(p native.Packet) error {
-			s.units = append(s.units, encoder.Unit{
+			s.units = append(s.units, media.Unit{
 				Data: append([]byte(nil), p.Data...), KeyFrame: p.KeyFrame,
-				Codec: encoder.H264, Encoder: enc.Name(),
+				Codec: media.H264, Encoder: enc.Name(),
 			})
 			return nil
 		}); err != nil {
@@ -184,14 +180,14 @@ func fillPicture(n, w, h int, y []byte, ys int, u []byte, us int, v []byte, vs i
 }
 
 // syntheticStream makes units that look like codec's but carry noise.
-func syntheticStream(codec encoder.Codec, frames, gop int) *stream {
+func syntheticStream(codec media.Codec, frames, gop int) *stream {
 	r := rand.New(rand.NewPCG(1, 2))
 	s := &stream{codec: codec, plid: "42e01f"}
 	for n := range frames {
 		key := n%gop == 0
 		var d []byte
 		switch {
-		case codec == encoder.VP8:
+		case codec == media.VP8:
 			d = make([]byte, 400)
 			for i := range d {
 				d[i] = byte(r.Uint32())
@@ -210,10 +206,13 @@ func syntheticStream(codec encoder.Codec, frames, gop int) *stream {
 			d = append(d, 0, 0, 0, 1, 0x41)
 			d = appendNoise(d, r, 300)
 		}
-		s.units = append(s.units, encoder.Unit{Data: d, KeyFrame: key, Codec: codec, Encoder: "synthetic"})
+		s.units = append(s.units, media.Unit{Data: d, KeyFrame: key, Codec: codec, Encoder: "synthetic"})
 	}
 	return s
 }
+
+// syntheticStreamH264 is a short synthetic H.264 stream.
+func syntheticStreamH264() *stream { return syntheticStream(media.H264, 30, 10) }
 
 // appendNoise appends n bytes that hold no start code.
 func appendNoise(d []byte, r *rand.Rand, n int) []byte {
@@ -223,98 +222,155 @@ func appendNoise(d []byte, r *rand.Rand, n int) []byte {
 	return d
 }
 
-// fakeDevice is a test device: it records what rtc asks of it.
+// fakeDevice is a test device: it records what rtc asks of it through its
+// viewers' feeds, and arbitrates control as the device package does.
 type fakeDevice struct {
-	codec       encoder.Codec
-	plid        string
-	keyFrames   atomic.Int64
-	wantKey     atomic.Bool
-	bitRateErr  error
-	bitRates    atomic.Int64 // calls
-	lastBitRate atomic.Int64
-	inputs      chan InputMessage
-	inputErr    error
+	id string
+	s  *stream
+
+	keyFrames    atomic.Int64 // RequestKeyFrame calls that reached the device
+	wantKey      atomic.Bool
+	estimates    atomic.Int64 // SetEstimate calls
+	lastEstimate atomic.Int64 // bits per second
+	inputs       chan InputMessage
+	inputErr     error // Input's error, for a controller; set before the device is joined
+
+	ctlMu      sync.Mutex
+	controller string // viewer ID; "" when nobody controls the device
+
+	// While the device runs (guarded by the provider's mu): its viewers,
+	// its fan-out and its pump.
+	refs int
+	b    *Broadcaster
+	pump *pump
 }
 
-func (d *fakeDevice) Codec() encoder.Codec   { return d.codec }
-func (d *fakeDevice) ProfileLevelID() string { return d.plid }
-func (d *fakeDevice) RequestKeyFrame() {
+func (d *fakeDevice) format() media.Format {
+	f := media.Format{Codec: d.s.codec}
+	if d.s.codec == media.H264 {
+		f.ProfileLevelID = d.s.plid
+	}
+	return f
+}
+
+func (d *fakeDevice) requestKeyFrame() {
 	d.keyFrames.Add(1)
 	d.wantKey.Store(true)
 }
 
-func (d *fakeDevice) SetBitRate(bps int) error {
-	d.bitRates.Add(1)
-	d.lastBitRate.Store(int64(bps))
-	return d.bitRateErr
+// take gives viewer control and returns the previous holder.
+func (d *fakeDevice) take(viewer string) (prev string) {
+	d.ctlMu.Lock()
+	defer d.ctlMu.Unlock()
+	prev, d.controller = d.controller, viewer
+	return prev
 }
 
-func (d *fakeDevice) Input(ctx context.Context, msg InputMessage) error {
-	if d.inputErr != nil {
-		return d.inputErr
+// allow reports whether viewer may send input: it holds control, or
+// nobody does and it takes it.
+func (d *fakeDevice) allow(viewer string) bool {
+	d.ctlMu.Lock()
+	defer d.ctlMu.Unlock()
+	if d.controller == "" {
+		d.controller = viewer
 	}
-	select {
-	case d.inputs <- msg:
-	default:
+	return d.controller == viewer
+}
+
+// drop gives up viewer's control and reports whether it held it.
+func (d *fakeDevice) drop(viewer string) bool {
+	d.ctlMu.Lock()
+	defer d.ctlMu.Unlock()
+	if d.controller != viewer {
+		return false
 	}
-	return nil
+	d.controller = ""
+	return true
 }
 
-// fakeSource is a MediaSource whose devices loop a stream into the
-// broadcaster every interval, jumping to the next keyframe when asked.
-type fakeSource struct {
-	interval time.Duration
-	streams  map[string]*stream // device ID → what it sends
-	devices  map[string]*fakeDevice
-	starts   atomic.Int64
-	stops    atomic.Int64
-	written  atomic.Int64
-
-	mu      sync.Mutex
-	running map[string]*pump
+func (d *fakeDevice) holder() string {
+	d.ctlMu.Lock()
+	defer d.ctlMu.Unlock()
+	return d.controller
 }
 
+// pump loops a device's stream into its broadcaster.
 type pump struct {
 	stop chan struct{}
 	done chan struct{}
 }
 
-func newFakeSource(interval time.Duration) *fakeSource {
-	return &fakeSource{
-		interval: interval,
-		streams:  map[string]*stream{},
-		devices:  map[string]*fakeDevice{},
-		running:  map[string]*pump{},
-	}
+// fakeProvider is a Provider over fake devices. Each device has one
+// broadcaster and one pump goroutine that loops its stream into it every
+// interval, jumping to the next keyframe when asked; both start with the
+// device's first viewer and stop when its last feed closes (no linger).
+type fakeProvider struct {
+	interval time.Duration
+	log      *slog.Logger
+	devices  map[string]*fakeDevice // set up before the first Join
+
+	calls   atomic.Int64 // Join calls
+	joins   atomic.Int64 // feeds returned
+	leaves  atomic.Int64 // feeds closed
+	starts  atomic.Int64 // devices started
+	stops   atomic.Int64 // devices stopped
+	written atomic.Int64 // units written by the pumps
+
+	mu     sync.Mutex
+	closed bool
+}
+
+var (
+	_ Provider = (*fakeProvider)(nil)
+	_ Feed     = (*fakeFeed)(nil)
+)
+
+func newFakeProvider(interval time.Duration) *fakeProvider {
+	return &fakeProvider{interval: interval, log: testLog(), devices: map[string]*fakeDevice{}}
 }
 
 // add registers a device that sends s.
-func (f *fakeSource) add(id string, s *stream) *fakeDevice {
-	d := &fakeDevice{codec: s.codec, plid: s.plid, inputs: make(chan InputMessage, 64)}
-	f.streams[id] = s
-	f.devices[id] = d
+func (p *fakeProvider) add(id string, s *stream) *fakeDevice {
+	d := &fakeDevice{id: id, s: s, inputs: make(chan InputMessage, 64)}
+	p.devices[id] = d
 	return d
 }
 
-func (f *fakeSource) Start(ctx context.Context, id string, out *Broadcaster) (Device, error) {
-	s, ok := f.streams[id]
+// Join joins a device, starting it for its first viewer.
+func (p *fakeProvider) Join(ctx context.Context, req JoinRequest) (Feed, error) {
+	p.calls.Add(1)
+	d, ok := p.devices[req.DeviceID]
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownDevice, id)
+		return nil, fmt.Errorf("%w: %s", ErrUnknownDevice, req.DeviceID)
 	}
-	d := f.devices[id]
-	p := &pump{stop: make(chan struct{}), done: make(chan struct{})}
-	f.mu.Lock()
-	f.running[id] = p
-	f.mu.Unlock()
-	f.starts.Add(1)
-	go f.run(s, d, out, p)
-	return d, nil
+	if !slices.Contains(req.Codecs, d.s.codec) {
+		return nil, fmt.Errorf("%w: the device sends %s; the offer takes %v", ErrCodecUnsupported, d.s.codec, req.Codecs)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	if d.refs == 0 {
+		d.b = NewBroadcaster(BroadcasterConfig{DeviceID: d.id, RequestKeyFrame: d.requestKeyFrame, Log: p.log})
+		d.pump = &pump{stop: make(chan struct{}), done: make(chan struct{})}
+		p.starts.Add(1)
+		go p.run(d, d.b, d.pump)
+	}
+	d.refs++
+	p.joins.Add(1)
+	return &fakeFeed{p: p, d: d, b: d.b, id: req.ViewerID}, nil
 }
 
-func (f *fakeSource) run(s *stream, d *fakeDevice, out *Broadcaster, p *pump) {
-	defer close(p.done)
-	t := time.NewTicker(f.interval)
+// run loops d's stream into b until the pump stops.
+func (p *fakeProvider) run(d *fakeDevice, b *Broadcaster, pu *pump) {
+	defer close(pu.done)
+	t := time.NewTicker(p.interval)
 	defer t.Stop()
+	s := d.s
 	i, n := 0, 0
 	for {
 		if d.wantKey.Swap(false) && !s.units[i].KeyFrame {
@@ -324,66 +380,170 @@ func (f *fakeSource) run(s *stream, d *fakeDevice, out *Broadcaster, p *pump) {
 		}
 		u := s.units[i]
 		u.PTS = time.Duration(n) * time.Second / 30
-		out.Write(u)
-		f.written.Add(1)
+		b.Write(u)
+		p.written.Add(1)
 		i, n = (i+1)%len(s.units), n+1
 		select {
 		case <-t.C:
-		case <-p.stop:
+		case <-pu.stop:
 			return
 		}
 	}
 }
 
-func (f *fakeSource) Stop(id string) {
-	f.mu.Lock()
-	p := f.running[id]
-	delete(f.running, id)
-	f.mu.Unlock()
-	if p != nil {
-		close(p.stop)
-		<-p.done
-		f.stops.Add(1)
+// leave drops a viewer of d and stops d with its last one.
+func (p *fakeProvider) leave(d *fakeDevice) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.leaves.Add(1)
+	if d.refs--; d.refs == 0 {
+		p.stopLocked(d)
 	}
 }
 
-// countingProvider counts acquisitions and releases.
-type countingProvider struct {
-	p                  Provider
-	acquires, releases atomic.Int64
-	calls              atomic.Int64
+// stopLocked stops a running device; p.mu is held.
+func (p *fakeProvider) stopLocked(d *fakeDevice) {
+	if d.pump == nil {
+		return
+	}
+	close(d.pump.stop)
+	<-d.pump.done
+	d.b.Close()
+	d.pump, d.b = nil, nil
+	p.stops.Add(1)
 }
 
-func (c *countingProvider) Acquire(ctx context.Context, id string) (Device, *Broadcaster, func(), error) {
-	c.calls.Add(1)
-	d, b, release, err := c.p.Acquire(ctx, id)
+// broadcaster returns a running device's broadcaster, or nil.
+func (p *fakeProvider) broadcaster(id string) *Broadcaster {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.devices[id].b
+}
+
+// hold joins a device for the rest of the test, as a viewer that never
+// watches, and returns its broadcaster.
+func (p *fakeProvider) hold(t testing.TB, id string) *Broadcaster {
+	t.Helper()
+	f, err := p.Join(t.Context(), JoinRequest{DeviceID: id, ViewerID: "holder", Codecs: []media.Codec{p.devices[id].s.codec}})
 	if err != nil {
-		return nil, nil, nil, err
+		t.Fatal(err)
 	}
-	c.acquires.Add(1)
-	var once sync.Once
-	return d, b, func() {
-		once.Do(func() {
-			c.releases.Add(1)
-			release()
-		})
-	}, nil
+	t.Cleanup(f.Close)
+	return f.(*fakeFeed).b
 }
 
-// rig is a manager over a hub over a fake source.
+// close stops every device still running (none, when every feed was
+// closed) and refuses later joins.
+func (p *fakeProvider) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, d := range p.devices {
+		p.stopLocked(d)
+	}
+}
+
+// fakeFeed is one viewer's feed of a fake device.
+type fakeFeed struct {
+	p  *fakeProvider
+	d  *fakeDevice
+	b  *Broadcaster
+	id string
+
+	mu     sync.Mutex
+	v      *Viewer
+	closed bool
+	once   sync.Once
+}
+
+func (f *fakeFeed) Format() media.Format { return f.d.format() }
+
+func (f *fakeFeed) Start(w SampleWriter) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return ErrClosed
+	}
+	if f.v != nil {
+		return nil
+	}
+	v, err := f.b.Subscribe(f.id, w)
+	if err != nil {
+		return err
+	}
+	f.v = v
+	return nil
+}
+
+func (f *fakeFeed) RequestKeyFrame() { f.b.RequestKeyFrame() }
+
+func (f *fakeFeed) SetEstimate(bps int) {
+	f.d.estimates.Add(1)
+	f.d.lastEstimate.Store(int64(bps))
+}
+
+func (f *fakeFeed) Input(ctx context.Context, msg InputMessage) error {
+	if !f.d.allow(f.id) {
+		return ErrNotController
+	}
+	if f.d.inputErr != nil {
+		return f.d.inputErr
+	}
+	select {
+	case f.d.inputs <- msg:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (f *fakeFeed) TakeControl() string  { return f.d.take(f.id) }
+func (f *fakeFeed) ReleaseControl() bool { return f.d.drop(f.id) }
+func (f *fakeFeed) Controller() bool     { return f.d.holder() == f.id }
+
+func (f *fakeFeed) Stats() ViewerStats {
+	f.mu.Lock()
+	v := f.v
+	f.mu.Unlock()
+	if v == nil {
+		return ViewerStats{}
+	}
+	return v.Stats()
+}
+
+func (f *fakeFeed) Stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	if f.v != nil {
+		f.v.Unsubscribe()
+	}
+}
+
+func (f *fakeFeed) Close() {
+	f.once.Do(func() {
+		f.Stop()
+		f.mu.Lock()
+		v := f.v
+		f.mu.Unlock()
+		if v != nil {
+			v.Close()
+		}
+		f.d.drop(f.id)
+		f.p.leave(f.d)
+	})
+}
+
+// rig is a manager over a fake provider.
 type rig struct {
-	src *fakeSource
-	hub *Hub
-	cp  *countingProvider
-	m   *Manager
+	p *fakeProvider
+	m *Manager
 }
 
 func newRig(t testing.TB, cfg Config, interval time.Duration) *rig {
 	t.Helper()
-	r := &rig{src: newFakeSource(interval)}
-	r.hub = NewHub(r.src, cfg)
-	r.cp = &countingProvider{p: r.hub}
-	m, err := NewManager(cfg, r.cp)
+	r := &rig{p: newFakeProvider(interval)}
+	m, err := NewManager(cfg, r.p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +554,7 @@ func newRig(t testing.TB, cfg Config, interval time.Duration) *rig {
 
 func (r *rig) close() {
 	_ = r.m.Close()
-	_ = r.hub.Close()
+	r.p.close()
 }
 
 // clientOptions shape a test client's offer.

@@ -44,7 +44,7 @@ func TestInputReachesDeviceAndControlIsArbitrated(t *testing.T) {
 	}
 	r := newRig(t, cfg, 10*time.Millisecond)
 	s264 := testH264(t)
-	dev := r.src.add("dev1", s264)
+	dev := r.p.add("dev1", s264)
 	a, sa, _ := connect(t, r.m, "dev1", "alice", clientOptions{plid: s264.plid})
 	b, sb, _ := connect(t, r.m, "dev1", "bob", clientOptions{plid: s264.plid})
 
@@ -85,6 +85,22 @@ func TestInputReachesDeviceAndControlIsArbitrated(t *testing.T) {
 	if m := inputFrom(t, dev); m.Type != InputKey || m.Key != "KEYCODE_BACK" {
 		t.Errorf("key arrived as %+v", m)
 	}
+	// B gives control up, and takes it again while nobody holds it: A
+	// hears nothing of either.
+	b.send(`{"type":"release"}`)
+	if rep := decodeReply(t, b.reply()); rep.Type != "control" || rep.State != "released" {
+		t.Errorf("release reply %+v", rep)
+	}
+	if sa.Info().Controller || sb.Info().Controller {
+		t.Error("nobody should control the device after B's release")
+	}
+	b.send(`{"type":"control"}`)
+	if rep := decodeReply(t, b.reply()); rep.Type != "control" || rep.State != "granted" {
+		t.Errorf("control reply %+v", rep)
+	}
+	if sa.Info().Controller || !sb.Info().Controller {
+		t.Error("B should control the device")
+	}
 	// B leaves: control is free again, and A's text goes through.
 	if err := r.m.Delete(sb.ID()); err != nil {
 		t.Fatal(err)
@@ -92,6 +108,9 @@ func TestInputReachesDeviceAndControlIsArbitrated(t *testing.T) {
 	a.send(`{"type":"text","text":"hello world"}`)
 	if m := inputFrom(t, dev); m.Type != InputText || m.Text != "hello world" {
 		t.Errorf("text arrived as %+v", m)
+	}
+	if !sa.Info().Controller {
+		t.Error("A should control the device after B left")
 	}
 	// Reports go to the hook; pings are answered.
 	a.send(`{"type":"latency","glassToGlassMs":42}`)
@@ -113,7 +132,7 @@ func TestInputReachesDeviceAndControlIsArbitrated(t *testing.T) {
 func TestHostileInputGetsErrorReplies(t *testing.T) {
 	r := newRig(t, testConfig(), 10*time.Millisecond)
 	s264 := testH264(t)
-	dev := r.src.add("dev1", s264)
+	dev := r.p.add("dev1", s264)
 	dev.inputErr = nil
 	c, s, _ := connect(t, r.m, "dev1", "alice", clientOptions{plid: s264.plid})
 	hostile := []string{
@@ -163,7 +182,7 @@ func TestHostileInputGetsErrorReplies(t *testing.T) {
 func TestDeviceInputErrorIsReplied(t *testing.T) {
 	r := newRig(t, testConfig(), 10*time.Millisecond)
 	s264 := testH264(t)
-	dev := r.src.add("dev1", s264)
+	dev := r.p.add("dev1", s264)
 	dev.inputErr = errors.New("adb: device offline")
 	c, _, _ := connect(t, r.m, "dev1", "alice", clientOptions{plid: s264.plid})
 	c.send(`{"type":"tap","x":0.5,"y":0.5}`)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -17,14 +16,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/cloudphone/media-service/media"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
-
-	"github.com/cloudphone/media-service/encoder"
 )
 
 // CreateRequest asks for a session.
@@ -37,17 +34,13 @@ type CreateRequest struct {
 	// Offer is the client's SDP offer: raw SDP, or the JSON of an
 	// RTCSessionDescription.
 	Offer string
-	// OnCandidate, with Config.Trickle, receives the server's ICE
-	// candidates as they are gathered, then nil when gathering is done.
-	// It is called from Pion's goroutines and must not block.
-	OnCandidate func(*webrtc.ICECandidateInit)
 }
 
 // Manager creates, finds and ends sessions. Its session map is sharded;
-// a sweep every Config.BitRateInterval closes sessions that never
+// a sweep every Config.SweepInterval closes sessions that never
 // connected, or stayed disconnected, for Config.IdleTimeout, and those
-// whose connection failed or closed (at once), and feeds the lowest
-// bandwidth estimate of each device's viewers to Device.SetBitRate.
+// whose connection failed or closed (at once), and reports each viewer's
+// bandwidth estimate to its feed (Feed.SetEstimate).
 type Manager struct {
 	cfg      Config
 	provider Provider
@@ -61,9 +54,6 @@ type Manager struct {
 
 	usersMu sync.Mutex
 	users   map[string]int
-
-	devMu   sync.Mutex
-	devices map[string]*deviceState
 
 	mu       sync.Mutex
 	closed   bool
@@ -95,10 +85,9 @@ func NewManager(cfg Config, p Provider) (*Manager, error) {
 	}
 	m := &Manager{
 		cfg: cfg, provider: p, log: cfg.Log, logs: pionLogs{cfg.Log},
-		seed:    maphash.MakeSeed(),
-		users:   map[string]int{},
-		devices: map[string]*deviceState{},
-		kickCh:  make(chan struct{}, 1),
+		seed:   maphash.MakeSeed(),
+		users:  map[string]int{},
+		kickCh: make(chan struct{}, 1),
 	}
 	if err := m.settingEngine(); err != nil {
 		m.closeMuxes()
@@ -162,35 +151,19 @@ func (m *Manager) closeMuxes() {
 	m.closers = nil
 }
 
-// deviceIDPattern is what a device ID may be (capture's serial rule).
-var deviceIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
-
-// validUserID reports whether a user ID is at most 256 bytes of printable
-// UTF-8.
-func validUserID(u string) bool {
-	if len(u) > 256 || !utf8.ValidString(u) {
-		return false
-	}
-	for _, r := range u {
-		if !unicode.IsPrint(r) {
-			return false
-		}
-	}
-	return true
-}
-
-// Create validates the offer, then acquires the device, builds the peer
-// connection and answers. The answer is SDP; with Config.Trickle false it
-// holds every candidate. Every failure after the device was acquired
-// closes the peer connection and releases the device. Errors: ErrBadRequest,
+// Create validates the offer, then joins the device, builds the peer
+// connection and answers. The answer is SDP and holds every server
+// candidate (it waits for ICE gathering); the client may trickle its own.
+// Every failure after the device was joined closes the peer connection
+// and leaves the device. Errors: ErrBadRequest,
 // ErrBadOffer (before anything is allocated), ErrTooManySessions, the
 // provider's (ErrUnknownDevice), ErrCodecUnsupported, ErrClosed.
 func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Session, string, error) {
-	if !deviceIDPattern.MatchString(req.DeviceID) {
-		return nil, "", fmt.Errorf("%w: device ID %s", ErrBadRequest, strconv.Quote(truncate(req.DeviceID, 64)))
+	if err := media.CheckDeviceID(req.DeviceID); err != nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
-	if !validUserID(req.UserID) {
-		return nil, "", fmt.Errorf("%w: user ID", ErrBadRequest)
+	if err := media.CheckUserID(req.UserID); err != nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	o, err := parseOffer(req.Offer)
 	if err != nil {
@@ -213,43 +186,32 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Session, stri
 	if !m.reserve(req.UserID) {
 		return nil, "", fmt.Errorf("%w (%d)", ErrTooManySessions, m.cfg.MaxSessionsPerUser)
 	}
-	dev, b, release, err := m.provider.Acquire(ctx, req.DeviceID)
+	id := rand.Text()
+	feed, err := m.provider.Join(ctx, JoinRequest{DeviceID: req.DeviceID, ViewerID: id, Codecs: o.codecs()})
 	if err != nil {
 		m.unreserve(req.UserID)
 		return nil, "", err
 	}
-	if dev == nil || b == nil {
-		if release != nil {
-			release()
-		}
-		m.unreserve(req.UserID)
-		return nil, "", fmt.Errorf("rtc: provider gave no device or broadcaster for %q", req.DeviceID)
-	}
-	choice, err := chooseCodec(o, dev.Codec(), dev.ProfileLevelID())
+	f := feed.Format()
+	choice, err := chooseCodec(o, f.Codec, f.ProfileLevelID)
 	if err != nil {
-		release()
+		feed.Close()
 		m.unreserve(req.UserID)
 		return nil, "", err
 	}
-	ds := m.joinDevice(req.DeviceID)
 	s := &Session{
-		m: m, id: rand.Text(), deviceID: req.DeviceID, userID: req.UserID,
+		m: m, id: id, deviceID: req.DeviceID, userID: req.UserID,
 		createdAt: time.Now(), index: int(m.created.Add(1) - 1),
 		choice: choice, twcc: o.twcc, ufrags: o.ufrags,
-		dev: dev, b: b, ds: ds,
+		feed: feed, unjoin: func() { m.unreserve(req.UserID) },
 		done: make(chan struct{}),
-	}
-	s.release = func() {
-		release()
-		m.leaveDevice(ds)
-		m.unreserve(req.UserID)
 	}
 	s.log = m.log.With("session", s.id, "device", s.deviceID, "user", s.userID)
 	s.ctx, s.cancel = context.WithCancel(m.ctx)
 	s.pcState.Store(int32(webrtc.PeerConnectionStateNew))
 	s.iceState.Store(int32(webrtc.ICEConnectionStateNew))
 
-	answer, err := m.connect(ctx, s, o, req)
+	answer, err := m.connect(ctx, s, o)
 	if err == nil {
 		err = m.register(s)
 	}
@@ -262,9 +224,9 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Session, stri
 }
 
 // connect builds the session's peer connection and answers the offer.
-func (m *Manager) connect(ctx context.Context, s *Session, o *offer, req CreateRequest) (string, error) {
+func (m *Manager) connect(ctx context.Context, s *Session, o *offer) (string, error) {
 	plid := ""
-	if s.choice.codec == encoder.H264 {
+	if s.choice.codec == media.H264 {
 		plid = s.choice.plid
 	}
 	me, err := NewMediaEngine(plid)
@@ -299,20 +261,6 @@ func (m *Manager) connect(ctx context.Context, s *Session, o *offer, req CreateR
 	pc.OnConnectionStateChange(s.onConnectionState)
 	pc.OnICEConnectionStateChange(func(webrtc.ICEConnectionState) { s.iceState.Store(int32(pc.ICEConnectionState())) })
 	pc.OnDataChannel(s.onDataChannel)
-	if m.cfg.Trickle && req.OnCandidate != nil {
-		onCandidate := req.OnCandidate
-		pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-			if s.ctx.Err() != nil {
-				return
-			}
-			if c == nil {
-				onCandidate(nil)
-				return
-			}
-			init := c.ToJSON()
-			onCandidate(&init)
-		})
-	}
 
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.sdp}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadOffer, err)
@@ -321,28 +269,23 @@ func (m *Manager) connect(ctx context.Context, s *Session, o *offer, req CreateR
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadOffer, err)
 	}
-	var gathered <-chan struct{}
-	if !m.cfg.Trickle {
-		gathered = webrtc.GatheringCompletePromise(pc)
-	}
+	gathered := webrtc.GatheringCompletePromise(pc)
 	if err := pc.SetLocalDescription(answer); err != nil {
 		return "", fmt.Errorf("rtc: set local description: %w", err)
 	}
-	if gathered != nil {
-		t := time.NewTimer(m.cfg.GatherTimeout)
-		select {
-		case <-gathered:
-		case <-t.C:
-			s.log.Warn("rtc: ICE gathering timed out; answering with the candidates so far")
-		case <-ctx.Done():
-			t.Stop()
-			if m.ctx.Err() != nil {
-				return "", ErrClosed
-			}
-			return "", ctx.Err()
-		}
+	t := time.NewTimer(m.cfg.GatherTimeout)
+	select {
+	case <-gathered:
+	case <-t.C:
+		s.log.Warn("rtc: ICE gathering timed out; answering with the candidates so far")
+	case <-ctx.Done():
 		t.Stop()
+		if m.ctx.Err() != nil {
+			return "", ErrClosed
+		}
+		return "", ctx.Err()
 	}
+	t.Stop()
 	local := pc.LocalDescription()
 	if local == nil {
 		return "", errors.New("rtc: no local description")
@@ -509,27 +452,6 @@ func (m *Manager) unreserve(user string) {
 	}
 }
 
-// joinDevice returns the shared state of a device for a new session.
-func (m *Manager) joinDevice(id string) *deviceState {
-	m.devMu.Lock()
-	defer m.devMu.Unlock()
-	ds := m.devices[id]
-	if ds == nil {
-		ds = &deviceState{id: id}
-		m.devices[id] = ds
-	}
-	ds.sessions++
-	return ds
-}
-
-func (m *Manager) leaveDevice(ds *deviceState) {
-	m.devMu.Lock()
-	defer m.devMu.Unlock()
-	if ds.sessions--; ds.sessions <= 0 && m.devices[ds.id] == ds {
-		delete(m.devices, ds.id)
-	}
-}
-
 // kick asks the sweep loop to run now.
 func (m *Manager) kick() {
 	select {
@@ -538,10 +460,10 @@ func (m *Manager) kick() {
 	}
 }
 
-// loop sweeps sessions and adjusts bit rates until Close.
+// loop sweeps sessions and reports bandwidth estimates until Close.
 func (m *Manager) loop() {
 	defer m.wg.Done()
-	t := time.NewTicker(m.cfg.BitRateInterval)
+	t := time.NewTicker(m.cfg.SweepInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -551,7 +473,7 @@ func (m *Manager) loop() {
 			m.sweep(time.Now())
 		case now := <-t.C:
 			m.sweep(now)
-			m.adjustBitRates(now)
+			m.reportEstimates(now)
 		}
 	}
 }
@@ -583,48 +505,11 @@ func (m *Manager) sweep(now time.Time) {
 	}
 }
 
-// adjustBitRates sets each device's rate from its viewers' estimates.
-func (m *Manager) adjustBitRates(now time.Time) {
-	type group struct {
-		ds  *deviceState
-		dev Device
-		est []int
-	}
-	groups := map[*deviceState]*group{}
+// reportEstimates hands each viewer's bandwidth estimate to its feed.
+func (m *Manager) reportEstimates(now time.Time) {
 	for _, s := range m.all() {
-		g := groups[s.ds]
-		if g == nil {
-			g = &group{ds: s.ds, dev: s.dev}
-			groups[s.ds] = g
-		}
 		if e, ok := s.estimate(now); ok {
-			g.est = append(g.est, e)
-		}
-	}
-	for _, g := range groups {
-		g.ds.mu.Lock()
-		r := g.ds.rate
-		g.ds.mu.Unlock()
-		if r.unsupported {
-			continue
-		}
-		bps, ok := NextBitRate(g.est, r.last, m.cfg.MinBitRate, m.cfg.MaxBitRate)
-		if !ok {
-			continue
-		}
-		err := g.dev.SetBitRate(bps)
-		g.ds.mu.Lock()
-		switch {
-		case errors.Is(err, encoder.ErrUnsupported):
-			g.ds.rate.unsupported = true
-		case err == nil:
-			g.ds.rate.last = bps
-		}
-		g.ds.mu.Unlock()
-		if err != nil && !errors.Is(err, encoder.ErrUnsupported) {
-			m.log.Warn("rtc: set bit rate", "device", g.ds.id, "bps", bps, "err", err)
-		} else if err == nil {
-			m.log.Debug("rtc: bit rate from bandwidth estimate", "device", g.ds.id, "bps", bps, "viewers", len(g.est))
+			s.feed.SetEstimate(e)
 		}
 	}
 }

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/media"
+
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
-
-	"github.com/cloudphone/media-service/encoder"
 )
 
 // vp8Only offers VP8 alone.
@@ -33,10 +33,9 @@ func TestCreateDeleteCyclesLeakNothing(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	cfg := testConfig()
 	cfg.MaxSessionsPerUser = 2
-	cfg.Linger = -1
 	r := newRig(t, cfg, 10*time.Millisecond)
 	s264 := testH264(t)
-	r.src.add("dev1", s264)
+	r.p.add("dev1", s264)
 	good := offerOf(t, clientOptions{plid: s264.plid})
 	vp8 := offerOf(t, clientOptions{codecs: vp8Only})
 	ctx := context.Background()
@@ -57,13 +56,13 @@ func TestCreateDeleteCyclesLeakNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			want.ok++
-		case 2: // a bad offer: refused before the device is acquired
-			calls := r.cp.calls.Load()
+		case 2: // a bad offer: refused before the device is joined
+			calls := r.p.calls.Load()
 			_, _, err := r.m.Create(ctx, CreateRequest{DeviceID: "dev1", UserID: "u", Offer: badOffers[i%len(badOffers)]})
 			if !errors.Is(err, ErrBadOffer) || StatusCode(err) != http.StatusBadRequest {
 				t.Fatalf("cycle %d: err %v, want ErrBadOffer", i, err)
 			}
-			if r.cp.calls.Load() != calls {
+			if r.p.calls.Load() != calls {
 				t.Fatalf("cycle %d: a bad offer reached the provider", i)
 			}
 			want.badOffer++
@@ -99,14 +98,19 @@ func TestCreateDeleteCyclesLeakNothing(t *testing.T) {
 	if n := len(r.m.List()); n != 0 {
 		t.Errorf("%d sessions left", n)
 	}
-	r.close()
-	if a, rel := r.cp.acquires.Load(), r.cp.releases.Load(); a != rel || a == 0 {
-		t.Errorf("acquired %d times, released %d", a, rel)
+	// Every feed was closed with its session, and the device stopped with
+	// its last viewer: the manager's Close has nothing left to do.
+	if j, l := r.p.joins.Load(), r.p.leaves.Load(); j != l || j == 0 {
+		t.Errorf("joined %d times, left %d", j, l)
 	}
-	if st, sp := r.src.starts.Load(), r.src.stops.Load(); st != sp {
+	if st, sp := r.p.starts.Load(), r.p.stops.Load(); st != sp || st == 0 {
 		t.Errorf("device started %d times, stopped %d", st, sp)
 	}
-	t.Logf("%+v; device started %d times", want, r.src.starts.Load())
+	r.close()
+	if j, l := r.p.joins.Load(), r.p.leaves.Load(); j != l {
+		t.Errorf("after Close: joined %d times, left %d", j, l)
+	}
+	t.Logf("%+v; device started %d times", want, r.p.starts.Load())
 }
 
 func TestUnconnectedSessionIsClosedWhenIdle(t *testing.T) {
@@ -114,7 +118,7 @@ func TestUnconnectedSessionIsClosedWhenIdle(t *testing.T) {
 	cfg.IdleTimeout = 200 * time.Millisecond
 	r := newRig(t, cfg, 10*time.Millisecond)
 	s264 := testH264(t)
-	r.src.add("dev1", s264)
+	r.p.add("dev1", s264)
 	s, _, err := r.m.Create(context.Background(), CreateRequest{DeviceID: "dev1", UserID: "u", Offer: offerOf(t, clientOptions{plid: s264.plid})})
 	if err != nil {
 		t.Fatal(err)
@@ -123,15 +127,15 @@ func TestUnconnectedSessionIsClosedWhenIdle(t *testing.T) {
 	if _, err := r.m.Get(s.ID()); !errors.Is(err, ErrSessionNotFound) {
 		t.Errorf("Get after idle close: %v", err)
 	}
-	if r.cp.releases.Load() != 1 {
-		t.Errorf("device released %d times", r.cp.releases.Load())
+	if j, l := r.p.joins.Load(), r.p.leaves.Load(); j != 1 || l != 1 {
+		t.Errorf("device joined %d times, left %d", j, l)
 	}
 }
 
 func TestSessionEndsWhenClientCloses(t *testing.T) {
 	r := newRig(t, testConfig(), 10*time.Millisecond)
 	s264 := testH264(t)
-	r.src.add("dev1", s264)
+	r.p.add("dev1", s264)
 	c, s, _ := connect(t, r.m, "dev1", "u", clientOptions{plid: s264.plid})
 	eventually(t, "frames", func() bool { return c.frames.Load() >= 1 })
 	c.close()
@@ -139,39 +143,44 @@ func TestSessionEndsWhenClientCloses(t *testing.T) {
 	if err := r.m.Delete(s.ID()); !errors.Is(err, ErrSessionNotFound) {
 		t.Errorf("Delete after the client left: %v", err)
 	}
-	eventually(t, "the device to stop", func() bool { return r.src.stops.Load() == 1 })
+	// The session ends after its feed closed, and the device stops with
+	// its last viewer.
+	if n := r.p.stops.Load(); n != 1 {
+		t.Errorf("device stopped %d times, want 1", n)
+	}
 }
 
 func TestVP8Session(t *testing.T) {
 	r := newRig(t, testConfig(), 10*time.Millisecond)
-	r.src.add("vp8dev", syntheticStream(encoder.VP8, 60, 30))
+	r.p.add("vp8dev", syntheticStream(media.VP8, 60, 30))
 	c, s, answer := connect(t, r.m, "vp8dev", "u", clientOptions{})
 	if !strings.Contains(answer, "VP8/90000") || strings.Contains(answer, "H264") {
 		t.Errorf("answer does not carry VP8 alone:\n%s", answer)
 	}
 	eventually(t, "VP8 frames", func() bool { return c.frames.Load() >= 5 })
-	if s.Codec() != encoder.VP8 {
+	if s.Codec() != media.VP8 {
 		t.Errorf("codec %s", s.Codec())
 	}
 }
 
 func TestTrickle(t *testing.T) {
-	cfg := testConfig()
-	cfg.Trickle = true
-	r := newRig(t, cfg, 10*time.Millisecond)
+	// The client trickles its candidates; the server's are all in the
+	// answer.
+	r := newRig(t, testConfig(), 10*time.Millisecond)
 	s264 := testH264(t)
-	r.src.add("dev1", s264)
+	r.p.add("dev1", s264)
 	c := newClient(t, clientOptions{plid: s264.plid, trickle: true})
 	defer c.close()
 	offer := c.offer()
 	if strings.Contains(offer, "a=candidate") {
 		t.Fatal("the trickling client's offer has candidates")
 	}
-	server := make(chan *webrtc.ICECandidateInit, 64)
-	s, answer, err := r.m.Create(context.Background(), CreateRequest{DeviceID: "dev1", UserID: "u", Offer: offer,
-		OnCandidate: func(ci *webrtc.ICECandidateInit) { server <- ci }})
+	s, answer, err := r.m.Create(context.Background(), CreateRequest{DeviceID: "dev1", UserID: "u", Offer: offer})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(answer, "a=candidate") {
+		t.Fatalf("the answer has no candidates:\n%s", answer)
 	}
 	c.accept(answer)
 	// The client's candidates go in as a WHEP PATCH body would carry them.
@@ -189,14 +198,6 @@ func TestTrickle(t *testing.T) {
 	if err := r.m.AddSDPFragment(s.ID(), frag+"a=end-of-candidates\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		for ci := range server {
-			if ci == nil {
-				return
-			}
-			_ = c.pc.AddICECandidate(*ci)
-		}
-	}()
 	eventually(t, "frames over trickled candidates", func() bool { return c.frames.Load() >= 3 })
 	if err := r.m.AddSDPFragment(s.ID(), "a=ice-ufrag:other\r\na=candidate:1 1 udp 1 127.0.0.1 9 typ host\r\n"); !errors.Is(err, ErrBadCandidate) {
 		t.Errorf("ICE restart fragment: %v", err)
@@ -232,7 +233,7 @@ func TestCreateValidatesRequest(t *testing.T) {
 			t.Errorf("%+v: %v", req, err)
 		}
 	}
-	if r.cp.calls.Load() != 0 {
+	if r.p.calls.Load() != 0 {
 		t.Error("a bad request reached the provider")
 	}
 }
@@ -240,7 +241,7 @@ func TestCreateValidatesRequest(t *testing.T) {
 func TestClosedManagerRefuses(t *testing.T) {
 	r := newRig(t, testConfig(), 10*time.Millisecond)
 	s264 := testH264(t)
-	r.src.add("dev1", s264)
+	r.p.add("dev1", s264)
 	_, s, _ := connect(t, r.m, "dev1", "u", clientOptions{plid: s264.plid})
 	if err := r.m.Close(); err != nil {
 		t.Fatal(err)
@@ -250,15 +251,18 @@ func TestClosedManagerRefuses(t *testing.T) {
 	if !errors.Is(err, ErrClosed) || StatusCode(err) != http.StatusServiceUnavailable {
 		t.Errorf("Create after Close: %v", err)
 	}
-	if r.cp.acquires.Load() != r.cp.releases.Load() {
-		t.Error("a device was not released at Close")
+	if j, l := r.p.joins.Load(), r.p.leaves.Load(); j != l || j == 0 {
+		t.Errorf("joined %d times, left %d at Close", j, l)
+	}
+	if st, sp := r.p.starts.Load(), r.p.stops.Load(); st != sp {
+		t.Errorf("device started %d times, stopped %d at Close", st, sp)
 	}
 }
 
 func TestSessionIDsAreRandom(t *testing.T) {
 	r := newRig(t, testConfig(), 10*time.Millisecond)
 	s264 := testH264(t)
-	r.src.add("dev1", s264)
+	r.p.add("dev1", s264)
 	cfgOffer := offerOf(t, clientOptions{plid: s264.plid})
 	seen := map[string]bool{}
 	for range 3 {

@@ -7,10 +7,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cloudphone/media-service/media"
+
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
-
-	"github.com/cloudphone/media-service/encoder"
 )
 
 // Limits on what an offer may hold; a browser's offer is 5 to 15 KiB.
@@ -40,7 +40,7 @@ type offer struct {
 // offerFormat is one RTP format of the offer's video m-line.
 type offerFormat struct {
 	pt    uint8
-	codec encoder.Codec // "" for codecs the service does not send
+	codec media.Codec // "" for codecs the service does not send
 	fmtp  map[string]string
 }
 
@@ -54,25 +54,21 @@ func ValidateOffer(s string) error {
 	return err
 }
 
-// OfferCodecs returns the codecs the offer's video m-line can receive, in
-// the offer's order of preference: H.264 (packetization mode 1) and VP8.
-// The service may use it to pick a pipeline before it creates a session.
-func OfferCodecs(s string) ([]encoder.Codec, error) {
-	o, err := parseOffer(s)
-	if err != nil {
-		return nil, err
-	}
-	var out []encoder.Codec
+// codecs returns the codecs the offer's video m-line can receive, in the
+// offer's order of preference: H.264 (packetization mode 1) and VP8. The
+// device's owner picks the viewer's output by them (Provider.Join).
+func (o *offer) codecs() []media.Codec {
+	var out []media.Codec
 	for _, f := range o.video {
 		c := f.codec
-		if c == encoder.H264 && f.fmtp["packetization-mode"] != "1" {
+		if c == media.H264 && f.fmtp["packetization-mode"] != "1" {
 			continue
 		}
 		if c != "" && !slices.Contains(out, c) {
 			out = append(out, c)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // sdpText returns the SDP of an offer given as raw SDP or as the JSON of a
@@ -218,9 +214,9 @@ func videoFormats(m *sdp.MediaDescription) []offerFormat {
 			name, _, _ := strings.Cut(rest, "/")
 			switch strings.ToLower(strings.TrimSpace(name)) {
 			case "h264":
-				of.codec = encoder.H264
+				of.codec = media.H264
 			case "vp8":
-				of.codec = encoder.VP8
+				of.codec = media.VP8
 			}
 			continue
 		}

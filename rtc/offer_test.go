@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/media"
 )
 
 // chromeOffer is an offer as Chrome makes it for a recvonly video
@@ -119,16 +119,25 @@ func jsonString(s string) string {
 }
 
 func TestOfferCodecs(t *testing.T) {
-	got, err := OfferCodecs(chromeOffer)
+	o, err := parseOffer(chromeOffer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(got, []encoder.Codec{encoder.VP8, encoder.H264}) {
+	if got := o.codecs(); !slices.Equal(got, []media.Codec{media.VP8, media.H264}) {
 		t.Errorf("codecs %v", got)
 	}
-	o, _ := parseOffer(chromeOffer)
 	if !o.twcc {
 		t.Error("transport-cc not seen")
+	}
+	// H.264 in packetization mode 0 alone is not H.264 the service sends.
+	mode0, err := parseOffer(strings.Replace(chromeOffer,
+		"m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 104 105 106 107 108 109 127 125 39 40",
+		"m=video 9 UDP/TLS/RTP/SAVPF 104 105 96 97", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mode0.codecs(); !slices.Equal(got, []media.Codec{media.VP8}) {
+		t.Errorf("codecs of an offer with H.264 mode 0 only: %v", got)
 	}
 }
 
@@ -146,25 +155,25 @@ func TestChooseCodec(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		o      *offer
-		codec  encoder.Codec
+		codec  media.Codec
 		device string
 		plid   string
 		pt     uint8
 		err    error
 	}{
-		{"exact CB", o, encoder.H264, "42e01f", "42e01f", 106, nil},
-		{"exact CB, other level", o, encoder.H264, "42e028", "42e028", 106, nil},
-		{"CB with other flags (Android, libx264)", o, encoder.H264, "42c01f", "42e01f", 106, nil},
-		{"CB as Main with constraint_set0", o, encoder.H264, "4d801f", "42e01f", 106, nil},
-		{"Baseline", o, encoder.H264, "42001f", "42001f", 102, nil},
-		{"Main", o, encoder.H264, "4d0028", "4d0028", 127, nil},
-		{"High", o, encoder.H264, "640032", "640032", 39, nil},
-		{"Constrained High into High", o, encoder.H264, "640c1f", "64001f", 39, nil},
-		{"empty profile means 42e01f", o, encoder.H264, "", "42e01f", 106, nil},
-		{"garbage profile means 42e01f", o, encoder.H264, "zz", "42e01f", 106, nil},
-		{"VP8", o, encoder.VP8, "", "", 96, nil},
-		{"H.264 device, VP8 offer", vp8, encoder.H264, "42e01f", "", 0, ErrCodecUnsupported},
-		{"High 4:4:4 not offered", o, encoder.H264, "f4001f", "", 0, ErrCodecUnsupported},
+		{"exact CB", o, media.H264, "42e01f", "42e01f", 106, nil},
+		{"exact CB, other level", o, media.H264, "42e028", "42e028", 106, nil},
+		{"CB with other flags (Android, libx264)", o, media.H264, "42c01f", "42e01f", 106, nil},
+		{"CB as Main with constraint_set0", o, media.H264, "4d801f", "42e01f", 106, nil},
+		{"Baseline", o, media.H264, "42001f", "42001f", 102, nil},
+		{"Main", o, media.H264, "4d0028", "4d0028", 127, nil},
+		{"High", o, media.H264, "640032", "640032", 39, nil},
+		{"Constrained High into High", o, media.H264, "640c1f", "64001f", 39, nil},
+		{"empty profile means 42e01f", o, media.H264, "", "42e01f", 106, nil},
+		{"garbage profile means 42e01f", o, media.H264, "zz", "42e01f", 106, nil},
+		{"VP8", o, media.VP8, "", "", 96, nil},
+		{"H.264 device, VP8 offer", vp8, media.H264, "42e01f", "", 0, ErrCodecUnsupported},
+		{"High 4:4:4 not offered", o, media.H264, "f4001f", "", 0, ErrCodecUnsupported},
 		{"unknown codec", o, "av1", "", "", 0, ErrCodecUnsupported},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,7 +190,7 @@ func TestChooseCodec(t *testing.T) {
 			if c.plid != tc.plid || uint8(c.params.PayloadType) != tc.pt {
 				t.Errorf("got %s at %d, want %s at %d", c.plid, c.params.PayloadType, tc.plid, tc.pt)
 			}
-			if c.codec == encoder.H264 && !strings.Contains(c.params.SDPFmtpLine, "packetization-mode=1;profile-level-id="+tc.plid) {
+			if c.codec == media.H264 && !strings.Contains(c.params.SDPFmtpLine, "packetization-mode=1;profile-level-id="+tc.plid) {
 				t.Errorf("fmtp %q", c.params.SDPFmtpLine)
 			}
 		})
@@ -246,9 +255,9 @@ func TestStatusCode(t *testing.T) {
 
 func TestAnswerToChromeOffer(t *testing.T) {
 	r := newRig(t, testConfig(), 10*time.Millisecond)
-	s := syntheticStream(encoder.H264, 30, 10)
+	s := syntheticStream(media.H264, 30, 10)
 	s.plid = "42c01f" // Constrained Baseline as Android's encoders flag it
-	r.src.add("dev1", s)
+	r.p.add("dev1", s)
 	sess, answer, err := r.m.Create(t.Context(), CreateRequest{DeviceID: "dev1", UserID: "u", Offer: chromeOffer})
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +287,7 @@ func TestAnswerToChromeOffer(t *testing.T) {
 
 func TestOfferWithAudioIsAnswered(t *testing.T) {
 	r := newRig(t, testConfig(), 10*time.Millisecond)
-	r.src.add("dev1", syntheticStreamH264())
+	r.p.add("dev1", syntheticStreamH264())
 	audio := "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" +
 		"c=IN IP4 0.0.0.0\r\n" +
 		"a=ice-ufrag:Kq8B\r\n" +

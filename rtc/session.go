@@ -10,12 +10,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cloudphone/media-service/media"
+
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
-
-	"github.com/cloudphone/media-service/encoder"
+	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 )
 
 // Bounds of one session.
@@ -45,10 +45,8 @@ type Session struct {
 	ufrags    []string // the offer's ICE username fragments
 	log       *slog.Logger
 
-	dev     Device
-	b       *Broadcaster
-	release func()
-	ds      *deviceState
+	feed   Feed
+	unjoin func() // gives the user's slot back
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -60,7 +58,7 @@ type Session struct {
 	once   sync.Once
 
 	mu             sync.Mutex
-	viewer         *Viewer
+	started        bool // the feed writes to the track
 	dc             *webrtc.DataChannel
 	closing        bool
 	connectedAt    time.Time // zero until connected
@@ -91,7 +89,7 @@ func (s *Session) DeviceID() string { return s.deviceID }
 func (s *Session) UserID() string { return s.userID }
 
 // Codec is the codec the session sends.
-func (s *Session) Codec() encoder.Codec { return s.choice.codec }
+func (s *Session) Codec() media.Codec { return s.choice.codec }
 
 // Done is closed when the session has ended and released its device.
 func (s *Session) Done() <-chan struct{} { return s.done }
@@ -104,7 +102,7 @@ func (s *Session) captureTime() time.Time { return s.clock.get() }
 type sessionWriter struct{ s *Session }
 
 // WriteSample writes one sample.
-func (w sessionWriter) WriteSample(smp media.Sample) error {
+func (w sessionWriter) WriteSample(smp pionmedia.Sample) error {
 	w.s.clock.set(smp.Timestamp)
 	return w.s.track.WriteSample(smp)
 }
@@ -139,22 +137,20 @@ func (s *Session) onConnectionState(st webrtc.PeerConnectionState) {
 	}
 }
 
-// startMediaLocked subscribes the session to its device's broadcaster;
-// s.mu is held.
+// startMediaLocked starts the session's feed; s.mu is held.
 func (s *Session) startMediaLocked() {
-	if s.closing || s.viewer != nil {
+	if s.closing || s.started {
 		return
 	}
 	var w SampleWriter = sessionWriter{s}
 	if s.m.cfg.wrapWriter != nil {
 		w = s.m.cfg.wrapWriter(s.index, w)
 	}
-	v, err := s.b.Subscribe(s.id, w)
-	if err != nil {
-		s.log.Warn("rtc: subscribe to device media", "err", err)
+	if err := s.feed.Start(w); err != nil {
+		s.log.Warn("rtc: start the device's media", "err", err)
 		return
 	}
-	s.viewer = v
+	s.started = true
 	s.log.Info("rtc: session connected")
 }
 
@@ -181,10 +177,10 @@ func (s *Session) readRTCP() {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.PictureLossIndication:
-				s.b.RequestKeyFrame()
+				s.feed.RequestKeyFrame()
 				s.plis.Add(1)
 			case *rtcp.FullIntraRequest:
-				s.b.RequestKeyFrame()
+				s.feed.RequestKeyFrame()
 				s.firs.Add(1)
 			case *rtcp.TransportLayerNack:
 				s.nacks.Add(1)
@@ -225,7 +221,7 @@ func (s *Session) handleInput(dc *webrtc.DataChannel, data []byte) {
 	}
 	switch msg.Type {
 	case InputControl:
-		prev := s.ds.take(s.id)
+		prev := s.feed.TakeControl()
 		s.reply(dc, inputReply{Type: "control", State: "granted"})
 		if prev != "" && prev != s.id {
 			if p, ok := s.m.session(prev); ok {
@@ -233,7 +229,7 @@ func (s *Session) handleInput(dc *webrtc.DataChannel, data []byte) {
 			}
 		}
 	case InputRelease:
-		s.ds.drop(s.id)
+		s.feed.ReleaseControl()
 		s.reply(dc, inputReply{Type: "control", State: "released"})
 	case InputLatency, InputReport:
 		s.reports.Add(1)
@@ -243,14 +239,14 @@ func (s *Session) handleInput(dc *webrtc.DataChannel, data []byte) {
 	case InputPing:
 		s.reply(dc, inputReply{Type: "pong", T: msg.T})
 	default:
-		if !s.ds.allow(s.id) {
+		ctx, cancel := context.WithTimeout(s.ctx, inputTimeout)
+		err := s.feed.Input(ctx, msg)
+		cancel()
+		if errors.Is(err, ErrNotController) {
 			s.inputErrors.Add(1)
 			s.reply(dc, inputReply{Type: "error", Message: msgNotController})
 			return
 		}
-		ctx, cancel := context.WithTimeout(s.ctx, inputTimeout)
-		err := s.dev.Input(ctx, msg)
-		cancel()
 		if err != nil {
 			s.inputErrors.Add(1)
 			s.reply(dc, inputReply{Type: "error", Message: truncate("input failed: "+err.Error(), 200)})
@@ -308,30 +304,29 @@ func (s *Session) close() {
 	s.once.Do(func() {
 		s.mu.Lock()
 		s.closing = true
-		v := s.viewer
 		s.mu.Unlock()
 		s.cancel()
-		if v != nil {
-			v.unsubscribe()
+		if s.feed != nil {
+			s.feed.Stop()
 		}
 		if s.pc != nil {
 			if err := s.pc.GracefulClose(); err != nil && !errors.Is(err, context.Canceled) {
 				s.log.Debug("rtc: close peer connection", "err", err)
 			}
 		}
-		if v != nil {
-			<-v.exited
-		}
 		s.wg.Wait()
-		if s.ds != nil {
-			if s.ds.drop(s.id) {
+		if s.feed != nil {
+			if s.feed.Controller() {
 				s.log.Debug("rtc: control released")
 			}
+			s.feed.Close()
 		}
 		s.mu.Lock()
 		s.pcState.Store(int32(webrtc.PeerConnectionStateClosed))
 		s.mu.Unlock()
-		s.release()
+		if s.unjoin != nil {
+			s.unjoin()
+		}
 		close(s.done)
 		s.log.Info("rtc: session closed")
 	})
@@ -374,13 +369,13 @@ func (s *Session) estimate(now time.Time) (int, bool) {
 
 // SessionInfo describes a session for the API.
 type SessionInfo struct {
-	ID        string        `json:"id"`
-	DeviceID  string        `json:"deviceId"`
-	UserID    string        `json:"userId"`
-	CreatedAt time.Time     `json:"createdAt"`
-	State     string        `json:"state"`    // peer connection state
-	ICEState  string        `json:"iceState"` // ICE connection state
-	Codec     encoder.Codec `json:"codec"`
+	ID        string      `json:"id"`
+	DeviceID  string      `json:"deviceId"`
+	UserID    string      `json:"userId"`
+	CreatedAt time.Time   `json:"createdAt"`
+	State     string      `json:"state"`    // peer connection state
+	ICEState  string      `json:"iceState"` // ICE connection state
+	Codec     media.Codec `json:"codec"`
 	// ProfileLevelID is the H.264 profile-level-id of the answer.
 	ProfileLevelID string `json:"profileLevelId,omitempty"`
 	// Controller is set while the session controls its device.
@@ -414,13 +409,7 @@ type SessionStats struct {
 
 // Info returns the session's description and counters.
 func (s *Session) Info() SessionInfo {
-	s.mu.Lock()
-	v := s.viewer
-	s.mu.Unlock()
-	var vs ViewerStats
-	if v != nil {
-		vs = v.Stats()
-	}
+	vs := s.feed.Stats()
 	target := 0
 	if e := s.bwe.Load(); e != nil && s.twcc {
 		target = (*e).GetTargetBitrate()
@@ -431,7 +420,7 @@ func (s *Session) Info() SessionInfo {
 		ICEState:       webrtc.ICEConnectionState(s.iceState.Load()).String(),
 		Codec:          s.choice.codec,
 		ProfileLevelID: s.choice.plid,
-		Controller:     s.ds != nil && s.ds.holder() == s.id,
+		Controller:     s.feed.Controller(),
 		Stats: SessionStats{
 			PacketsSent: s.packetsSent.Load(), BytesSent: s.bytesSent.Load(),
 			NACKs: s.nacks.Load(), NACKedPackets: s.nackPackets.Load(),

@@ -40,11 +40,11 @@ func isKeyFrameAU(au []byte) bool {
 func TestSessionStreamsToClient(t *testing.T) {
 	r := newRig(t, testConfig(), 10*time.Millisecond)
 	s264 := testH264(t)
-	dev := r.src.add("dev1", s264)
+	dev := r.p.add("dev1", s264)
 	c, s, answer := connect(t, r.m, "dev1", "alice", clientOptions{plid: s264.plid})
 
-	if got := answerProfile(t, answer); got != dev.plid {
-		t.Errorf("answer profile-level-id %s, device's %s", got, dev.plid)
+	if got := answerProfile(t, answer); got != dev.format().ProfileLevelID {
+		t.Errorf("answer profile-level-id %s, device's %s", got, dev.format().ProfileLevelID)
 	}
 	eventually(t, "30 frames at the client", func() bool { return c.frames.Load() >= 30 })
 	if first := c.firstAU(); !isKeyFrameAU(first) {
@@ -66,16 +66,20 @@ func TestSessionStreamsToClient(t *testing.T) {
 	if err := r.m.Delete(s.ID()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the device to stop after the linger", func() bool { return r.src.stops.Load() == 1 })
-	if a, rel := r.cp.acquires.Load(), r.cp.releases.Load(); a != 1 || rel != 1 {
-		t.Errorf("acquires %d, releases %d", a, rel)
+	// Delete waits for the session to leave its device, which stops
+	// with its last viewer.
+	if n := r.p.stops.Load(); n != 1 {
+		t.Errorf("device stopped %d times, want 1", n)
+	}
+	if j, l := r.p.joins.Load(), r.p.leaves.Load(); j != 1 || l != 1 {
+		t.Errorf("joins %d, leaves %d", j, l)
 	}
 }
 
 func TestAnswerUsesOfferedProfileOfSameClass(t *testing.T) {
 	r := newRig(t, testConfig(), 10*time.Millisecond)
 	s264 := testH264(t)
-	r.src.add("dev1", s264)
+	r.p.add("dev1", s264)
 	// The client offers Constrained Baseline as 42e01f, as Chrome does; the
 	// device's SPS says Constrained Baseline with other flag bytes (42c0..)
 	// on real encoders. The answer keeps the offer's profile bytes with
@@ -94,7 +98,7 @@ func TestAnswerUsesOfferedProfileOfSameClass(t *testing.T) {
 func TestFastJoinStartsFromCachedKeyFrame(t *testing.T) {
 	r := newRig(t, testConfig(), 10*time.Millisecond)
 	s264 := testH264(t)
-	dev := r.src.add("dev1", s264)
+	dev := r.p.add("dev1", s264)
 	c1, _, _ := connect(t, r.m, "dev1", "alice", clientOptions{plid: s264.plid})
 	eventually(t, "frames at the first client", func() bool { return c1.frames.Load() >= 10 })
 	keys := dev.keyFrames.Load()

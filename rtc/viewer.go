@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/webrtc/v4/pkg/media"
+	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 )
 
 // defaultFrameDuration is a sample's duration when the PTS tell nothing.
@@ -130,7 +130,7 @@ func (v *Viewer) write(it item) {
 		d = it.u.Duration
 	}
 	v.lastPTS, v.havePTS = it.u.PTS, true
-	if err := v.w.WriteSample(media.Sample{Data: it.u.Data, Duration: d, Timestamp: it.at}); err != nil {
+	if err := v.w.WriteSample(pionmedia.Sample{Data: it.u.Data, Duration: d, Timestamp: it.at}); err != nil {
 		if v.writeErrors.Add(1) == 1 {
 			v.b.log.Debug("rtc: write sample", "session", v.id, "err", err)
 		}
@@ -158,14 +158,14 @@ func (v *Viewer) stop() {
 // Close unsubscribes the viewer and waits for its goroutine. It is
 // idempotent.
 func (v *Viewer) Close() {
-	v.unsubscribe()
+	v.Unsubscribe()
 	<-v.exited
 }
 
-// unsubscribe takes the viewer off its broadcaster and tells its
+// Unsubscribe takes the viewer off its broadcaster and tells its
 // goroutine to stop, without waiting for it (it may be inside a write
-// that only closing the peer connection ends).
-func (v *Viewer) unsubscribe() {
+// that only closing the peer connection ends). It is idempotent.
+func (v *Viewer) Unsubscribe() {
 	v.b.mu.Lock()
 	delete(v.b.viewers, v)
 	v.stop()

@@ -50,8 +50,15 @@ need=$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$here/../go.mod")
 have=""
 [ -n "$gobin" ] && have=$("$gobin" env GOVERSION 2>/dev/null | sed 's/^go//')
 if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n1)" != "$need" ]; then
-	proxy=$(${gobin:-false} env GOPROXY 2>/dev/null | cut -d, -f1 || true)
-	case "$proxy" in http*) ;; *) proxy=https://proxy.golang.org ;; esac
+	# The module proxy comes from the Go toolchain's own configuration
+	# (GOPROXY, or "go env GOPROXY" of an older Go on the PATH); this
+	# script names none.
+	proxy=${GOPROXY:-$(${gobin:-false} env GOPROXY 2>/dev/null || true)}
+	proxy=$(printf '%s' "$proxy" | tr '|' ',' | cut -d, -f1)
+	case "$proxy" in
+	http*) ;;
+	*) die "Go $need or newer is needed and no Go module proxy is configured to fetch it from (found GOPROXY='${proxy:-}'): install Go, or set GOPROXY to a proxy URL" ;;
+	esac
 	zip="v0.0.1-go$GO_VERSION.linux-$(dpkg --print-architecture).zip"
 	log "installing Go $GO_VERSION into /usr/local/go (found: ${have:-none}, need >= $need)"
 	tmp=$(mktemp -d)

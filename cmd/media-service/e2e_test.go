@@ -19,15 +19,15 @@ import (
 
 const e2eToken = "e2e-token-0123456789"
 
-// service runs the whole service against a 360x640 simulated device
+// startService runs the whole service against a 360x640 simulated device
 // behind a private adb server, and returns its base URL, the device and
 // the service's logs. extra adds or overrides environment variables.
-func service(t *testing.T, extra map[string]string) (string, *devicesim.Device, *testutil.SyncBuffer) {
+func startService(t *testing.T, extra map[string]string) (string, *devicesim.Device, *testutil.SyncBuffer) {
 	t.Helper()
 	return serviceWith(t, devicesim.Options{Width: 360, Height: 640, FPS: 15}, extra)
 }
 
-// serviceWith is service with a device of the caller's choice.
+// serviceWith is startService with a device of the caller's choice.
 func serviceWith(t testing.TB, simOpts devicesim.Options, extra map[string]string) (string, *devicesim.Device, *testutil.SyncBuffer) {
 	t.Helper()
 	if !native.Available {
@@ -79,20 +79,6 @@ func serviceWith(t testing.TB, simOpts devicesim.Options, extra map[string]strin
 	return base, sim, logs
 }
 
-// waitFor polls cond every 100 ms until it holds, or fails the test.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, error)) {
-	t.Helper()
-	var last error
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		last = err
-	}
-	t.Fatalf("%s: not within %v (last error: %v)", what, timeout, last)
-}
-
 type viewerState struct {
 	FramesDecoded int      `json:"framesDecoded"`
 	Width         int      `json:"width"`
@@ -106,7 +92,7 @@ type viewerState struct {
 // keep increasing, the video has the device's size, nothing freezes for
 // 10 s, and a click in the page changes the simulated screen.
 func TestViewerInChromium(t *testing.T) {
-	base, sim, _ := service(t, nil)
+	base, sim, _ := startService(t, nil)
 	b := chromium.Launch(t)
 	if err := b.Navigate(fmt.Sprintf("%s/?device=%s&token=%s", base, sim.Addr(), e2eToken)); err != nil {
 		t.Fatal(err)
@@ -117,7 +103,7 @@ func TestViewerInChromium(t *testing.T) {
 		return s, err
 	}
 	var s viewerState
-	waitFor(t, "the page decodes frames", 60*time.Second, func() (bool, error) {
+	testutil.EventuallyErr(t, "the page decodes frames", 60*time.Second, func() (bool, error) {
 		var err error
 		s, err = state()
 		return s.FramesDecoded >= 10, err
@@ -152,7 +138,7 @@ func TestViewerInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	var tap devicesim.InputEvent
-	waitFor(t, "the click reaches the device", 30*time.Second, func() (bool, error) {
+	testutil.EventuallyErr(t, "the click reaches the device", 30*time.Second, func() (bool, error) {
 		for _, ev := range sim.Events() {
 			if ev.Kind == devicesim.InputTap {
 				tap = ev

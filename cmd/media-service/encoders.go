@@ -7,23 +7,11 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/cloudphone/media-service/service"
+
 	"github.com/cloudphone/media-service/config"
 	"github.com/cloudphone/media-service/native"
 )
-
-// hwAccelEncoder returns the encoder of an accelerator that H264_HW_ACCEL
-// names (nvenc, qsv or vaapi).
-func hwAccelEncoder(accel string) (string, bool) {
-	switch accel {
-	case "nvenc":
-		return native.CodecNVENC, true
-	case "qsv":
-		return native.CodecQSV, true
-	case "vaapi":
-		return native.CodecVAAPI, true
-	}
-	return "", false
-}
 
 // encoders probes every encoder by really encoding a few frames and prints
 // one line per encoder in priority order, then the H.264 encoder that
@@ -95,7 +83,7 @@ func selectH264(accel string, res []native.ProbeResult) (selected, note string) 
 		}
 		return fallback("no H.264 encoder available")
 	}
-	name, ok := hwAccelEncoder(accel)
+	name, ok := service.HWAccelEncoder(accel)
 	if !ok {
 		return fallback(fmt.Sprintf("H264_HW_ACCEL=%s is not an accelerator", accel))
 	}

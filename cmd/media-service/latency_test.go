@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/internal/testutil"
+
 	"github.com/cloudphone/media-service/internal/chromium"
 )
 
@@ -16,13 +18,13 @@ import (
 // is a sanity check (same clock, stamp decoded right), not a performance
 // threshold.
 func TestViewerLatency(t *testing.T) {
-	base, sim, _ := service(t, nil)
+	base, sim, _ := startService(t, nil)
 	b := chromium.Launch(t)
 	if err := b.Navigate(fmt.Sprintf("%s/?device=%s&token=%s", base, sim.Addr(), e2eToken)); err != nil {
 		t.Fatal(err)
 	}
 	var lat []float64
-	waitFor(t, "latency samples on the page", 60*time.Second, func() (bool, error) {
+	testutil.EventuallyErr(t, "latency samples on the page", 60*time.Second, func() (bool, error) {
 		err := b.Eval(`window.viewer && viewer.latencies ? viewer.latencies : []`, &lat)
 		return len(lat) >= 10, err
 	})
@@ -44,7 +46,7 @@ func TestViewerLatency(t *testing.T) {
 		Reports int      `json:"reports"`
 		Errors  []string `json:"errors"`
 	}
-	waitFor(t, "a latency report sent", 10*time.Second, func() (bool, error) {
+	testutil.EventuallyErr(t, "a latency report sent", 10*time.Second, func() (bool, error) {
 		err := b.Eval(`({reports: viewer.latencyReports, errors: viewer.errors})`, &page)
 		return page.Reports >= 2, err
 	})

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/internal/testutil"
+
 	"github.com/cloudphone/media-service/devicesim"
 	"github.com/pion/webrtc/v4"
 )
@@ -100,7 +102,7 @@ func sessionBody(device, offer string) string {
 // TestSessionsWithPion drives every session endpoint with real Pion
 // peers against the running service.
 func TestSessionsWithPion(t *testing.T) {
-	base, sim, logs := service(t, map[string]string{"TURN_PASSWORD": "turn-secret-9876", "TURN_USERNAME": "u", "TURN_URLS": "turn:127.0.0.1:3478"})
+	base, sim, logs := startService(t, map[string]string{"TURN_PASSWORD": "turn-secret-9876", "TURN_USERNAME": "u", "TURN_URLS": "turn:127.0.0.1:3478"})
 	defer func() {
 		// Secrets never reach the logs.
 		for _, secret := range []string{e2eToken, "turn-secret-9876"} {
@@ -149,7 +151,7 @@ func TestSessionsWithPion(t *testing.T) {
 	if err := c.input.SendText(`{"type":"tap","x":0.5,"y":0.25}`); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the tap reaches the device", 30*time.Second, func() (bool, error) {
+	testutil.EventuallyErr(t, "the tap reaches the device", 30*time.Second, func() (bool, error) {
 		for _, ev := range sim.Events() {
 			if ev.Kind == devicesim.InputTap && ev.X == 180 && ev.Y == 160 {
 				return true, nil
@@ -213,7 +215,7 @@ func TestSessionsWithPion(t *testing.T) {
 
 // TestWHEP plays a device through the WHEP routes (RFC 9725).
 func TestWHEP(t *testing.T) {
-	base, sim, _ := service(t, nil)
+	base, sim, _ := startService(t, nil)
 	c, offer := newClient(t)
 	code, hdr, answer := call(t, "POST", base+"/whep/"+sim.Addr(), "application/sdp", offer)
 	if code != 201 || hdr.Get("Content-Type") != "application/sdp" || !strings.HasPrefix(hdr.Get("Location"), "/whep/"+sim.Addr()+"/") {
@@ -244,7 +246,7 @@ func TestWHEP(t *testing.T) {
 // TestWorkerPoolMode streams raw frames encoded on the shared worker pool
 // (USE_WORKER_POOL) to a Pion viewer.
 func TestWorkerPoolMode(t *testing.T) {
-	base, sim, _ := service(t, map[string]string{"CAPTURE_MODE": "raw-frames", "USE_WORKER_POOL": "true", "WORKER_COUNT": "2"})
+	base, sim, _ := startService(t, map[string]string{"CAPTURE_MODE": "raw-frames", "USE_WORKER_POOL": "true", "WORKER_COUNT": "2"})
 	c, offer := newClient(t)
 	code, _, body := call(t, "POST", base+"/api/media/sessions", "application/json", sessionBody(sim.Addr(), offer))
 	if code != 201 {

@@ -14,8 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cloudphone/media-service/internal/testutil"
 )
 
 // Generous bounds every wait on adb or a device. It catches hangs; no test
@@ -37,13 +40,14 @@ func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
 // String describes the server for failure messages.
 func (s *Server) String() string { return fmt.Sprintf("adb server on %d", s.Port) }
 
-// Start starts a server and stops it when the test ends. It skips the test
-// when the adb program is missing.
+// Start starts a server and stops it when the test ends. When the adb
+// program is missing it skips the test, or fails it under CI=true
+// (testutil.SkipOrFail).
 func Start(tb testing.TB) *Server {
 	tb.Helper()
 	bin, err := exec.LookPath("adb")
 	if err != nil {
-		tb.Skip("the adb program is not installed (Debian package adb)")
+		testutil.SkipOrFail(tb, "the adb program is not installed (Debian package adb)")
 	}
 	home := tb.TempDir()
 	var env []string
@@ -203,4 +207,29 @@ func (s *Server) Shell(tb testing.TB, serial string, args ...string) string {
 func (s *Server) ExecOut(tb testing.TB, serial string, args ...string) []byte {
 	tb.Helper()
 	return s.Run(tb, append([]string{"-s", serial, "exec-out"}, args...)...)
+}
+
+// Sentinel listens where an adb server would and counts connections,
+// to prove that rejected requests never reach adb.
+func Sentinel(t testing.TB) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return ln.Addr().String(), &n
 }

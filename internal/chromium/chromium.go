@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/internal/testutil"
 	"golang.org/x/net/websocket"
 )
 
@@ -47,12 +48,13 @@ type reply struct {
 var devtoolsURL = regexp.MustCompile(`DevTools listening on (ws://\S+)`)
 
 // Launch starts Chromium and opens a page target; it is stopped when the
-// test ends. It skips the test when Chromium is not installed.
+// test ends. When Chromium is not installed it skips the test, or fails it
+// under CI=true (testutil.SkipOrFail).
 func Launch(tb testing.TB) *Browser {
 	tb.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
-		tb.Skip("chromium is not installed (Debian package chromium)")
+		testutil.SkipOrFail(tb, "chromium is not installed (Debian package chromium)")
 	}
 	// A profile directory of our own: Chromium's helper processes may
 	// still write to it for a moment after the browser is killed, which

@@ -7,12 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/internal/testutil"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestPageEvalAndClick(t *testing.T) {
+	testutil.Deadline(t, 2*time.Minute)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `<!doctype html><body style="margin:0"><div id="box" style="width:200px;height:200px;background:#333"></div>
 <script>window.clicks=[];document.getElementById("box").addEventListener("click",e=>window.clicks.push([e.clientX,e.clientY]));</script>`)
@@ -22,15 +24,11 @@ func TestPageEvalAndClick(t *testing.T) {
 	if err := b.Navigate(srv.URL); err != nil {
 		t.Fatal(err)
 	}
-	var n int
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if err := b.Eval(`Array.isArray(window.clicks) ? window.clicks.length : -1`, &n); err == nil && n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("page did not load")
-		}
-	}
+	testutil.EventuallyErr(t, "the page to load", testutil.Generous, func() (bool, error) {
+		var n int
+		err := b.Eval(`Array.isArray(window.clicks) ? window.clicks.length : -1`, &n)
+		return err == nil && n == 0, err
+	})
 	if err := b.Click(50, 60); err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,4 @@
-package rtc
-
-// bitRate is the rate last set on a device from the bandwidth estimates.
-type bitRate struct {
-	last        int  // bits per second; 0 before the first call
-	unsupported bool // the device said encoder.ErrUnsupported
-}
+package device
 
 // bitRateStep is the least relative change worth a SetBitRate call (1/20:
 // 5%).

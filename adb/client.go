@@ -1,4 +1,4 @@
-package capture
+package adb
 
 import (
 	"bufio"
@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	adb "github.com/zach-klippenstein/goadb"
+	goadb "github.com/zach-klippenstein/goadb"
 	"github.com/zach-klippenstein/goadb/wire"
 )
 
@@ -26,7 +26,7 @@ const dialTimeout = 5 * time.Second
 // request uses a connection of its own, as the adb server expects.
 type Client struct {
 	addr string
-	adb  *adb.Adb
+	adb  *goadb.Adb
 }
 
 // NewClient returns a client of the adb server at addr ("host:port"). If
@@ -37,7 +37,7 @@ func NewClient(addr string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := adb.ServerConfig{Host: host, Port: port, Dialer: rawDialer{}}
+	cfg := goadb.ServerConfig{Host: host, Port: port, Dialer: rawDialer{}}
 	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
 		// adb starts a server only for "tcp:localhost:PORT"; for any other
 		// host, even 127.0.0.1, it answers "cannot start server on remote
@@ -50,7 +50,7 @@ func NewClient(addr string) (*Client, error) {
 		// server, say) only dial, so that no daemon outlives its owner.
 		cfg.PathToAdb = "/bin/false"
 	}
-	a, err := adb.NewWithConfig(cfg)
+	a, err := goadb.NewWithConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrADB, err)
 	}

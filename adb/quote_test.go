@@ -1,14 +1,14 @@
-package capture
+package adb
 
 import (
 	"context"
 	"errors"
-	"net"
 	"os/exec"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cloudphone/media-service/internal/adbtest"
 )
 
 // hostile are strings that must reach a device as one literal word.
@@ -87,39 +87,13 @@ func TestValidSerial(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want Size
-		ok   bool
-	}{
-		{"720x1280", Size{720, 1280}, true},
-		{"1x1", Size{1, 1}, true},
-		{"0x10", Size{}, false},
-		{"720X1280", Size{}, false},
-		{"720x", Size{}, false},
-		{"-1x5", Size{}, false},
-		{"72 0x1280", Size{}, false},
-		{"720x1280;reboot", Size{}, false},
-		{"99999x1", Size{}, false},
-	} {
-		got, err := ParseSize(tc.in)
-		if tc.ok != (err == nil) || got != tc.want {
-			t.Errorf("ParseSize(%q) = %v, %v", tc.in, got, err)
-		}
-		if err != nil && !errors.Is(err, ErrInvalidArgument) {
-			t.Errorf("ParseSize(%q) error %v does not wrap ErrInvalidArgument", tc.in, err)
-		}
-	}
-}
-
 func TestParseWMSizeAndDevices(t *testing.T) {
 	s, err := parseWMSize("Physical size: 1080x2400\nOverride size: 720x1600\n")
-	if err != nil || s != (Size{720, 1600}) {
+	if err != nil || s != (Size{Width: 720, Height: 1600}) {
 		t.Fatalf("override: %v %v", s, err)
 	}
 	s, err = parseWMSize("Physical size: 720x1280\r\n")
-	if err != nil || s != (Size{720, 1280}) {
+	if err != nil || s != (Size{Width: 720, Height: 1280}) {
 		t.Fatalf("physical: %v %v", s, err)
 	}
 	if _, err := parseWMSize("/system/bin/sh: wm: not found\n"); err == nil {
@@ -175,51 +149,8 @@ func TestMapPoint(t *testing.T) {
 
 func nanValue() float64 { var z float64; return z / z }
 
-func TestBackoff(t *testing.T) {
-	b := Backoff{Min: 100 * time.Millisecond, Max: 500 * time.Millisecond}
-	var got []time.Duration
-	for range 5 {
-		got = append(got, b.Next())
-	}
-	want := []time.Duration{100, 200, 400, 500, 500}
-	for i := range want {
-		if got[i] != want[i]*time.Millisecond {
-			t.Fatalf("delays %v", got)
-		}
-	}
-	b.Reset()
-	if d := b.Next(); d != 100*time.Millisecond {
-		t.Fatalf("after Reset: %v", d)
-	}
-}
-
-// sentinelServer listens where an adb server would and counts connections,
-// to prove that rejected requests never reach adb.
-func sentinelServer(t *testing.T) (string, *atomic.Int64) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n atomic.Int64
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			n.Add(1)
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().String(), &n
-}
-
 func TestHostileArgumentsNeverReachADB(t *testing.T) {
-	addr, conns := sentinelServer(t)
+	addr, conns := adbtest.Sentinel(t)
 	c, err := NewClient(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -228,9 +159,6 @@ func TestHostileArgumentsNeverReachADB(t *testing.T) {
 	for _, serial := range []string{"a;reboot", "$(id)", "x y", "", "a/../b", "a\nb"} {
 		if _, err := c.Exec(ctx, serial, "echo"); !errors.Is(err, ErrInvalidSerial) {
 			t.Errorf("Exec on %q: %v", serial, err)
-		}
-		if _, err := NewScreenrecordSource(c, serial, ScreenrecordOptions{}); !errors.Is(err, ErrInvalidSerial) {
-			t.Errorf("screenrecord on %q: %v", serial, err)
 		}
 		if _, err := NewInput(c, serial, nil); !errors.Is(err, ErrInvalidSerial) {
 			t.Errorf("input on %q: %v", serial, err)
@@ -256,16 +184,6 @@ func TestHostileArgumentsNeverReachADB(t *testing.T) {
 		if err := call(); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)
 		}
-	}
-	for _, o := range []ScreenrecordOptions{
-		{BitRate: 5}, {TimeLimit: 500 * time.Second}, {TimeLimit: 1500 * time.Millisecond}, {Size: Size{0, 100}},
-	} {
-		if _, err := NewScreenrecordSource(c, "emulator-5554", o); !errors.Is(err, ErrInvalidArgument) {
-			t.Errorf("options %+v: %v, want ErrInvalidArgument", o, err)
-		}
-	}
-	if _, err := NewScreencapSource(c, "emulator-5554", ScreencapOptions{Decoder: "gif"}); !errors.Is(err, ErrInvalidArgument) {
-		t.Errorf("decoder gif: %v", err)
 	}
 	if n := conns.Load(); n != 0 {
 		t.Fatalf("%d connections reached the adb server's port", n)

@@ -1,48 +1,13 @@
-package capture
+package adb
 
 import (
 	"context"
 	"log/slog"
 	"slices"
 	"time"
+
+	"github.com/cloudphone/media-service/internal/retry"
 )
-
-// Backoff is an exponential delay between retries.
-type Backoff struct {
-	Min, Max time.Duration
-	cur      time.Duration
-}
-
-// Next returns the next delay and doubles the one after, up to Max.
-func (b *Backoff) Next() time.Duration {
-	if b.Min <= 0 {
-		b.Min = 100 * time.Millisecond
-	}
-	if b.Max < b.Min {
-		b.Max = 5 * time.Second
-	}
-	if b.cur < b.Min {
-		b.cur = b.Min
-	}
-	d := b.cur
-	b.cur = min(b.cur*2, b.Max)
-	return d
-}
-
-// Reset starts the delays again from Min.
-func (b *Backoff) Reset() { b.cur = 0 }
-
-// sleep waits d or until ctx ends, and reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
 
 // Watch calls fn with the adb server's device list each time it changes,
 // starting with the current one, until ctx ends. It follows
@@ -67,7 +32,7 @@ func (c *Client) Watch(ctx context.Context, log *slog.Logger, poll time.Duration
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		bo := Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+		bo := retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 		for ctx.Err() == nil {
 			err := c.track(ctx, func() { bo.Reset(); notify() })
 			if ctx.Err() != nil {
@@ -75,7 +40,7 @@ func (c *Client) Watch(ctx context.Context, log *slog.Logger, poll time.Duration
 			}
 			d := bo.Next()
 			log.Warn("device tracking interrupted; retrying", "err", err, "retry_in", d)
-			if !sleep(ctx, d) {
+			if !retry.Sleep(ctx, d) {
 				return
 			}
 		}
@@ -138,13 +103,13 @@ func (c *Client) KeepConnected(ctx context.Context, log *slog.Logger, addrs []st
 	if check <= 0 {
 		check = 2 * time.Second
 	}
-	type retry struct {
-		bo   Backoff
+	type reconnect struct {
+		bo   retry.Backoff
 		next time.Time
 	}
-	state := make(map[string]*retry, len(addrs))
+	state := make(map[string]*reconnect, len(addrs))
 	for _, a := range addrs {
-		state[a] = &retry{bo: Backoff{Min: 500 * time.Millisecond, Max: 30 * time.Second}}
+		state[a] = &reconnect{bo: retry.Backoff{Min: 500 * time.Millisecond, Max: 30 * time.Second}}
 	}
 	for {
 		list, err := c.Devices(ctx)
@@ -175,7 +140,7 @@ func (c *Client) KeepConnected(ctx context.Context, log *slog.Logger, addrs []st
 				log.Info("connected device", "device", a)
 			}
 		}
-		if !sleep(ctx, check) {
+		if !retry.Sleep(ctx, check) {
 			return
 		}
 	}

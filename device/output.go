@@ -1,0 +1,214 @@
+package device
+
+import (
+	"bytes"
+	"errors"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cloudphone/media-service/capture/annexb"
+	"github.com/cloudphone/media-service/media"
+	"github.com/cloudphone/media-service/rtc"
+)
+
+// outputKey names one of a device's outputs: one encoded stream per
+// (codec, quality rung). Rung 0 is the device's full stream.
+type outputKey struct {
+	Codec media.Codec
+	Rung  int
+}
+
+// producer is what makes an output's units: the device's own H.264
+// (pass-through), an encoding pipeline, or a stream of the worker pool.
+type producer interface {
+	// keyFrame makes the next unit a keyframe (an IDR with SPS/PPS); it
+	// never blocks. The output rate-limits the calls.
+	keyFrame()
+	// setBitRate changes the encoder's rate; media.ErrUnsupported where
+	// it cannot change (the device's own H.264).
+	setBitRate(bps int) error
+	// name is the encoder in use ("passthrough", "libx264", ...).
+	name() string
+}
+
+// output is one encoded stream of a device, with its own fan-out,
+// keyframe limiter and bit-rate control. Its device owns it.
+type output struct {
+	key  outputKey
+	cfg  Config
+	b    *rtc.Broadcaster
+	kf   *limiter
+	prod atomic.Pointer[producerBox]
+
+	first     chan struct{} // closed at the first keyframe
+	firstOnce sync.Once
+
+	mu      sync.Mutex
+	format  media.Format
+	size    media.Size
+	lastSPS []byte // the SPS the format was read from
+
+	rateMu      sync.Mutex
+	estimates   map[string]int // viewer ID → bits per second
+	rate        int            // last rate set; 0 before the first
+	rateAt      time.Time
+	unsupported bool // the producer cannot change its rate
+
+	units, bytes, keyframes atomic.Int64
+	window                  rateWindow
+}
+
+type producerBox struct{ p producer }
+
+func newOutput(id string, key outputKey, cfg Config) *output {
+	o := &output{
+		key: key, cfg: cfg, first: make(chan struct{}),
+		format:    media.Format{Codec: key.Codec},
+		estimates: map[string]int{},
+	}
+	interval := cfg.KeyFrameMinInterval
+	o.kf = newLimiter(interval, o.forceKeyFrame)
+	o.b = rtc.NewBroadcaster(rtc.BroadcasterConfig{
+		DeviceID: id, QueueSize: cfg.ViewerQueue, RequestKeyFrame: o.kf.request, Log: cfg.Log,
+	})
+	return o
+}
+
+// setProducer sets what makes the output's units; a pass-through producer
+// restarts screenrecord for a keyframe, so its limiter waits longer.
+func (o *output) setProducer(p producer) {
+	if _, ok := p.(*passthrough); ok && o.kf.interval < PassthroughKeyFrameMinInterval {
+		o.kf.interval = PassthroughKeyFrameMinInterval
+	}
+	o.prod.Store(&producerBox{p})
+}
+
+func (o *output) producer() producer {
+	if b := o.prod.Load(); b != nil {
+		return b.p
+	}
+	return nil
+}
+
+// deliver counts a unit, notes its format at keyframes and fans it out.
+// info, for pass-through, is the source's own reading of its SPS.
+func (o *output) deliver(u media.Unit, info func() (media.Format, media.Size)) {
+	o.units.Add(1)
+	o.bytes.Add(int64(len(u.Data)))
+	o.window.add(len(u.Data))
+	if u.KeyFrame {
+		o.keyframes.Add(1)
+		o.noteFormat(u, info)
+		o.firstOnce.Do(func() { close(o.first) })
+	}
+	o.b.Write(u)
+}
+
+// noteFormat reads the stream's format and size at a keyframe: from the
+// source when it parsed the SPS already, else from the unit's SPS, parsed
+// only when it differs from the last one.
+func (o *output) noteFormat(u media.Unit, info func() (media.Format, media.Size)) {
+	if info != nil {
+		f, s := info()
+		o.mu.Lock()
+		o.format, o.size = f, s
+		o.mu.Unlock()
+		return
+	}
+	if u.Codec != media.H264 {
+		return
+	}
+	for nal := range annexb.NALUnits(u.Data) {
+		if annexb.NALType(nal) != annexb.NALSPS {
+			continue
+		}
+		o.mu.Lock()
+		same := bytes.Equal(nal, o.lastSPS)
+		o.mu.Unlock()
+		if same {
+			return
+		}
+		sps, err := annexb.ParseSPS(nal)
+		if err != nil {
+			return
+		}
+		o.mu.Lock()
+		o.lastSPS = bytes.Clone(nal)
+		o.format = media.Format{Codec: media.H264, ProfileLevelID: sps.ProfileLevelID()}
+		o.size = media.Size{Width: sps.Width, Height: sps.Height}
+		o.mu.Unlock()
+		return
+	}
+}
+
+// formatNow returns the output's format and picture size.
+func (o *output) formatNow() (media.Format, media.Size) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.format, o.size
+}
+
+// forceKeyFrame asks the producer for a keyframe; the limiter calls it.
+func (o *output) forceKeyFrame() {
+	if p := o.producer(); p != nil {
+		p.keyFrame()
+	}
+}
+
+// setEstimate notes a viewer's bandwidth estimate and sets the encoder's
+// rate from the lowest estimate of the output's viewers, at most every
+// Config.BitRateInterval, when it moved by 5% or more (NextBitRate).
+func (o *output) setEstimate(viewer string, bps int) {
+	o.rateMu.Lock()
+	defer o.rateMu.Unlock()
+	o.estimates[viewer] = bps
+	if o.unsupported || time.Since(o.rateAt) < o.cfg.BitRateInterval {
+		return
+	}
+	next, ok := NextBitRate(slices.Collect(maps.Values(o.estimates)), o.rate, o.cfg.MinBitRate, o.cfg.MaxBitRate)
+	p := o.producer()
+	if !ok || p == nil {
+		return
+	}
+	err := p.setBitRate(next)
+	switch {
+	case errors.Is(err, media.ErrUnsupported):
+		o.unsupported = true
+	case err != nil:
+		o.cfg.Log.Warn("set bit rate", "bps", next, "err", err)
+	default:
+		o.rate, o.rateAt = next, time.Now()
+		o.cfg.Log.Debug("bit rate from bandwidth estimates", "bps", next, "viewers", len(o.estimates))
+	}
+}
+
+// dropEstimate forgets a viewer that left.
+func (o *output) dropEstimate(viewer string) {
+	o.rateMu.Lock()
+	defer o.rateMu.Unlock()
+	delete(o.estimates, viewer)
+}
+
+// bitRate returns the rate last set from the estimates (0: none yet).
+func (o *output) bitRate() int {
+	o.rateMu.Lock()
+	defer o.rateMu.Unlock()
+	return o.rate
+}
+
+// encoderName names what produces the output.
+func (o *output) encoderName() string {
+	if p := o.producer(); p != nil {
+		return p.name()
+	}
+	return ""
+}
+
+// close stops the keyframe limiter and the fan-out.
+func (o *output) close() {
+	o.kf.close()
+	o.b.Close()
+}

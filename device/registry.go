@@ -1,0 +1,328 @@
+package device
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/media"
+	"github.com/cloudphone/media-service/rtc"
+)
+
+// Registry is a reference-counted registry of device owners; it
+// implements rtc.Provider. The first viewer of a device starts its Device
+// under the registry's own context (so a viewer that gives up fails no
+// other viewer of the same device); every viewer bounds its own wait with
+// its own context. A device stops Config.Linger after its last viewer
+// left; a viewer that comes back within the linger finds it running (and
+// its cached keyframe). A device's next start waits for its previous stop.
+type Registry struct {
+	cfg Config
+	log *slog.Logger
+
+	ctx    context.Context // devices start and run under it
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	entries  map[string]*entry
+	stopping map[string]chan struct{} // closed when that device's stop returned
+	closed   bool
+	wg       sync.WaitGroup // starts, linger timers and the stops they run
+
+	poolOnce sync.Once
+	pool     atomic.Pointer[poolRouter]
+	poolErr  error
+}
+
+// entry is one device in the registry.
+type entry struct {
+	id    string
+	refs  int
+	ready chan struct{} // closed when the start ended; then dev or err is set
+	dev   *Device
+	err   error
+	timer *time.Timer
+	gen   uint64 // invalidates a scheduled stop
+}
+
+var _ rtc.Provider = (*Registry)(nil)
+
+// NewRegistry returns a registry of devices built from cfg. Close stops
+// every device.
+func NewRegistry(cfg Config) *Registry {
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Registry{
+		cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel,
+		entries:  map[string]*entry{},
+		stopping: map[string]chan struct{}{},
+	}
+}
+
+// Join starts or joins a device for one viewer (rtc.Provider). A viewer
+// whose offer cannot take the configured codec is refused before the
+// device starts.
+func (r *Registry) Join(ctx context.Context, req rtc.JoinRequest) (rtc.Feed, error) {
+	if err := media.CheckDeviceID(req.DeviceID); err != nil {
+		return nil, fmt.Errorf("%w: %w", rtc.ErrBadRequest, err)
+	}
+	if c := r.cfg.codec(); !slices.Contains(req.Codecs, c) {
+		return nil, fmt.Errorf("%w: the service sends %s (VIDEO_ENCODER_TYPE=%s); the offer takes %s", rtc.ErrCodecUnsupported, c, r.cfg.Kind, codecList(req.Codecs))
+	}
+	e, release, err := r.acquire(req.DeviceID)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-e.ready:
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+	if e.err != nil {
+		release()
+		return nil, e.err
+	}
+	o, err := e.dev.output(req.Codecs)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return &feed{d: e.dev, o: o, id: req.ViewerID, leave: release}, nil
+}
+
+func codecList(cs []media.Codec) string {
+	if len(cs) == 0 {
+		return "no video codec the service sends"
+	}
+	s := make([]string, len(cs))
+	for i, c := range cs {
+		s[i] = string(c)
+	}
+	return strings.Join(s, ", ")
+}
+
+// acquire counts one more viewer of a device, starting it if needed, and
+// returns its entry and the function that drops the reference.
+func (r *Registry) acquire(id string) (*entry, func(), error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, nil, rtc.ErrClosed
+	}
+	e := r.entries[id]
+	if e == nil {
+		e = &entry{id: id, refs: 1, ready: make(chan struct{})}
+		r.entries[id] = e
+		prev := r.stopping[id]
+		r.wg.Go(func() { r.start(e, prev) })
+	} else {
+		e.refs++
+		r.cancelStop(e)
+	}
+	var once sync.Once
+	return e, func() { once.Do(func() { r.release(e) }) }, nil
+}
+
+// start starts a new entry's device under the registry's context.
+func (r *Registry) start(e *entry, prev chan struct{}) {
+	var dev *Device
+	var err error
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-r.ctx.Done():
+			err = rtc.ErrClosed
+		}
+	}
+	if err == nil {
+		dev, err = start(r.ctx, e.id, r.cfg, r.workerPool)
+		if err != nil && r.ctx.Err() != nil {
+			err = rtc.ErrClosed
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e.dev, e.err = dev, err
+	close(e.ready)
+	if err != nil {
+		r.log.Warn("device did not start", "device", e.id, "err", err)
+		if r.entries[e.id] == e {
+			delete(r.entries, e.id)
+		}
+		return
+	}
+	f, _ := dev.outputs[0].formatNow()
+	r.log.Info("device started", "device", e.id, "encoder", dev.EncoderName(), "codec", f.Codec, "profile", f.ProfileLevelID)
+	if e.refs == 0 {
+		r.scheduleStop(e) // every viewer gave up while it started
+	}
+}
+
+// workerPool returns the shared worker pool, started on first use.
+func (r *Registry) workerPool() (*poolRouter, error) {
+	r.poolOnce.Do(func() {
+		p, err := newPoolRouter(r.cfg)
+		r.pool.Store(p)
+		r.poolErr = err
+	})
+	return r.pool.Load(), r.poolErr
+}
+
+// release drops one viewer of e.
+func (r *Registry) release(e *entry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e.refs--
+	select {
+	case <-e.ready:
+	default:
+		return // start will see refs == 0
+	}
+	if e.refs == 0 && e.err == nil {
+		r.scheduleStop(e)
+	}
+}
+
+// scheduleStop stops e's device after the linger; r.mu is held.
+func (r *Registry) scheduleStop(e *entry) {
+	if r.closed || r.entries[e.id] != e {
+		return
+	}
+	e.gen++
+	gen := e.gen
+	r.wg.Add(1)
+	e.timer = time.AfterFunc(max(r.cfg.Linger, 0), func() { r.expire(e, gen) })
+}
+
+// cancelStop cancels a scheduled stop of e; r.mu is held.
+func (r *Registry) cancelStop(e *entry) {
+	e.gen++
+	if e.timer != nil && e.timer.Stop() {
+		r.wg.Done()
+	}
+	e.timer = nil
+}
+
+// expire stops e's device if nobody came back.
+func (r *Registry) expire(e *entry, gen uint64) {
+	defer r.wg.Done()
+	r.mu.Lock()
+	if e.gen != gen || e.refs > 0 || r.entries[e.id] != e {
+		r.mu.Unlock()
+		return
+	}
+	delete(r.entries, e.id)
+	e.timer = nil
+	done := make(chan struct{})
+	r.stopping[e.id] = done
+	r.mu.Unlock()
+
+	e.dev.Close()
+	r.log.Info("device stopped", "device", e.id)
+
+	r.mu.Lock()
+	if r.stopping[e.id] == done {
+		delete(r.stopping, e.id)
+	}
+	r.mu.Unlock()
+	close(done)
+}
+
+// running returns the devices that have started.
+func (r *Registry) running() []*Device {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*Device
+	for _, e := range r.entries {
+		select {
+		case <-e.ready:
+			if e.dev != nil {
+				out = append(out, e.dev)
+			}
+		default:
+		}
+	}
+	slices.SortFunc(out, func(a, b *Device) int { return strings.Compare(a.id, b.id) })
+	return out
+}
+
+// Device returns a running device.
+func (r *Registry) Device(id string) (*Device, bool) {
+	for _, d := range r.running() {
+		if d.id == id {
+			return d, true
+		}
+	}
+	return nil, false
+}
+
+// Stats returns the statistics of the running devices, by serial.
+func (r *Registry) Stats() []Stats {
+	devs := r.running()
+	out := make([]Stats, 0, len(devs))
+	for _, d := range devs {
+		out = append(out, d.Stats())
+	}
+	return out
+}
+
+// BroadcasterStats returns the fan-out counters of the running devices'
+// outputs, by device.
+func (r *Registry) BroadcasterStats() []rtc.BroadcasterStats {
+	var out []rtc.BroadcasterStats
+	for _, d := range r.running() {
+		out = append(out, d.broadcasterStats()...)
+	}
+	return out
+}
+
+// WorkerPoolStats returns the shared worker pool's counters, all devices
+// together, or nil when no pool runs (USE_WORKER_POOL=false, or no device
+// encoded here started yet).
+func (r *Registry) WorkerPoolStats() *encoder.Snapshot {
+	p := r.pool.Load()
+	if p == nil {
+		return nil
+	}
+	s := p.stats()
+	return &s
+}
+
+// Close stops every device now, viewers or not (close the session manager
+// first), waits for the starts and stops under way, and stops the worker
+// pool. Join then returns rtc.ErrClosed. It is idempotent.
+func (r *Registry) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		r.wg.Wait()
+		return nil
+	}
+	r.closed = true
+	r.cancel()
+	entries := make([]*entry, 0, len(r.entries))
+	for id, e := range r.entries {
+		r.cancelStop(e)
+		entries = append(entries, e)
+		delete(r.entries, id)
+	}
+	r.mu.Unlock()
+	for _, e := range entries {
+		<-e.ready
+		if e.err == nil {
+			e.dev.Close()
+		}
+	}
+	r.wg.Wait()
+	if p := r.pool.Load(); p != nil {
+		p.close()
+	}
+	return nil
+}

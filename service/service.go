@@ -1,0 +1,263 @@
+// Package service wires the service together: the adb client and device
+// watch, the encoder probe, the device registry (one owner per device),
+// the WebRTC session manager, the metrics and monitors, and the HTTP API.
+// Command media-service parses the configuration, builds the logger and
+// the listener, and calls Run.
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cloudphone/media-service/adb"
+	"github.com/cloudphone/media-service/api"
+	"github.com/cloudphone/media-service/config"
+	"github.com/cloudphone/media-service/device"
+	"github.com/cloudphone/media-service/media"
+	"github.com/cloudphone/media-service/metrics"
+	"github.com/cloudphone/media-service/native"
+	"github.com/cloudphone/media-service/rtc"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options are what Run serves with.
+type Options struct {
+	Config config.Config
+	Log    *slog.Logger
+	// Listener is the HTTP listener (PORT); Run closes it.
+	Listener net.Listener
+	// Version names the build in /health and the logs.
+	Version string
+}
+
+// Run runs the service until ctx ends, then stops every session and
+// device and returns.
+func Run(ctx context.Context, o Options) error {
+	cfg, log, ln := o.Config, o.Log, o.Listener
+	native.SetLogger(log)
+	defer native.SetLogger(nil)
+	log.Info("starting", "version", o.Version, "ffmpeg", native.FFmpegVersion(),
+		"capture_mode", cfg.CaptureMode, "encoder_type", cfg.VideoEncoderType, "hw_accel", cfg.H264HWAccel,
+		"adb_server", cfg.ADBServer, "adb_devices", cfg.ADBDevices)
+	if cfg.AuthDisabled {
+		log.Warn("authentication is disabled (AUTH_DISABLED=true): anyone who can reach the port can use the API")
+	} else if len(cfg.APITokens) == 0 {
+		log.Warn("no API_TOKENS configured: every API call will be refused")
+	}
+	client, err := adb.NewClient(cfg.ADBServer)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("ADB_SERVER: %w", err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	// Encoders: probe once, in the background, so the port answers at once.
+	prober := native.NewProber(0, cfg.VAAPIDevice)
+	probed := make(chan []string, 1)
+	wg.Go(func() {
+		res := prober.All(ctx)
+		for _, r := range res {
+			log.Info("encoder probe", "encoder", r.Encoder, "available", r.Available, "reason", r.Reason, "elapsed", r.Elapsed)
+		}
+		if best, err := prober.Best(ctx); err == nil {
+			log.Info("best H.264 encoder by the probe", "encoder", best, "hw_accel", cfg.H264HWAccel)
+		} else {
+			log.Warn("no H.264 encoder works", "err", err)
+		}
+		probed <- H264Chain(cfg.H264HWAccel, res)
+	})
+	var chainOnce sync.Once
+	var chain []string
+	h264 := func() []string {
+		chainOnce.Do(func() { chain = <-probed })
+		return chain
+	}
+
+	wg.Go(func() { client.KeepConnected(ctx, log, cfg.ADBDevices, 0) })
+	wg.Go(func() {
+		client.Watch(ctx, log, 0, func(list []adb.DeviceInfo) {
+			for _, d := range list {
+				log.Info("device", "device", d.Serial, "state", d.State, "model", d.Model)
+			}
+		})
+	})
+
+	registry := device.NewRegistry(device.Config{
+		ADB:                 client,
+		Mode:                media.CaptureMode(cfg.CaptureMode),
+		Kind:                media.EncoderKind(cfg.VideoEncoderType),
+		H264:                h264,
+		Encoder:             native.Options{FrameRate: cfg.VideoFrameRate, BitRate: cfg.VideoBitRate, Preset: cfg.H264Preset, Profile: cfg.H264Profile, KeyFrameInterval: cfg.KeyFrameInterval, VAAPIDevice: cfg.VAAPIDevice},
+		ScreenrecordBitRate: cfg.VideoBitRate,
+		EncodeTimeout:       cfg.EncodeTimeout,
+		WriteTimeout:        cfg.WriteTimeout,
+		CloseTimeout:        cfg.EncoderCloseTimeout,
+		WorkerPool:          cfg.UseWorkerPool,
+		Workers:             cfg.WorkerCount,
+		Log:                 log,
+	})
+	defer registry.Close() // after the manager has ended every session
+	rcfg := rtc.Config{
+		ICEPortMin: uint16(cfg.ICEPortMin), ICEPortMax: uint16(cfg.ICEPortMax), ICEUDPMuxPort: cfg.ICEUDPMuxPort,
+		ICETCP: cfg.ICETCPPort > 0, ICETCPPort: cfg.ICETCPPort,
+		STUNURLs: cfg.STUNURLs, TURNURLs: cfg.TURNURLs, TURNUsername: cfg.TURNUsername, TURNPassword: cfg.TURNPassword,
+		NAT1To1IPs: cfg.NAT1To1IPs, Shards: cfg.SessionShards, MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+		StartBitRate: cfg.VideoBitRate, Log: log,
+	}
+	e2e := metrics.NewE2ELatency()
+	rcfg.OnClientReport = func(device string, raw json.RawMessage) {
+		var r struct {
+			Type string  `json:"type"`
+			Ms   float64 `json:"ms"`
+		}
+		if json.Unmarshal(raw, &r) == nil && r.Type == "latency" && r.Ms > 0 && r.Ms < 60_000 {
+			e2e.Observe(device, time.Duration(r.Ms*float64(time.Millisecond)))
+		}
+	}
+	manager, err := rtc.NewManager(rcfg, registry)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("webrtc: %w", err)
+	}
+	defer manager.Close()
+
+	res := metrics.NewResources()
+	wg.Go(func() {
+		(&metrics.GoroutineMonitor{Interval: cfg.GoroutineMonitorInterval, Gauge: res.Goroutines, Log: log}).Run(ctx)
+	})
+	wg.Go(func() { (&metrics.ResourceMonitor{Interval: cfg.ResourceMonitorInterval, R: res, Log: log}).Run(ctx) })
+	collector := metrics.NewCollector(metrics.Sources{Streams: registry.Stats, Broadcasters: registry.BroadcasterStats, Sessions: manager.List})
+
+	srv := api.New(api.Options{
+		Info:         api.Info{Version: o.Version, FFmpeg: native.FFmpegVersion()},
+		Tokens:       cfg.APITokens,
+		AuthDisabled: cfg.AuthDisabled,
+		CORSOrigins:  cfg.CORSAllowOrigins,
+		RateLimit:    cfg.RateLimit,
+		Log:          log,
+	}, api.Deps{
+		Devices: func(ctx context.Context) ([]api.DeviceView, error) {
+			return devices(ctx, client, registry, cfg.CaptureMode)
+		},
+		Encoders: func(ctx context.Context) []api.EncoderView { return encoderViews(prober.All(ctx)) },
+		Stats: func() api.StatsResponse {
+			return api.StatsResponse{Devices: registry.Stats(), Broadcasters: registry.BroadcasterStats(),
+				WorkerPool: registry.WorkerPoolStats(), Sessions: manager.List(), E2ELatency: e2e.Summary()}
+		},
+		Metrics:     append([]prometheus.Collector{collector, e2e.Collector()}, res.Collectors()...),
+		Sessions:    sessions{manager},
+		ErrorStatus: rtc.StatusCode,
+	})
+	return srv.Serve(ctx, ln)
+}
+
+// HWAccelEncoder returns the encoder of an accelerator that H264_HW_ACCEL
+// names (nvenc, qsv or vaapi).
+func HWAccelEncoder(accel string) (string, bool) {
+	switch accel {
+	case "nvenc":
+		return native.CodecNVENC, true
+	case "qsv":
+		return native.CodecQSV, true
+	case "vaapi":
+		return native.CodecVAAPI, true
+	}
+	return "", false
+}
+
+// H264Chain turns the probe results and H264_HW_ACCEL into the H.264
+// encoders to try, best first (libx264 is added last by the factory).
+func H264Chain(accel string, res []native.ProbeResult) []string {
+	var out []string
+	for _, r := range res {
+		if !r.Available || native.MediaCodecOf(r.Encoder) != native.MediaCodecH264 {
+			continue
+		}
+		if name, ok := HWAccelEncoder(accel); ok && r.Encoder != name {
+			continue
+		}
+		if accel == "none" {
+			continue
+		}
+		out = append(out, r.Encoder)
+	}
+	return out
+}
+
+func encoderViews(res []native.ProbeResult) []api.EncoderView {
+	out := make([]api.EncoderView, 0, len(res))
+	for _, r := range res {
+		out = append(out, api.EncoderView{Encoder: r.Encoder, Available: r.Available, Reason: r.Reason,
+			ElapsedMs: float64(r.Elapsed) / float64(time.Millisecond)})
+	}
+	return out
+}
+
+func devices(ctx context.Context, client *adb.Client, reg *device.Registry, mode string) ([]api.DeviceView, error) {
+	list, err := client.Devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.DeviceView, 0, len(list))
+	for _, d := range list {
+		v := api.DeviceView{Serial: d.Serial, State: d.State, Model: d.Model, Product: d.Product, Device: d.Device, CaptureMode: mode}
+		if dev, ok := reg.Device(d.Serial); ok {
+			size := dev.Size()
+			v.Width, v.Height, v.Encoder, v.Viewers = size.Width, size.Height, dev.EncoderName(), dev.Viewers()
+		}
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b api.DeviceView) int { return strings.Compare(a.Serial, b.Serial) })
+	return out, nil
+}
+
+// sessions adapts rtc.Manager to the API.
+type sessions struct{ m *rtc.Manager }
+
+func (s sessions) Create(ctx context.Context, device, user, offer string) (string, string, error) {
+	sess, answer, err := s.m.Create(ctx, rtc.CreateRequest{DeviceID: device, UserID: user, Offer: offer})
+	if err != nil {
+		return "", "", err
+	}
+	return sess.Info().ID, answer, nil
+}
+
+func (s sessions) List() []rtc.SessionInfo { return s.m.List() }
+
+func (s sessions) Get(id string) (rtc.SessionInfo, error) {
+	sess, err := s.m.Get(id)
+	if err != nil {
+		return rtc.SessionInfo{}, err
+	}
+	return sess.Info(), nil
+}
+
+func (s sessions) Delete(id string) error { return s.m.Delete(id) }
+
+func (s sessions) AddSDPFragment(id, frag string) error { return s.m.AddSDPFragment(id, frag) }
+
+func (s sessions) AddCandidate(id, candidate string) error {
+	if candidate == "" {
+		return nil // end of candidates: nothing to do
+	}
+	var init webrtc.ICECandidateInit
+	if strings.HasPrefix(candidate, "{") {
+		if err := json.Unmarshal([]byte(candidate), &init); err != nil {
+			return fmt.Errorf("%w: candidate is not valid JSON", rtc.ErrBadRequest)
+		}
+	} else {
+		init.Candidate = candidate
+	}
+	return s.m.AddCandidate(id, init)
+}
