@@ -9,6 +9,10 @@ WITH      := third_party/with-ffmpeg.sh
 DEPS      := third_party/install-deps.sh
 BENCHTIME ?= 200x
 DEVICESIM_ADDR ?= 127.0.0.1:5600
+# staticcheck for lint, pinned: installed with the Go toolchain's own module
+# proxy settings into a per-version folder outside the clone.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/media-service/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
 .PHONY: help deps ffmpeg build run test test-nocgo bench lint fmtcheck fmt clean
 
@@ -62,11 +66,16 @@ bench: ## benchmarks side by side: libx264 in-process vs the ffmpeg program, fra
 fmtcheck: ## fail if gofmt would change a file
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-lint: fmtcheck ## gofmt, go vet with and without cgo, and the cgo boundary
+lint: fmtcheck $(STATICCHECK) ## gofmt, go vet and staticcheck with and without cgo, and the cgo boundary
 	$(WITH) go vet ./...
 	CGO_ENABLED=0 go vet ./...
+	$(WITH) $(STATICCHECK) ./...
+	CGO_ENABLED=0 $(STATICCHECK) ./...
 	@leaks=$$(grep -rlE --include='*.go' '^import "C"|"C"$$|asticode/go-astiav' . | grep -vE '^\./(native|third_party)/' || true); \
 	if [ -n "$$leaks" ]; then echo "only native/ may import C or go-astiav:"; echo "$$leaks"; exit 1; fi
+
+$(STATICCHECK):
+	CGO_ENABLED=0 GOBIN=$(@D) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 fmt: ## gofmt every Go file
 	gofmt -w $$(git ls-files '*.go')

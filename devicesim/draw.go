@@ -21,16 +21,6 @@ func (r rect) intersect(o rect) rect {
 	return r
 }
 
-func (r rect) union(o rect) rect {
-	if r.empty() {
-		return o
-	}
-	if o.empty() {
-		return r
-	}
-	return rect{min(r.X0, o.X0), min(r.Y0, o.Y0), max(r.X1, o.X1), max(r.Y1, o.Y1)}
-}
-
 // canvas is a packed RGBA picture with a scratch row for fills.
 type canvas struct {
 	pix    []byte

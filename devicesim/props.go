@@ -5,7 +5,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -124,11 +123,4 @@ func wmUsage(w io.Writer) {
 	fmt.Fprint(w, "Window manager (window) commands:\n"+
 		"  size\n    Return the physical display size.\n"+
 		"  density\n    Return the physical display density.\n")
-}
-
-// atoiStrict parses a decimal integer with no sign other than '-' and no
-// spaces.
-func atoiStrict(s string) (int, bool) {
-	n, err := strconv.Atoi(s)
-	return n, err == nil
 }

@@ -78,18 +78,22 @@ func parseRecordArgs(args []string) (recordOptions, error) {
 		case "size":
 			w, h, ok := parseSize(val)
 			if !ok {
+				//lint:ignore ST1005 Android's screenrecord prints this text verbatim
 				return o, fmt.Errorf("Invalid size '%s', must be width x height", val)
 			}
 			if w <= 0 || h <= 0 || w > recordMaxSize || h > recordMaxSize {
+				//lint:ignore ST1005 Android's screenrecord prints this text verbatim
 				return o, fmt.Errorf("Invalid size %dx%d", w, h)
 			}
 			o.width, o.height = w, h
 		case "bit-rate":
 			br, ok := parseValueWithUnit(val)
 			if !ok {
+				//lint:ignore ST1005 Android's screenrecord prints this text verbatim
 				return o, fmt.Errorf("Invalid bit rate '%s'", val)
 			}
 			if br < recordMinBitRate || br > recordMaxBitRate {
+				//lint:ignore ST1005 Android's screenrecord prints this text verbatim
 				return o, fmt.Errorf("Bit rate %dbps outside acceptable range [%d,%d]", br, recordMinBitRate, recordMaxBitRate)
 			}
 			o.bitRate = br
@@ -99,6 +103,7 @@ func parseRecordArgs(args []string) (recordOptions, error) {
 				if err != nil {
 					n = 0
 				}
+				//lint:ignore ST1005 Android's screenrecord prints this text verbatim
 				return o, fmt.Errorf("Time limit %ds outside acceptable range [1,%d]", n, recordMaxTimeLimit)
 			}
 			o.timeLimit = time.Duration(n) * time.Second
@@ -109,6 +114,7 @@ func parseRecordArgs(args []string) (recordOptions, error) {
 			case "mp4", "webm", "3gpp", "frames":
 				return o, fmt.Errorf("devicesim: --output-format=%s is not simulated (use h264 or raw-frames)", val)
 			default:
+				//lint:ignore ST1005 Android's screenrecord prints this text verbatim
 				return o, fmt.Errorf("Unknown format '%s'", val)
 			}
 		default:
@@ -116,12 +122,14 @@ func parseRecordArgs(args []string) (recordOptions, error) {
 		}
 	}
 	if len(files) != 1 {
+		//lint:ignore ST1005 Android's screenrecord prints this text verbatim
 		return o, errors.New("Must specify output file (see --help).")
 	}
 	if files[0] != "-" {
 		return o, fmt.Errorf("devicesim: screenrecord writes to standard output (-) only, not %s", files[0])
 	}
 	if o.format == "mp4" {
+		//lint:ignore ST1005 Android's screenrecord prints this text verbatim
 		return o, errors.New("Can't write to stdout in mp4 format; use --output-format=h264 or raw-frames")
 	}
 	return o, nil

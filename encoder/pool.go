@@ -184,18 +184,6 @@ func (p *WorkerPool) Output() <-chan PoolOutput { return p.out }
 // Stats returns the pool's counters (all streams).
 func (p *WorkerPool) Stats() Snapshot { return p.stats.Snapshot() }
 
-// WorkerOf returns the index of the worker a stream is pinned to, or -1.
-func (p *WorkerPool) WorkerOf(stream string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i, w := range p.workers {
-		if p.streams[stream] == w {
-			return i
-		}
-	}
-	return -1
-}
-
 func (p *WorkerPool) work(w *poolWorker) {
 	defer func() {
 		w.mu.Lock()

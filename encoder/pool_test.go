@@ -48,7 +48,7 @@ func TestWorkerPoolKeepsStreamsInOrder(t *testing.T) {
 			if !p.Submit(name, frame(t, pools[s], i)) {
 				t.Fatalf("frame %d of %s dropped with room in the queue", i, name)
 			}
-			w := p.WorkerOf(name)
+			w := p.workerOf(name)
 			if prev, ok := workerOf[name]; ok && prev != w {
 				t.Fatalf("%s moved from worker %d to %d", name, prev, w)
 			}

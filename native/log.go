@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,18 @@ func (r *logRouter) capture(tid int, line string) {
 	r.mu.Unlock()
 	if s != nil {
 		s.add(line)
+	}
+}
+
+// maxProbeLines bounds what a probe keeps of FFmpeg's log.
+const maxProbeLines = 8
+
+// add keeps line unless the sink is full or already holds it.
+func (s *lineSink) add(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.lines) < maxProbeLines && !slices.Contains(s.lines, line) {
+		s.lines = append(s.lines, line)
 	}
 }
 

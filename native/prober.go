@@ -284,17 +284,6 @@ type lineSink struct {
 	lines []string
 }
 
-// maxProbeLines bounds what a probe keeps of FFmpeg's log.
-const maxProbeLines = 8
-
-func (s *lineSink) add(line string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.lines) < maxProbeLines && !slices.Contains(s.lines, line) {
-		s.lines = append(s.lines, line)
-	}
-}
-
 func (s *lineSink) snapshot() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,7 +1,7 @@
 // Package rtc is the WebRTC side on Pion: the media engine, sessions,
 // per-device fan-out to viewers, keyframe and bandwidth feedback, ICE
 // settings and the input data channel. It is pure Go; the units it sends
-// come from the encoder package (H.264 access units in Annex-B form, or
+// come from the device package (H.264 access units in Annex-B form, or
 // VP8 frames).
 //
 // # Pieces
@@ -13,10 +13,11 @@
 //     sessions. A sweep closes sessions that never connected or stayed
 //     disconnected for [Config.IdleTimeout], and at once those whose
 //     connection failed or closed.
-//   - A [Provider] gives a session its [Device] and the device's
-//     [Broadcaster]. [Hub] is the Provider over a [MediaSource]: it starts a
-//     device's capture and encoder for its first viewer, shares them, and
-//     stops them [Config.Linger] after the last viewer left.
+//   - A [Provider] joins a session to its device and returns the viewer's
+//     [Feed]. The device package implements it: one owner per device holds
+//     the device's capture, coders, fan-out, keyframe limiting, bit-rate
+//     control and input, and starts and stops the device; rtc knows
+//     nothing of cgo, adb or encoders.
 //   - [Broadcaster] fans a device's units out. [Broadcaster.Write] never
 //     blocks: each viewer has a bounded queue (64 units) and a writer
 //     goroutine that writes samples to the session's
@@ -25,8 +26,8 @@
 //     holds up nobody. The broadcaster keeps the units since the latest
 //     keyframe, so a viewer starts at once from a keyframe (fast join); with
 //     none cached it asks the device for one. Keyframe requests (joins,
-//     skips, PLI and FIR from any viewer) are merged and rate-limited
-//     ([Config.KeyFrameMinInterval]).
+//     skips, PLI and FIR from any viewer) go to the device's owner, which
+//     merges and rate-limits them.
 //
 // # Codecs
 //
@@ -35,15 +36,14 @@
 // NACK, PLI, FIR and transport-cc feedback; and the transport-cc,
 // playout-delay and abs-capture-time header extensions. Each session sends
 // the device's codec. For H.264 the answer carries the profile the device
-// actually produces ([Device.ProfileLevelID]): the device's own
+// actually produces ([Feed.Format]): the device's own
 // profile-level-id when the offer has those profile bytes, else the
 // offered format of the same profile (Constrained Baseline flagged 42c0 by
 // Android encoders answers as the offer's 42e0) or of a profile that
 // decodes it, with the device's level. An offer that cannot receive the
 // device's codec (VP8 only, for an H.264 device) fails with
-// [ErrCodecUnsupported]; [OfferCodecs] tells the service what the offer
-// takes, so that it can start a VP8 pipeline for such clients and create
-// the session again.
+// [ErrCodecUnsupported]; the codecs the offer takes go to [Provider.Join]
+// ([JoinRequest.Codecs]), which picks the device's output by them.
 //
 // # Outgoing packets
 //
@@ -53,25 +53,21 @@
 // unit reached the broadcaster, when the client negotiated them. The
 // interceptors are the NACK responder, RTCP sender reports, transport-cc
 // sequence numbers and Google Congestion Control (no pacer: frames leave
-// as they come). The lowest estimate among a device's viewers that give
-// transport-wide feedback, clamped to [Config.MinBitRate] ..
-// [Config.MaxBitRate], goes to [Device.SetBitRate] at most every
-// [Config.BitRateInterval] and only when it moved by 5% or more
-// ([NextBitRate]); a device that answers media.ErrUnsupported
-// (pass-through) is not asked again.
+// as they come), bounded by [Config.MinBitRate] .. [Config.MaxBitRate].
+// Every [Config.SweepInterval] the estimate of each viewer that gives
+// transport-wide feedback goes to its feed ([Feed.SetEstimate]); the
+// device's owner sets its encoder's rate from its viewers' estimates.
 //
 // # Signalling
 //
 // [Manager.Create] takes the offer as raw SDP (application/sdp, as WHEP
 // posts it) or as the JSON of an RTCSessionDescription, and validates it
 // before anything is allocated ([ValidateOffer]: an offer, with a video
-// m-line that can receive, ICE credentials, a fingerprint and mids). With
-// [Config.Trickle] false the answer waits for ICE gathering and holds every
-// candidate; with it true the answer comes at once, the client's
-// candidates arrive through [Manager.AddCandidate] or
+// m-line that can receive, ICE credentials, a fingerprint and mids). The
+// answer waits for ICE gathering and holds every server candidate; the
+// client may trickle its own through [Manager.AddCandidate] or
 // [Manager.AddSDPFragment] (WHEP's PATCH body,
-// application/trickle-ice-sdpfrag) and the server's go to
-// [CreateRequest.OnCandidate]. ICE restarts are not supported. Errors are
+// application/trickle-ice-sdpfrag). ICE restarts are not supported. Errors are
 // sentinels that carry HTTP status codes ([StatusCode]).
 //
 // # Input
@@ -90,7 +86,7 @@
 //	{"type":"report",...}       likewise
 //	{"type":"ping","t":123}     answered {"type":"pong","t":123}
 //
-// Coordinates are fractions (0..1) of the displayed video; [Device.Input]
+// Coordinates are fractions (0..1) of the displayed video; [Feed.Input]
 // maps them to device pixels. One viewer controls a device at a time: the
 // first to send input, or the last to send "control", until it leaves or
 // releases. Input from others is refused. Every refused or malformed

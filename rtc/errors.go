@@ -47,7 +47,7 @@ var (
 	// ErrNotController is returned by Feed.Input when another viewer
 	// controls the device.
 	ErrNotController = newError(http.StatusConflict, "rtc: another viewer controls this device")
-	// ErrClosed is returned by a closed Manager, Hub or Broadcaster.
+	// ErrClosed is returned by a closed Manager or Broadcaster.
 	ErrClosed = newError(http.StatusServiceUnavailable, "rtc: closed")
 )
 

@@ -413,13 +413,6 @@ func (p *fakeProvider) stopLocked(d *fakeDevice) {
 	p.stops.Add(1)
 }
 
-// broadcaster returns a running device's broadcaster, or nil.
-func (p *fakeProvider) broadcaster(id string) *Broadcaster {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.devices[id].b
-}
-
 // hold joins a device for the rest of the test, as a viewer that never
 // watches, and returns its broadcaster.
 func (p *fakeProvider) hold(t testing.TB, id string) *Broadcaster {

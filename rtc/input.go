@@ -51,7 +51,7 @@ const (
 
 // InputMessage is one validated message of the input channel. X, Y, X2 and
 // Y2 are fractions (0..1) of the displayed picture's width and height,
-// from its top left; Device.Input maps them to device pixels.
+// from its top left; Feed.Input maps them to device pixels.
 type InputMessage struct {
 	Type string
 	// X, Y: tap, swipe start, long press. X2, Y2: swipe end.

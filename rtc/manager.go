@@ -190,6 +190,9 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Session, stri
 	feed, err := m.provider.Join(ctx, JoinRequest{DeviceID: req.DeviceID, ViewerID: id, Codecs: o.codecs()})
 	if err != nil {
 		m.unreserve(req.UserID)
+		if m.ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			err = ErrClosed // Close cancelled the wait
+		}
 		return nil, "", err
 	}
 	f := feed.Format()

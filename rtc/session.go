@@ -22,7 +22,7 @@ import (
 const (
 	// maxRemoteCandidates bounds the candidates a client may add.
 	maxRemoteCandidates = 64
-	// inputTimeout bounds one Device.Input call.
+	// inputTimeout bounds one Feed.Input call.
 	inputTimeout = 5 * time.Second
 	// maxReplyBuffered: replies are dropped while the channel holds more.
 	maxReplyBuffered = 64 << 10
@@ -156,7 +156,7 @@ func (s *Session) startMediaLocked() {
 
 // readRTCP reads the RTCP the client sends about the track, which runs it
 // through the interceptors (NACK responder, GCC, sender reports), and
-// turns PLI and FIR into rate-limited keyframe requests.
+// turns PLI and FIR into keyframe requests (the device's owner rate-limits them).
 func (s *Session) readRTCP() {
 	defer s.wg.Done()
 	buf := make([]byte, 1500)

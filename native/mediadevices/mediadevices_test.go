@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"io"
+	"log/slog"
 	"math"
 	"slices"
 	"testing"
@@ -13,8 +14,15 @@ import (
 	"github.com/pion/mediadevices/pkg/io/video"
 	"github.com/pion/mediadevices/pkg/prop"
 
+	"go.uber.org/goleak"
+
 	"github.com/cloudphone/media-service/native"
 )
+
+func TestMain(m *testing.M) {
+	native.SetLogger(slog.New(slog.DiscardHandler)) // FFmpeg's own stderr output is noise here
+	goleak.VerifyTestMain(m)
+}
 
 func TestRTPCodec(t *testing.T) {
 	for _, tc := range []struct {
