@@ -29,7 +29,6 @@ type poolStream struct {
 	candidates []string
 	sink       func(media.Unit)
 	size       [2]int // from the first frame
-	errors     int64  // errors the pool reported for the stream
 }
 
 // newPoolRouter starts a pool of workers whose streams open their
@@ -67,9 +66,6 @@ func (r *poolRouter) dispatch() {
 	for o := range r.pool.Output() {
 		r.mu.Lock()
 		s := r.streams[o.Stream]
-		if s != nil && o.Err != nil {
-			s.errors++
-		}
 		r.mu.Unlock()
 		if o.Err != nil {
 			r.log.Error("pooled encoder", "device", o.Stream, "err", o.Err)
