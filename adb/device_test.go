@@ -70,7 +70,7 @@ func TestInputReachesDevice(t *testing.T) {
 			}
 		}
 		latencies = append(latencies, ev.Time.Sub(start))
-		ev.Time, ev.Source = time.Time{}, ""
+		ev.Time, ev.Source, ev.Display = time.Time{}, "", devicesim.Display{}
 		if ev != c.want {
 			t.Fatalf("%s: device got %+v, want %+v", c.name, ev, c.want)
 		}
@@ -81,6 +81,46 @@ func TestInputReachesDevice(t *testing.T) {
 		if argv[0] != "input" && argv[0] != "wm" && argv[0] != "getprop" {
 			t.Fatalf("device ran %q", argv)
 		}
+	}
+}
+
+// TestGeometryFollowsDevice reads the display's size and rotation as they
+// change at run time, and maps the viewer's points into the new picture.
+func TestGeometryFollowsDevice(t *testing.T) {
+	adbs := adbtest.Start(t)
+	c, sim, serial := startDevice(t, adbs, devicesim.Options{Width: 240, Height: 320, Static: true})
+	ctx := context.Background()
+	geometry := func() Geometry {
+		t.Helper()
+		g, err := c.Geometry(ctx, serial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	if g := geometry(); g != (Geometry{Width: 240, Height: 320}) {
+		t.Fatalf("geometry at start %+v", g)
+	}
+	if err := sim.SetRotation(1); err != nil {
+		t.Fatal(err)
+	}
+	g := geometry()
+	if g != (Geometry{Width: 240, Height: 320, Rotation: 1}) || g.Picture() != (Size{Width: 320, Height: 240}) {
+		t.Fatalf("geometry after a quarter turn %+v, picture %v", g, g.Picture())
+	}
+	// The point (0.5, 0.9) of the turned picture is near its bottom edge.
+	if x, y, err := MapPoint(0.5, 0.9, g); err != nil || x != 160 || y != 215 {
+		t.Fatalf("MapPoint(0.5, 0.9) = %d, %d, %v; want 160, 215", x, y, err)
+	}
+	if err := sim.SetSize(200, 300); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.PictureSize(ctx, serial)
+	if err != nil || p != (Size{Width: 300, Height: 200}) {
+		t.Fatalf("PictureSize after wm size 200x300 = %v, %v; want 300x200", p, err)
+	}
+	if s, err := c.DeviceSize(ctx, serial); err != nil || s != (Size{Width: 200, Height: 300}) {
+		t.Fatalf("DeviceSize = %v, %v; want the override 200x300", s, err)
 	}
 }
 

@@ -172,6 +172,16 @@ type Geometry struct {
 	Rotation      int
 }
 
+// Picture returns the size of the picture the display shows: what
+// screencap and a new screenrecord capture, and what MapPoint maps into.
+// It is the size with its sides swapped after a quarter turn.
+func (g Geometry) Picture() Size {
+	if g.Rotation%2 == 1 {
+		return Size{Width: g.Height, Height: g.Width}
+	}
+	return Size{Width: g.Width, Height: g.Height}
+}
+
 // MapPoint maps a point of the viewer's picture, given as fractions of its
 // width and height (0..1, from the top left), to device coordinates for
 // input. The picture shows the display as rotated, so a quarter turn swaps
@@ -183,10 +193,8 @@ func MapPoint(nx, ny float64, g Geometry) (x, y int, err error) {
 	if g.Width <= 0 || g.Height <= 0 || g.Rotation < 0 || g.Rotation > 3 {
 		return 0, 0, fmt.Errorf("%w: geometry %+v", ErrInvalidArgument, g)
 	}
-	w, h := g.Width, g.Height
-	if g.Rotation%2 == 1 {
-		w, h = h, w
-	}
+	p := g.Picture()
+	w, h := p.Width, p.Height
 	x = min(max(int(math.Round(nx*float64(w-1))), 0), w-1)
 	y = min(max(int(math.Round(ny*float64(h-1))), 0), h-1)
 	return x, y, nil
@@ -217,4 +225,14 @@ func (c *Client) Geometry(ctx context.Context, serial string) (Geometry, error) 
 		}
 	}
 	return g, nil
+}
+
+// PictureSize reads the size of the picture the device's display shows
+// now: Geometry, turned (Geometry.Picture).
+func (c *Client) PictureSize(ctx context.Context, serial string) (Size, error) {
+	g, err := c.Geometry(ctx, serial)
+	if err != nil {
+		return Size{}, err
+	}
+	return g.Picture(), nil
 }

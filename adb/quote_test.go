@@ -147,6 +147,14 @@ func TestMapPoint(t *testing.T) {
 	}
 }
 
+func TestGeometryPicture(t *testing.T) {
+	for r, want := range []Size{{Width: 720, Height: 1280}, {Width: 1280, Height: 720}, {Width: 720, Height: 1280}, {Width: 1280, Height: 720}} {
+		if got := (Geometry{Width: 720, Height: 1280, Rotation: r}).Picture(); got != want {
+			t.Errorf("rotation %d: picture %v, want %v", r, got, want)
+		}
+	}
+}
+
 func nanValue() float64 { var z float64; return z / z }
 
 func TestHostileArgumentsNeverReachADB(t *testing.T) {

@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/png"
 	"testing"
@@ -109,6 +110,49 @@ func BenchmarkScreencapFPS(b *testing.B) {
 				return nil
 			})
 			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "fps")
+		})
+	}
+}
+
+// BenchmarkRawFramesRate reports the rate raw-frames delivers from a
+// device animating at 60 fps, unpaced and capped by FrameRate at 30 and
+// 15 (fps), with the share of the frames the cap dropped (paced/frame).
+// It measures; it asserts nothing about the rate.
+func BenchmarkRawFramesRate(b *testing.B) {
+	adbs := adbtest.Start(b)
+	sim := simtest.Device(b, adbs, devicesim.Options{Width: 360, Height: 640, FPS: 60})
+	c, err := adb.NewClient(adbs.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, rate := range []int{0, 30, 15} {
+		name := "unpaced"
+		if rate > 0 {
+			name = fmt.Sprintf("cap%d", rate)
+		}
+		b.Run(name, func(b *testing.B) {
+			src, err := NewRawFramesSource(c, sim.Addr(), RawFramesOptions{FrameRate: rate})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			n := 0
+			var start time.Time
+			src.Run(ctx, func(f *native.Frame) error {
+				f.Release()
+				if n == 0 {
+					start = time.Now() // from the first frame: not screenrecord's start-up
+					b.ResetTimer()
+				}
+				if n++; n == b.N+1 {
+					cancel()
+				}
+				return nil
+			})
+			st := src.Stats()
+			b.ReportMetric(float64(n-1)/time.Since(start).Seconds(), "fps")
+			b.ReportMetric(float64(st.Paced)/float64(max(n, 1)), "paced/frame")
 		})
 	}
 }

@@ -39,6 +39,14 @@ func TestHostileArgumentsNeverReachADB(t *testing.T) {
 	if _, err := NewScreencapSource(c, "emulator-5554", ScreencapOptions{Decoder: "gif"}); !errors.Is(err, media.ErrInvalidArgument) {
 		t.Errorf("decoder gif: %v", err)
 	}
+	for _, rate := range []int{-1, 1001} {
+		if _, err := NewScreencapSource(c, "emulator-5554", ScreencapOptions{FrameRate: rate}); !errors.Is(err, media.ErrInvalidArgument) {
+			t.Errorf("screencap frame rate %d: %v", rate, err)
+		}
+		if _, err := NewRawFramesSource(c, "emulator-5554", RawFramesOptions{FrameRate: rate}); !errors.Is(err, media.ErrInvalidArgument) {
+			t.Errorf("raw-frames frame rate %d: %v", rate, err)
+		}
+	}
 	if n := conns.Load(); n != 0 {
 		t.Fatalf("%d connections reached the adb server's port", n)
 	}

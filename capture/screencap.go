@@ -43,6 +43,14 @@ type ScreencapOptions struct {
 	// Interval is the least time between the starts of two captures; 0
 	// captures as fast as the device answers.
 	Interval time.Duration
+	// FrameRate caps the captures per second: it sets the least time
+	// between the starts of two captures to 1/FrameRate, or to Interval if
+	// that is longer. 0 leaves Interval alone.
+	FrameRate int
+	// OnSize, if set, is told the frames' size before the first frame and
+	// before the first frame of each new size (a rotation), on the
+	// goroutine that calls emit.
+	OnSize func(media.Size)
 	// PoolFrames bounds the frames in flight; default 4.
 	PoolFrames int
 	Log        *slog.Logger
@@ -56,6 +64,8 @@ type ScreencapSource struct {
 	serial string
 	opts   ScreencapOptions
 	dec    pngDecoder
+	clk    clock
+	shoot  func(context.Context) ([]byte, error) // takes one PNG screenshot
 
 	mu   sync.Mutex
 	size media.Size
@@ -75,6 +85,12 @@ func NewScreencapSource(c *adb.Client, serial string, o ScreencapOptions) (*Scre
 	if o.Interval < 0 {
 		return nil, fmt.Errorf("%w: interval %s", media.ErrInvalidArgument, o.Interval)
 	}
+	if o.FrameRate < 0 || o.FrameRate > maxFrameRate {
+		return nil, fmt.Errorf("%w: frame rate %d (want 0..%d)", media.ErrInvalidArgument, o.FrameRate, maxFrameRate)
+	}
+	if o.FrameRate > 0 {
+		o.Interval = max(o.Interval, time.Second/time.Duration(o.FrameRate))
+	}
 	if o.PoolFrames <= 0 {
 		o.PoolFrames = 4
 	}
@@ -88,7 +104,9 @@ func NewScreencapSource(c *adb.Client, serial string, o ScreencapOptions) (*Scre
 	if err != nil {
 		return nil, err
 	}
-	return &ScreencapSource{client: c, serial: serial, opts: o, dec: dec}, nil
+	s := &ScreencapSource{client: c, serial: serial, opts: o, dec: dec, clk: wallClock{}}
+	s.shoot = s.capture
+	return s, nil
 }
 
 // Run captures until ctx ends; emit takes ownership of each frame. Errors
@@ -104,14 +122,33 @@ func (s *ScreencapSource) Run(ctx context.Context, emit func(*native.Frame) erro
 	bo := retry.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 	started := time.Now()
 	window, windowStart := 0, time.Now()
+	var told media.Size
+	pause := s.clk.NewTimer(time.Hour)
+	pause.Stop()
+	defer pause.Stop()
+	sleep := func(d time.Duration) bool {
+		pause.Reset(d)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-pause.C():
+			return true
+		}
+	}
 	for ctx.Err() == nil {
-		t0 := time.Now()
-		data, err := s.capture(ctx)
+		t0 := s.clk.Now()
+		data, err := s.shoot(ctx)
 		if err == nil {
 			var f *native.Frame
 			f, pool, err = s.decode(data, pool)
 			if err == nil {
 				f.PTS = time.Since(started)
+				if size := (media.Size{Width: f.Width(), Height: f.Height()}); size != told {
+					told = size
+					if s.opts.OnSize != nil {
+						s.opts.OnSize(size)
+					}
+				}
 				s.frames.Add(1)
 				if err := emit(f); err != nil {
 					return err
@@ -131,12 +168,12 @@ func (s *ScreencapSource) Run(ctx context.Context, emit func(*native.Frame) erro
 			}
 			s.errors.Add(1)
 			s.opts.OnError(fmt.Errorf("screencap: %w", err))
-			if !retry.Sleep(ctx, bo.Next()) {
+			if !sleep(bo.Next()) {
 				break
 			}
 			continue
 		}
-		if wait := s.opts.Interval - time.Since(t0); wait > 0 && !retry.Sleep(ctx, wait) {
+		if wait := s.opts.Interval - s.clk.Now().Sub(t0); wait > 0 && !sleep(wait) {
 			break
 		}
 	}
@@ -199,7 +236,7 @@ func (s *ScreencapSource) decode(data []byte, pool *native.FramePool) (*native.F
 	return f, pool, err
 }
 
-// media.Size returns the device's screen size seen in the last screenshot.
+// Size returns the device's screen size seen in the last screenshot.
 func (s *ScreencapSource) Size() media.Size {
 	s.mu.Lock()
 	defer s.mu.Unlock()

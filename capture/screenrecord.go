@@ -38,8 +38,19 @@ type StreamInfo struct {
 // ScreenrecordOptions configures a screenrecord source. Zero values take
 // the defaults given.
 type ScreenrecordOptions struct {
-	// media.Size asks screenrecord to scale (--size); zero keeps the device's.
+	// Size asks screenrecord to scale (--size), fixed. Zero follows the
+	// device: each screenrecord starts at the size of the picture the
+	// display shows then, and a change of that size while it runs (a
+	// rotation) restarts it, so that the stream's SPS carries the new size.
 	Size media.Size
+	// SizeCheckInterval is how often the device's picture size is checked
+	// while screenrecord runs (Size zero only). Default
+	// DefaultSizeCheckInterval; negative turns the check off.
+	SizeCheckInterval time.Duration
+	// OnSize, if set, is told the stream's size (from its SPS) before the
+	// first access unit and before the first access unit of each new
+	// size, on the goroutine that calls emit.
+	OnSize func(media.Size)
 	// BitRate is screenrecord's --bit-rate in bits/s. Default 4,000,000.
 	BitRate int
 	// TimeLimit is screenrecord's --time-limit. Default and maximum 180 s,
@@ -80,6 +91,7 @@ func (o ScreenrecordOptions) withDefaults() ScreenrecordOptions {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
+	o.SizeCheckInterval = sizeCheckInterval(o.SizeCheckInterval)
 	return o
 }
 
@@ -108,10 +120,13 @@ type ScreenrecordSource struct {
 	serial string
 	opts   ScreenrecordOptions
 	sup    *supervisor[Sample]
+	clk    clock
+	sizeOf func(context.Context) (media.Size, error) // the picture's size now
 
 	mu      sync.Mutex
 	info    StreamInfo
-	key     Sample // the latest SPS/PPS + IDR, for consumers that join
+	told    media.Size // the size OnSize was told last
+	key     Sample     // the latest SPS/PPS + IDR, for consumers that join
 	lastPTS time.Duration
 	started time.Time
 
@@ -128,7 +143,8 @@ func NewScreenrecordSource(c *adb.Client, serial string, o ScreenrecordOptions) 
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	s := &ScreenrecordSource{client: c, serial: serial, opts: o, lastPTS: -1}
+	s := &ScreenrecordSource{client: c, serial: serial, opts: o, lastPTS: -1, clk: wallClock{},
+		sizeOf: pictureSize(c.PictureSize, serial)}
 	s.sup = newSupervisor(supervisorConfig[Sample]{
 		log:      o.Log.With("device", serial, "source", "screenrecord"),
 		run:      s.runOnce,
@@ -150,14 +166,39 @@ func (s *ScreenrecordSource) args() []string {
 	return append(a, "-")
 }
 
+// follows reports whether the source follows the device's size.
+func (s *ScreenrecordSource) follows() bool {
+	return s.opts.Size == (media.Size{}) && s.opts.SizeCheckInterval > 0
+}
+
 // runOnce runs one screenrecord until it ends.
 func (s *ScreenrecordSource) runOnce(ctx context.Context, send func(Sample, bool, time.Time) error) error {
+	// The size is read before screenrecord starts: a turn in between costs
+	// one needless restart, never a missed one.
+	var size media.Size
+	if s.follows() {
+		var err error
+		if size, err = s.sizeOf(ctx); err != nil {
+			return err
+		}
+	}
 	st, err := s.client.Exec(ctx, s.serial, "screenrecord", s.args()...)
 	if err != nil {
 		return err
 	}
 	stop := context.AfterFunc(ctx, func() { st.Close() })
 	defer stop()
+	defer st.Close()
+	if s.follows() {
+		wctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer cancel()
+		wg.Go(func() {
+			watchSize(wctx, s.clk, s.opts.SizeCheckInterval, size, s.sizeOf, s.sup.cfg.log,
+				func(media.Size) { s.sup.requestRestart() })
+		})
+	}
 	err = annexb.Stream(st, s.opts.Idle, annexb.Options{}, func(au annexb.AccessUnit) error {
 		smp := Sample{Data: bytes.Clone(au.Data), KeyFrame: au.KeyFrame, Captured: au.Arrival}
 		return send(smp, au.KeyFrame && au.HasParams, au.Arrival)
@@ -185,7 +226,13 @@ func (s *ScreenrecordSource) Run(ctx context.Context, emit func(Sample) error) e
 		if smp.KeyFrame {
 			s.noteKeyFrame(smp)
 		}
+		size := media.Size{Width: s.info.Width, Height: s.info.Height}
+		tell := size != s.told && size != (media.Size{})
+		s.told = size
 		s.mu.Unlock()
+		if tell && s.opts.OnSize != nil {
+			s.opts.OnSize(size)
+		}
 		s.units.Add(1)
 		s.bytes.Add(int64(len(smp.Data)))
 		return emit(smp)
@@ -239,6 +286,12 @@ func (s *ScreenrecordSource) RequestKeyFrame() {
 // SourceStats are a source's counters.
 type SourceStats struct {
 	Units, Bytes, Restarts, KeyFrameRequests int64
+	// Dropped counts frames skipped because the consumer held every pooled
+	// frame (raw-frames).
+	Dropped int64
+	// Paced counts frames that a FrameRate cap dropped for newer ones
+	// (raw-frames).
+	Paced int64
 }
 
 // Stats returns the source's counters.

@@ -91,6 +91,12 @@ func (s *supervisor[T]) requestKeyFrame() {
 	}
 }
 
+// requestRestart asks for a replacement generation, as requestKeyFrame
+// does: the display's size changed, and screenrecord keeps the size it
+// started with. It never blocks; a request while a replacement is on its
+// way is merged into it.
+func (s *supervisor[T]) requestRestart() { s.requestKeyFrame() }
+
 func (s *supervisor[T]) start(ctx context.Context) *generation {
 	s.next++
 	gctx, cancel := context.WithCancel(ctx)

@@ -50,8 +50,12 @@ type Config struct {
 	H264Profile string
 	// VideoFrameRate in frames per second (VIDEO_FRAMERATE).
 	VideoFrameRate int
-	// VideoBitRate in bits per second (VIDEO_BITRATE).
+	// VideoBitRate in bits per second (VIDEO_BITRATE): the rate a stream
+	// starts at.
 	VideoBitRate int
+	// MinBitRate and MaxBitRate bound the rate that congestion control
+	// sets (MIN_BITRATE, MAX_BITRATE); VIDEO_BITRATE lies between them.
+	MinBitRate, MaxBitRate int
 	// KeyFrameInterval is the maximum number of frames between keyframes
 	// (VIDEO_KEYFRAME_INTERVAL).
 	KeyFrameInterval int
@@ -131,6 +135,8 @@ func Default() Config {
 		H264Profile:      "baseline",
 		VideoFrameRate:   30,
 		VideoBitRate:     2_000_000,
+		MinBitRate:       150_000,
+		MaxBitRate:       8_000_000,
 		KeyFrameInterval: 60,
 		ADBServer:        "127.0.0.1:5037",
 
@@ -235,6 +241,8 @@ var fields = []field{
 	stringField("H264_PROFILE", func(c *Config) *string { return &c.H264Profile }),
 	intField("VIDEO_FRAMERATE", func(c *Config) *int { return &c.VideoFrameRate }),
 	intField("VIDEO_BITRATE", func(c *Config) *int { return &c.VideoBitRate }),
+	intField("MIN_BITRATE", func(c *Config) *int { return &c.MinBitRate }),
+	intField("MAX_BITRATE", func(c *Config) *int { return &c.MaxBitRate }),
 	intField("VIDEO_KEYFRAME_INTERVAL", func(c *Config) *int { return &c.KeyFrameInterval }),
 	durationField("ENCODE_TIMEOUT", func(c *Config) *time.Duration { return &c.EncodeTimeout }),
 	durationField("WRITE_TIMEOUT", func(c *Config) *time.Duration { return &c.WriteTimeout }),
@@ -386,6 +394,9 @@ func (c Config) Validate() error {
 		oneOf("H264_PROFILE", c.H264Profile, H264Profiles),
 		between("VIDEO_FRAMERATE", c.VideoFrameRate, 1, 240),
 		between("VIDEO_BITRATE", c.VideoBitRate, 10_000, 200_000_000),
+		between("MIN_BITRATE", c.MinBitRate, 10_000, 200_000_000),
+		between("MAX_BITRATE", c.MaxBitRate, 10_000, 200_000_000),
+		bitRateBounds(c.MinBitRate, c.VideoBitRate, c.MaxBitRate),
 		between("VIDEO_KEYFRAME_INTERVAL", c.KeyFrameInterval, 1, 100_000),
 		errors.Join(tokens...),
 		between("RATE_LIMIT", c.RateLimit, 1, 100_000),
@@ -402,4 +413,12 @@ func (c Config) Validate() error {
 		timeout("WRITE_TIMEOUT", c.WriteTimeout, time.Millisecond, time.Minute),
 		timeout("ENCODER_CLOSE_TIMEOUT", c.EncoderCloseTimeout, time.Millisecond, 10*time.Minute),
 	)
+}
+
+// bitRateBounds checks MIN_BITRATE <= VIDEO_BITRATE <= MAX_BITRATE.
+func bitRateBounds(lo, start, hi int) error {
+	if lo <= start && start <= hi {
+		return nil
+	}
+	return fmt.Errorf("%w: MIN_BITRATE (%d) <= VIDEO_BITRATE (%d) <= MAX_BITRATE (%d) does not hold: the stream starts at VIDEO_BITRATE and congestion control keeps it between the bounds", ErrInvalid, lo, start, hi)
 }

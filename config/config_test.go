@@ -191,3 +191,31 @@ func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 		t.Fatalf(".env.example's values %+v differ from the defaults %+v", c, Default())
 	}
 }
+
+func TestBitRateBounds(t *testing.T) {
+	lookup := func(env map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	}
+	c, err := Load("", lookup(map[string]string{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MinBitRate != 150_000 || c.MaxBitRate != 8_000_000 {
+		t.Fatalf("defaults %d..%d", c.MinBitRate, c.MaxBitRate)
+	}
+	for _, env := range []map[string]string{
+		{"VIDEO_BITRATE": "10000000"},                      // above the default maximum
+		{"MIN_BITRATE": "3000000"},                         // above the default start
+		{"MIN_BITRATE": "500000", "MAX_BITRATE": "400000"}, // crossed
+		{"MAX_BITRATE": "5000"},                            // out of range
+	} {
+		_, err := Load("", lookup(env))
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "BITRATE") {
+			t.Errorf("%v: %v, want an error naming the bit-rate variables", env, err)
+		}
+	}
+	c, err = Load("", lookup(map[string]string{"MIN_BITRATE": "300000", "VIDEO_BITRATE": "1000000", "MAX_BITRATE": "3000000"}))
+	if err != nil || c.MinBitRate != 300_000 || c.MaxBitRate != 3_000_000 {
+		t.Fatalf("%+v, %v", c, err)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/cloudphone/media-service/adb"
 	"github.com/cloudphone/media-service/capture"
 	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/internal/lograte"
 	"github.com/cloudphone/media-service/media"
 	"github.com/cloudphone/media-service/native"
 	"github.com/cloudphone/media-service/rtc"
@@ -49,9 +50,10 @@ type Device struct {
 	pipeline    atomic.Pointer[encoder.Pipeline] // nil in pass-through and on the pool
 	pool        *poolRouter                      // set when encoded on the worker pool
 
-	mu      sync.Mutex
-	lastErr error
-	errs    atomic.Int64 // capture errors
+	mu         sync.Mutex
+	lastErr    error
+	errs       atomic.Int64 // capture errors
+	captureLog lograte.Limiter
 }
 
 // start starts capture (and encoding) for a device and waits for its
@@ -127,13 +129,14 @@ func h264For(cfg Config) []string {
 	return cfg.H264()
 }
 
-// captureError notes a capture failure; the source keeps retrying.
+// captureError notes a capture failure; the source keeps retrying, and
+// logs at a bounded rate.
 func (d *Device) captureError(err error) {
 	d.errs.Add(1)
 	d.mu.Lock()
 	d.lastErr = err
 	d.mu.Unlock()
-	d.log.Warn("capture", "err", err)
+	d.captureLog.Log(d.log, slog.LevelWarn, "capture", "err", err)
 }
 
 // LastError returns the latest capture or encoder-open error.
@@ -152,7 +155,7 @@ func (p *passthrough) setBitRate(int) error { return media.ErrUnsupported }
 func (p *passthrough) name() string         { return media.PassthroughEncoder }
 func (d *Device) startPassthrough(ctx context.Context, out *output) error {
 	src, err := capture.NewScreenrecordSource(d.cfg.ADB, d.id, capture.ScreenrecordOptions{
-		BitRate: d.cfg.ScreenrecordBitRate, Log: d.log, OnError: d.captureError,
+		BitRate: d.cfg.ScreenrecordBitRate, Log: d.log, OnError: d.captureError, OnSize: d.sizeChanged(ctx),
 	})
 	if err != nil {
 		return err
@@ -173,6 +176,38 @@ func (d *Device) startPassthrough(ctx context.Context, out *output) error {
 	return nil
 }
 
+// sizeChanged returns the capture's OnSize callback: when the picture's
+// size changes (a rotation, "wm size"), input mapping follows the
+// device's new geometry. Encoders follow the frames' size themselves.
+func (d *Device) sizeChanged(ctx context.Context) func(media.Size) {
+	var first atomic.Bool
+	first.Store(true)
+	return func(size media.Size) {
+		if first.Swap(false) {
+			return // start() read the geometry already
+		}
+		d.log.Info("picture size changed", "size", size.String())
+		d.wg.Go(func() {
+			g, err := d.cfg.ADB.Geometry(ctx, d.id)
+			if err != nil {
+				if ctx.Err() == nil {
+					d.log.Warn("read the display geometry after a size change", "err", err)
+				}
+				return
+			}
+			d.geom.Store(&g)
+		})
+	}
+}
+
+// encoderError notes an encoder failure or lost frame for LastError; the
+// encoder logs it itself, at a bounded rate.
+func (d *Device) encoderError(err error) {
+	d.mu.Lock()
+	d.lastErr = err
+	d.mu.Unlock()
+}
+
 // pipelineProducer is an encoding pipeline of the device's own.
 type pipelineProducer struct{ p *encoder.Pipeline }
 
@@ -189,10 +224,15 @@ type frameSource interface {
 func (d *Device) startEncoded(ctx context.Context, out *output, pool func() (*poolRouter, error)) error {
 	var src frameSource
 	var err error
+	rate := d.cfg.Encoder.FrameRate // VIDEO_FRAMERATE caps the capture
 	if d.cfg.Mode == media.CaptureScreencap {
-		src, err = capture.NewScreencapSource(d.cfg.ADB, d.id, capture.ScreencapOptions{Log: d.log, OnError: d.captureError})
+		src, err = capture.NewScreencapSource(d.cfg.ADB, d.id, capture.ScreencapOptions{
+			FrameRate: rate, Log: d.log, OnError: d.captureError, OnSize: d.sizeChanged(ctx),
+		})
 	} else {
-		src, err = capture.NewRawFramesSource(d.cfg.ADB, d.id, capture.RawFramesOptions{Log: d.log, OnError: d.captureError})
+		src, err = capture.NewRawFramesSource(d.cfg.ADB, d.id, capture.RawFramesOptions{
+			FrameRate: rate, Log: d.log, OnError: d.captureError, OnSize: d.sizeChanged(ctx),
+		})
 	}
 	if err != nil {
 		return err
@@ -204,7 +244,7 @@ func (d *Device) startEncoded(ctx context.Context, out *output, pool func() (*po
 			d.log.Error("worker pool unavailable; encoding on the device's own pipeline", "err", err)
 		} else {
 			d.pool = r
-			out.setProducer(r.join(d.id, d.choice.Candidates, func(u media.Unit) { out.deliver(u, nil) }))
+			out.setProducer(r.join(d.id, d.choice.Candidates, func(u media.Unit) { out.deliver(u, nil) }, d.encoderError))
 			d.wg.Go(func() {
 				defer r.leave(d.id)
 				src.Run(ctx, func(f *native.Frame) error {
@@ -215,41 +255,30 @@ func (d *Device) startEncoded(ctx context.Context, out *output, pool func() (*po
 			return nil
 		}
 	}
-	// The pipeline opens on the first frame, when the size is known.
+	// The encoder opens on the first frame, at its size, and reopens when
+	// the size changes.
+	p, err := encoder.NewPipeline(encoder.PipelineOptions{
+		Chain:         encoder.ChainFor(d.choice.Candidates, d.cfg.Encoder),
+		EncodeTimeout: d.cfg.EncodeTimeout, WriteTimeout: d.cfg.WriteTimeout, CloseTimeout: d.cfg.CloseTimeout,
+		OnError: d.encoderError, Log: d.log,
+	})
+	if err != nil {
+		return err
+	}
+	d.pipeline.Store(p)
+	out.setProducer(pipelineProducer{p})
+	var outputs sync.WaitGroup
+	outputs.Go(func() {
+		for u := range p.Output() {
+			out.deliver(u, nil)
+		}
+	})
 	d.wg.Go(func() {
-		var p *encoder.Pipeline
-		var outputs sync.WaitGroup
 		defer func() {
-			if p != nil {
-				p.Close()
-			}
+			p.Close()
 			outputs.Wait()
 		}()
-		src.Run(ctx, func(f *native.Frame) error {
-			if p == nil {
-				o := d.cfg.Encoder
-				o.Width, o.Height = f.Width(), f.Height()
-				var err error
-				p, err = encoder.NewPipeline(encoder.PipelineOptions{
-					Open:          encoder.OpenerFor(d.choice.Candidates, o),
-					EncodeTimeout: d.cfg.EncodeTimeout, WriteTimeout: d.cfg.WriteTimeout, CloseTimeout: d.cfg.CloseTimeout,
-					Log: d.log,
-				})
-				if err != nil {
-					f.Release()
-					d.captureError(err)
-					return err
-				}
-				d.pipeline.Store(p)
-				out.setProducer(pipelineProducer{p})
-				outputs.Go(func() {
-					for u := range p.Output() {
-						out.deliver(u, nil)
-					}
-				})
-			}
-			return p.Submit(f)
-		})
+		src.Run(ctx, p.Submit)
 	})
 	return nil
 }

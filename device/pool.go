@@ -28,28 +28,27 @@ type poolStream struct {
 	id         string
 	candidates []string
 	sink       func(media.Unit)
-	size       [2]int // from the first frame
+	onError    func(error)
 }
 
 // newPoolRouter starts a pool of workers whose streams open their
-// device's encoder candidates with opts, sized by the stream's first
-// frame.
+// device's encoder candidates with opts, at the size of the stream's
+// frames.
 func newPoolRouter(cfg Config) (*poolRouter, error) {
 	r := &poolRouter{log: cfg.Log, streams: map[string]*poolStream{}, done: make(chan struct{})}
 	pool, err := encoder.NewWorkerPool(encoder.WorkerPoolOptions{
 		Workers: cfg.Workers, InputBuffer: 2, OutputBuffer: 64,
-		EncoderFactory: func(stream string) encoder.Opener {
-			r.mu.Lock()
-			s := r.streams[stream]
-			var size [2]int
+		EncoderFactory: func(stream string) encoder.Chain {
 			var candidates []string
-			if s != nil {
-				size, candidates = s.size, s.candidates
+			if s := r.stream(stream); s != nil {
+				candidates = s.candidates
 			}
-			r.mu.Unlock()
-			o := cfg.Encoder
-			o.Width, o.Height = size[0], size[1]
-			return encoder.OpenerFor(candidates, o)
+			return encoder.ChainFor(candidates, cfg.Encoder)
+		},
+		OnError: func(stream string, err error) {
+			if s := r.stream(stream); s != nil {
+				s.onError(err)
+			}
 		},
 		EncodeTimeout: cfg.EncodeTimeout, CloseTimeout: cfg.CloseTimeout, Log: cfg.Log,
 	})
@@ -61,25 +60,25 @@ func newPoolRouter(cfg Config) (*poolRouter, error) {
 	return r, nil
 }
 
+func (r *poolRouter) stream(id string) *poolStream {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.streams[id]
+}
+
 func (r *poolRouter) dispatch() {
 	defer close(r.done)
 	for o := range r.pool.Output() {
-		r.mu.Lock()
-		s := r.streams[o.Stream]
-		r.mu.Unlock()
-		if o.Err != nil {
-			r.log.Error("pooled encoder", "device", o.Stream, "err", o.Err)
-			continue
-		}
-		if s != nil {
+		if s := r.stream(o.Stream); s != nil {
 			s.sink(o.Unit)
 		}
 	}
 }
 
-// join adds a device's stream, whose units go to sink.
-func (r *poolRouter) join(id string, candidates []string, sink func(media.Unit)) *poolStream {
-	s := &poolStream{r: r, id: id, candidates: candidates, sink: sink}
+// join adds a device's stream, whose units go to sink and whose encoder
+// failures go to onError.
+func (r *poolRouter) join(id string, candidates []string, sink func(media.Unit), onError func(error)) *poolStream {
+	s := &poolStream{r: r, id: id, candidates: candidates, sink: sink, onError: onError}
 	r.mu.Lock()
 	r.streams[id] = s
 	r.mu.Unlock()
@@ -95,21 +94,24 @@ func (r *poolRouter) leave(id string) {
 }
 
 // submit queues a device's frame; a full queue drops it (counted).
-func (r *poolRouter) submit(id string, f *native.Frame) {
-	r.mu.Lock()
-	if s := r.streams[id]; s != nil && s.size == [2]int{} {
-		s.size = [2]int{f.Width(), f.Height()}
-	}
-	r.mu.Unlock()
-	r.pool.Submit(id, f)
-}
+func (r *poolRouter) submit(id string, f *native.Frame) { r.pool.Submit(id, f) }
 
 // stats returns the pool's counters, all devices together.
 func (r *poolRouter) stats() encoder.Snapshot { return r.pool.Stats() }
 
+// streamStats returns one device's counters on the pool.
+func (r *poolRouter) streamStats(id string) (encoder.Snapshot, bool) { return r.pool.StreamStats(id) }
+
 func (s *poolStream) keyFrame()                { s.r.pool.ForceKeyFrame(s.id) }
 func (s *poolStream) setBitRate(bps int) error { return s.r.pool.SetBitRate(s.id, bps) }
-func (s *poolStream) name() string             { return "pool:" + s.candidates[0] }
+
+// name is the encoder the stream uses, marked as the pool's.
+func (s *poolStream) name() string {
+	if n := s.r.pool.EncoderName(s.id); n != "" {
+		return "pool:" + n
+	}
+	return ""
+}
 
 // close stops the pool and waits for its dispatcher.
 func (r *poolRouter) close() error {

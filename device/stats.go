@@ -69,8 +69,8 @@ type Stats struct {
 	// restarted screenrecord) after merging and rate limiting.
 	KeyFrameRequests int64 `json:"keyFrameRequests"`
 	KeyFramesForced  int64 `json:"keyFramesForced"`
-	// Pipeline is set when the stream is encoded on a pipeline of the
-	// device's own.
+	// Pipeline holds the encoder's counters when the stream is encoded
+	// here, on a pipeline of the device's own or on the worker pool.
 	Pipeline  *encoder.Snapshot `json:"pipeline,omitempty"`
 	LastError string            `json:"lastError,omitempty"`
 }
@@ -96,6 +96,10 @@ func (d *Device) Stats() Stats {
 	if p := d.pipeline.Load(); p != nil {
 		snap := p.Stats()
 		s.Pipeline = &snap
+	} else if d.pool != nil {
+		if snap, ok := d.pool.streamStats(d.id); ok {
+			s.Pipeline = &snap
+		}
 	}
 	return s
 }

@@ -29,9 +29,16 @@ type Options struct {
 	// Addr is the TCP address to listen on. Default 127.0.0.1:5555; port 0
 	// picks a free port ([Device.Addr] tells which).
 	Addr string
-	// Width and Height of the screen in pixels, portrait. Default 720x1280.
-	// Both must be even (H.264 4:2:0) and at most 4096.
+	// Width and Height of the screen in pixels, portrait: the physical size,
+	// in the display's natural orientation. Default 720x1280. Both must be
+	// even (H.264 4:2:0) and at most 4096. At run time, wm size WxH (or
+	// [Device.SetSize]) overrides the size and a rotation turns the picture
+	// ([Device.SetRotation]).
 	Width, Height int
+	// Rotation is the display's rotation at start, in quarter turns
+	// counterclockwise (0..3, Android's Surface.ROTATION_*): 1 and 3 show
+	// the picture in landscape.
+	Rotation int
 	// FPS is the animation rate of the test picture. Default 30 (1..240).
 	FPS int
 	// Static keeps the picture still: it changes only on input.
@@ -85,6 +92,9 @@ func (o Options) validate() error {
 	if o.FPS < 1 || o.FPS > 240 {
 		return fmt.Errorf("devicesim: fps %d out of range (1..240)", o.FPS)
 	}
+	if o.Rotation < 0 || o.Rotation > 3 {
+		return fmt.Errorf("devicesim: rotation %d out of range (0..3)", o.Rotation)
+	}
 	return nil
 }
 
@@ -116,11 +126,25 @@ type InputEvent struct {
 	KeyCode int
 	// Text of a text event, after the input command's %s → space rule.
 	Text string
+	// Display is the display's geometry when the event arrived: a tap's
+	// coordinates are in its picture's orientation ([Display.Picture]).
+	Display Display
 }
 
 // LongPress reports whether the event is a swipe that stays in place.
 func (e InputEvent) LongPress() bool {
 	return e.Kind == InputSwipe && e.X == e.X2 && e.Y == e.Y2
+}
+
+// OnScreen reports whether a tap's or swipe's points lie on the picture
+// the display showed when the event arrived (false for keys and text).
+func (e InputEvent) OnScreen() bool {
+	if e.Kind != InputTap && e.Kind != InputSwipe {
+		return false
+	}
+	w, h := e.Display.Picture()
+	in := func(x, y int) bool { return x >= 0 && y >= 0 && x < w && y < h }
+	return in(e.X, e.Y) && in(e.X2, e.Y2)
 }
 
 // Device is a simulated Android device listening for adb.
@@ -132,6 +156,10 @@ type Device struct {
 	serial string
 	props  map[string]string
 	screen *screen
+
+	dispMu   sync.Mutex // guards disp, settings; held while the screen resizes
+	disp     Display
+	settings map[string]map[string]string
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -181,7 +209,10 @@ func New(o Options) (*Device, error) {
 	}
 	d.log = o.Logger.With("device", d.serial)
 	d.props = defaultProps(d.serial, o)
-	d.screen = newScreen(o.Width, o.Height, time.Now())
+	d.disp = Display{PhysicalWidth: o.Width, PhysicalHeight: o.Height, Width: o.Width, Height: o.Height, Rotation: o.Rotation}
+	d.settings = defaultSettings(o)
+	pw, ph := d.disp.Picture()
+	d.screen = newScreen(pw, ph, time.Now())
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	return d, nil
 }
@@ -202,7 +233,7 @@ func (d *Device) Start() {
 			go d.animate()
 		}
 		d.log.Info("devicesim listening", "addr", d.addr,
-			"size", fmt.Sprintf("%dx%d", d.opts.Width, d.opts.Height),
+			"size", fmt.Sprintf("%dx%d", d.opts.Width, d.opts.Height), "rotation", d.opts.Rotation,
 			"fps", d.opts.FPS, "static", d.opts.Static, "auth", d.opts.Auth)
 	})
 }
@@ -235,9 +266,6 @@ func (d *Device) Addr() string { return d.addr }
 // Serial returns the device's ro.serialno.
 func (d *Device) Serial() string { return d.serial }
 
-// Size returns the screen size.
-func (d *Device) Size() (width, height int) { return d.opts.Width, d.opts.Height }
-
 // Commands returns the argv of every command the shell ran (or tried to:
 // unknown commands included), oldest first. The log keeps the latest
 // 10,000 commands, and at most 8 MiB of them.
@@ -268,7 +296,8 @@ func (d *Device) Events() []InputEvent {
 	return d.events.all()
 }
 
-// Screen returns a copy of the current screen.
+// Screen returns a copy of the current screen, in the display's current
+// orientation and size (Display.Picture).
 func (d *Device) Screen() *image.RGBA { return d.screen.snapshot() }
 
 func (d *Device) recordLine(line string) {
@@ -374,4 +403,108 @@ func (d *Device) trustedKeys() []*rsa.PublicKey {
 	d.keyMu.Lock()
 	defer d.keyMu.Unlock()
 	return slices.Clone(d.keys)
+}
+
+// Display is the simulated display's geometry at one moment.
+type Display struct {
+	// PhysicalWidth and PhysicalHeight are the panel's size in its natural
+	// orientation (Options.Width, Options.Height).
+	PhysicalWidth, PhysicalHeight int
+	// Width and Height are the size in the natural orientation: the
+	// override size (wm size WxH) if one is set, else the physical size.
+	// wm size reports this, whatever the rotation.
+	Width, Height int
+	// Rotation is in quarter turns (0..3, Android's Surface.ROTATION_*; a
+	// system setting, user_rotation), as dumpsys input reports it
+	// (SurfaceOrientation).
+	Rotation int
+}
+
+// Picture returns the size of the picture the display shows, as screencap
+// and screenrecord see it and as input coordinates are given: the size
+// with its sides swapped after a quarter turn.
+func (d Display) Picture() (width, height int) {
+	if d.Rotation%2 == 1 {
+		return d.Height, d.Width
+	}
+	return d.Width, d.Height
+}
+
+// Overridden reports whether an override size is set that differs from
+// the physical size.
+func (d Display) Overridden() bool {
+	return d.Width != d.PhysicalWidth || d.Height != d.PhysicalHeight
+}
+
+// Display returns the display's current geometry.
+func (d *Device) Display() Display {
+	d.dispMu.Lock()
+	defer d.dispMu.Unlock()
+	return d.disp
+}
+
+// Size returns the display's size in its natural orientation: the override
+// size if one is set (wm size WxH, [Device.SetSize]), else the physical
+// size (Options.Width, Options.Height). It is what wm size reports.
+func (d *Device) Size() (width, height int) {
+	g := d.Display()
+	return g.Width, g.Height
+}
+
+// Rotation returns the display's rotation in quarter turns (0..3).
+func (d *Device) Rotation() int { return d.Display().Rotation }
+
+// SetRotation turns the display to n quarter turns (0..3), as
+// "settings put system user_rotation N" does: screencap and new
+// screenrecords see the picture in the new orientation (a quarter turn
+// swaps its width and height), dumpsys input reports it, and input
+// coordinates are taken in it. A screenrecord already running keeps its
+// size and shows the new picture scaled to fit.
+func (d *Device) SetRotation(n int) error {
+	if n < 0 || n > 3 {
+		return fmt.Errorf("devicesim: rotation %d out of range (0..3)", n)
+	}
+	d.dispMu.Lock()
+	defer d.dispMu.Unlock()
+	d.settings["system"]["user_rotation"] = strconv.Itoa(n)
+	d.disp.Rotation = n
+	d.applyDisplayLocked()
+	return nil
+}
+
+// SetSize overrides the display's size in its natural orientation, as
+// "wm size WxH" does; (0, 0) clears the override, as "wm size reset" does.
+// The size follows the rules of Options.Width and Height.
+func (d *Device) SetSize(width, height int) error {
+	if width == 0 && height == 0 {
+		width, height = d.opts.Width, d.opts.Height
+	}
+	if err := checkSize(width, height); err != nil {
+		return err
+	}
+	d.dispMu.Lock()
+	defer d.dispMu.Unlock()
+	d.disp.Width, d.disp.Height = width, height
+	d.applyDisplayLocked()
+	return nil
+}
+
+func checkSize(w, h int) error {
+	if w < 2 || h < 2 || w > 4096 || h > 4096 {
+		return fmt.Errorf("devicesim: screen size %dx%d out of range (2..4096 each)", w, h)
+	}
+	if w%2 != 0 || h%2 != 0 {
+		return fmt.Errorf("devicesim: screen size %dx%d must be even", w, h)
+	}
+	return nil
+}
+
+// applyDisplayLocked resizes the screen to the display's picture. Callers
+// hold dispMu, so that the screen follows changes in their order.
+func (d *Device) applyDisplayLocked() {
+	w, h := d.disp.Picture()
+	if d.screen.resize(w, h, time.Now()) {
+		d.log.Info("display changed", "size", fmt.Sprintf("%dx%d", d.disp.Width, d.disp.Height),
+			"rotation", d.disp.Rotation, "picture", fmt.Sprintf("%dx%d", w, h))
+	}
 }

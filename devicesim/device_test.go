@@ -249,7 +249,10 @@ func TestADB(t *testing.T) {
 			t.Fatalf("events %+v, want %+v", ev, want)
 		}
 		for i := range ev {
-			ev[i].Time = time.Time{}
+			if g := ev[i].Display; g != (Display{720, 1280, 720, 1280, 0}) {
+				t.Errorf("event %d arrived under display %+v", i, g)
+			}
+			ev[i].Time, ev[i].Display = time.Time{}, Display{}
 			if ev[i] != want[i] {
 				t.Errorf("event %d = %+v, want %+v", i, ev[i], want[i])
 			}
@@ -484,4 +487,216 @@ func TestCloseWhileStreaming(t *testing.T) {
 		t.Fatal("the adb client had to be killed")
 	}
 	_ = d.Close() // idempotent
+}
+
+// TestSizeAndRotationOverADB changes the display through the shell, as an
+// operator (or a test of the service) does with a phone.
+func TestSizeAndRotationOverADB(t *testing.T) {
+	t.Parallel()
+	testutil.Deadline(t, testDeadline)
+	adb := startADB(t)
+	d := newDevice(t, Options{Width: 240, Height: 320, Static: true})
+	serial := adb.Connect(t, d.Addr())
+	shell := func(args ...string) string { t.Helper(); return adb.Shell(t, serial, args...) }
+	pngSize := func() (int, int) {
+		t.Helper()
+		b := decodePNG(t, adb.ExecOut(t, serial, "screencap", "-p")).Bounds()
+		return b.Dx(), b.Dy()
+	}
+	orientation := func() string {
+		t.Helper()
+		for line := range strings.Lines(shell("dumpsys", "input")) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "SurfaceOrientation:"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+		t.Fatal("dumpsys input has no SurfaceOrientation")
+		return ""
+	}
+
+	if got := shell("wm", "size"); got != "Physical size: 240x320\n" {
+		t.Fatalf("wm size = %q", got)
+	}
+	if got := shell("wm", "size", "200x300"); got != "" {
+		t.Fatalf("wm size 200x300 printed %q", got)
+	}
+	if got := shell("wm", "size"); got != "Physical size: 240x320\nOverride size: 200x300\n" {
+		t.Fatalf("wm size with an override = %q", got)
+	}
+	if w, h := pngSize(); w != 200 || h != 300 {
+		t.Fatalf("screencap %dx%d, want the override 200x300", w, h)
+	}
+	for _, bad := range []string{"201x300", "big", "0x0"} {
+		if got := shell("wm", "size", bad); !strings.HasPrefix(got, "Error:") {
+			t.Errorf("wm size %s printed %q", bad, got)
+		}
+	}
+	shell("wm", "size", "reset")
+	if got := shell("wm", "size"); got != "Physical size: 240x320\n" {
+		t.Fatalf("wm size after reset = %q", got)
+	}
+
+	if got := orientation(); got != "0" {
+		t.Fatalf("SurfaceOrientation %s at start", got)
+	}
+	if got := shell("settings", "get", "system", "user_rotation"); got != "0\n" {
+		t.Fatalf("user_rotation = %q", got)
+	}
+	shell("settings", "put", "system", "accelerometer_rotation", "0")
+	shell("settings", "put", "system", "user_rotation", "1")
+	if got := shell("settings", "get", "system", "user_rotation"); got != "1\n" {
+		t.Fatalf("user_rotation after put = %q", got)
+	}
+	if got := orientation(); got != "1" {
+		t.Fatalf("SurfaceOrientation %s after user_rotation 1", got)
+	}
+	if w, h := pngSize(); w != 320 || h != 240 {
+		t.Fatalf("screencap after a quarter turn %dx%d, want 320x240", w, h)
+	}
+	raw := adb.ExecOut(t, serial, "screencap")
+	if w, h := binary.LittleEndian.Uint32(raw), binary.LittleEndian.Uint32(raw[4:]); w != 320 || h != 240 || len(raw) != 12+320*240*4 {
+		t.Fatalf("raw screencap %dx%d, %d bytes", w, h, len(raw))
+	}
+	if got := shell("wm", "size"); got != "Physical size: 240x320\n" {
+		t.Fatalf("wm size when turned = %q (it reports the natural orientation)", got)
+	}
+
+	// Input is taken in the turned picture's coordinates.
+	shell("input", "tap", "300", "200")
+	shell("input", "tap", "200", "300")
+	ev := d.Events()
+	if len(ev) != 2 || !ev[0].OnScreen() || ev[1].OnScreen() || ev[0].Display.Rotation != 1 {
+		t.Fatalf("events %+v; want the first on the 320x240 picture, the second off it", ev)
+	}
+	if got := rgbAt(decodePNG(t, adb.ExecOut(t, serial, "screencap", "-p")), 300, 200); got != colTap {
+		t.Fatalf("pixel at the tap (300,200) = %v, want %v", got, colTap)
+	}
+
+	// Out-of-range rotations are stored, not applied, as Android does.
+	shell("settings", "put", "system", "user_rotation", "7")
+	if got := orientation(); got != "1" {
+		t.Fatalf("SurfaceOrientation %s after user_rotation 7", got)
+	}
+	// The Go API and the shell see the same state.
+	if err := d.SetRotation(2); err != nil {
+		t.Fatal(err)
+	}
+	if got := shell("settings", "get", "system", "user_rotation"); got != "2\n" {
+		t.Fatalf("user_rotation after SetRotation(2) = %q", got)
+	}
+	if got := orientation(); got != "2" {
+		t.Fatalf("SurfaceOrientation %s after SetRotation(2)", got)
+	}
+	if w, h := pngSize(); w != 240 || h != 320 {
+		t.Fatalf("screencap after a half turn %dx%d", w, h)
+	}
+
+	// The rest of the settings command.
+	if got := shell("settings", "get", "global", "nosuch"); got != "null\n" {
+		t.Fatalf("settings get of a missing key = %q", got)
+	}
+	shell("settings", "put", "secure", "k", "v")
+	if got := shell("settings", "list", "secure"); !strings.Contains(got, "k=v\n") {
+		t.Fatalf("settings list secure = %q", got)
+	}
+	if got := shell("settings", "delete", "secure", "k"); got != "Deleted 1 rows\n" {
+		t.Fatalf("settings delete = %q", got)
+	}
+	if got := shell("settings", "get", "bogus", "k"); !strings.HasPrefix(got, "Invalid namespace 'bogus'") {
+		t.Fatalf("settings get bogus = %q", got)
+	}
+	if got := shell("dumpsys", "window"); got != "Can't find service: window\n" {
+		t.Fatalf("dumpsys window = %q", got)
+	}
+}
+
+// TestScreenrecordKeepsItsSize turns the display under running
+// screenrecords: they keep the size they started with, and show the
+// turned picture scaled to fit between black bars.
+func TestScreenrecordKeepsItsSize(t *testing.T) {
+	t.Parallel()
+	testutil.Deadline(t, testDeadline)
+	needFFmpeg(t)
+	adb := startADB(t)
+	d := newDevice(t, Options{Width: 240, Height: 320, Static: true})
+	serial := adb.Connect(t, d.Addr())
+
+	t.Run("raw-frames", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		cmd := adb.Command(ctx, "-s", serial, "exec-out", "screenrecord", "--output-format=raw-frames", "-")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cancel(); _ = cmd.Wait() }()
+		frame := make([]byte, 240*320*3)
+		if _, err := io.ReadFull(stdout, frame); err != nil {
+			t.Fatal(err)
+		}
+		if isBlack(frame[:240*3]) {
+			t.Fatal("the top row is black before the turn")
+		}
+		if err := d.SetRotation(1); err != nil {
+			t.Fatal(err)
+		}
+		// A still screen sends a frame for the turn itself. The 320x240
+		// picture fits 240x180 at y=70.
+		if _, err := io.ReadFull(stdout, frame); err != nil {
+			t.Fatal(err)
+		}
+		row := func(y int) []byte { return frame[y*240*3 : (y+1)*240*3] }
+		if !isBlack(row(0)) || !isBlack(row(69)) || !isBlack(row(250)) || !isBlack(row(319)) {
+			t.Fatal("no black bars above and below the turned picture")
+		}
+		if isBlack(row(160)) {
+			t.Fatal("the middle of the letterboxed frame is black")
+		}
+		if err := d.SetRotation(0); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("h264", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		cmd := adb.Command(ctx, "-s", serial, "exec-out", "screenrecord", "--output-format=h264", "-")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		rc := readAll(stdout)
+		testutil.Eventually(t, "the first picture", generous, func() bool { return sliceCount(rc.bytes()) >= 1 })
+		if err := d.SetRotation(3); err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, "a picture after the turn", generous, func() bool { return sliceCount(rc.bytes()) >= 2 })
+		cancel()
+		_ = cmd.Wait()
+		<-rc.done
+		frames, w, h := decodeH264(t, rc.bytes())
+		if frames < 2 || w != 240 || h != 320 {
+			t.Fatalf("decoded %d pictures of %dx%d, want at least 2 of 240x320", frames, w, h)
+		}
+		// A new screenrecord starts at the turned size.
+		out := adb.ExecOut(t, serial, "screenrecord", "--output-format=h264", "--time-limit", "1", "-")
+		if frames, w, h := decodeH264(t, out); frames < 1 || w != 320 || h != 240 {
+			t.Fatalf("a new screenrecord decoded %d pictures of %dx%d, want 320x240", frames, w, h)
+		}
+	})
+}
+
+func isBlack(b []byte) bool {
+	for _, v := range b {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -8,8 +8,27 @@
 //     [--bit-rate N|NM] [--time-limit S] -: H.264 from libx264 (through
 //     package native), or RGB888 frames, emitted whenever the screen changes;
 //   - screencap [-p]: PNG, or a raw RGBA dump with a 12-byte header;
-//   - wm size, getprop [KEY], input tap|swipe|keyevent|text, echo, true,
-//     false, exit; anything else is "inaccessible or not found".
+//   - wm size [reset|WxH]: the physical size and any override, or set or
+//     clear the override;
+//   - settings get|put|delete|list NAMESPACE ...: an in-memory store, where
+//     putting system user_rotation 0..3 turns the display;
+//   - dumpsys input: the touch screen's viewport and SurfaceOrientation;
+//   - getprop [KEY], input tap|swipe|keyevent|text, echo, true, false,
+//     exit; anything else is "inaccessible or not found".
+//
+// # Size and rotation
+//
+// The display has a physical size (Options.Width x Height, its natural
+// orientation), an override size (wm size WxH, Device.SetSize) and a
+// rotation in quarter turns (settings put system user_rotation N,
+// Device.SetRotation). The picture that screencap and a new screenrecord
+// see, and that input coordinates are given in, is the current size with
+// its sides swapped after a quarter turn; the test picture is laid out
+// anew for it, as an app redraws on a configuration change. A screenrecord
+// that is already running keeps its video size and shows the new picture
+// scaled to fit, with black bars, as Android's does: to follow a
+// rotation, a capture restarts screenrecord. Every input event records the
+// geometry it arrived under (InputEvent.Display, InputEvent.OnScreen).
 //
 // The screen is an RGBA test picture: a moving box, a frame counter and the
 // time drawn with seven-segment digits, colour bars, and the marks that
@@ -45,5 +64,7 @@
 //	adb -s 127.0.0.1:5600 shell wm size
 //	adb -s 127.0.0.1:5600 exec-out screenrecord --output-format=h264 --time-limit 5 - > out.h264
 //	adb -s 127.0.0.1:5600 shell input tap 100 200
+//	adb -s 127.0.0.1:5600 shell settings put system user_rotation 1
+//	adb -s 127.0.0.1:5600 shell wm size 1080x1920
 //	adb -s 127.0.0.1:5600 exec-out screencap -p > screen.png
 package devicesim

@@ -80,7 +80,9 @@ func parseCoord(s string) (int, bool) {
 
 // input [SOURCE] tap X Y | swipe X1 Y1 X2 Y2 [MS] | keyevent [--longpress]
 // KEY... | text STRING. Each accepted command is recorded with its arrival
-// time and leaves a mark on the screen.
+// time and the display's geometry then, and leaves a mark on the screen.
+// Coordinates are in the picture's current orientation; like Android's,
+// the command takes points off the screen too (InputEvent.OnScreen tells).
 func cmdInput(sh *shell, args []string) int {
 	now := time.Now()
 	source := ""
@@ -98,6 +100,7 @@ func cmdInput(sh *shell, args []string) int {
 		return 1
 	}
 	d := sh.d
+	disp := d.Display()
 	switch verb {
 	case "tap":
 		if len(rest) != 2 {
@@ -108,7 +111,7 @@ func cmdInput(sh *shell, args []string) int {
 		if !ok1 || !ok2 {
 			return invalid()
 		}
-		d.recordEvent(InputEvent{Time: now, Kind: InputTap, Source: source, X: x, Y: y, X2: x, Y2: y})
+		d.recordEvent(InputEvent{Time: now, Kind: InputTap, Source: source, X: x, Y: y, X2: x, Y2: y, Display: disp})
 		d.screen.tap(x, y)
 	case "swipe":
 		if len(rest) != 4 && len(rest) != 5 {
@@ -130,7 +133,7 @@ func cmdInput(sh *shell, args []string) int {
 			}
 			dur = time.Duration(ms) * time.Millisecond
 		}
-		d.recordEvent(InputEvent{Time: now, Kind: InputSwipe, Source: source, X: p[0], Y: p[1], X2: p[2], Y2: p[3], Duration: dur})
+		d.recordEvent(InputEvent{Time: now, Kind: InputSwipe, Source: source, X: p[0], Y: p[1], X2: p[2], Y2: p[3], Duration: dur, Display: disp})
 		if p[0] == p[2] && p[1] == p[3] {
 			d.screen.longPress(p[0], p[1])
 		} else {
@@ -152,7 +155,7 @@ func cmdInput(sh *shell, args []string) int {
 			codes[i] = code
 		}
 		for _, code := range codes {
-			d.recordEvent(InputEvent{Time: now, Kind: InputKeyEvent, Source: source, KeyCode: code})
+			d.recordEvent(InputEvent{Time: now, Kind: InputKeyEvent, Source: source, KeyCode: code, Display: disp})
 			d.screen.key(code)
 		}
 	case "text":
@@ -160,7 +163,7 @@ func cmdInput(sh *shell, args []string) int {
 			return invalid()
 		}
 		text := strings.ReplaceAll(rest[0], "%s", " ")
-		d.recordEvent(InputEvent{Time: now, Kind: InputText, Source: source, Text: text})
+		d.recordEvent(InputEvent{Time: now, Kind: InputText, Source: source, Text: text, Display: disp})
 		d.screen.text(text)
 	default:
 		fmt.Fprintln(sh.out, inputUnknownCmd+verb)

@@ -23,11 +23,16 @@ var colourBars = [...]rgb{
 	{255, 0, 255}, {255, 0, 0}, {0, 0, 255}, {0, 0, 0},
 }
 
-// screen is the device's framebuffer. live is what captures see; base is
+// screen is the device's framebuffer: the picture as captures see it, in
+// the display's current orientation. live is what captures see; base is
 // the static background with every input mark drawn on it, which the
 // animation restores its regions from before it draws the next frame.
-// Changes bump gen and close changed, which wakes the capture loops.
+// Changes bump gen and close changed, which wakes the capture loops. A
+// change of size (resize: a rotation, wm size) lays the picture out anew,
+// as an app redraws on a configuration change; the input marks go.
 type screen struct {
+	mu sync.RWMutex // guards everything below
+
 	w, h int
 	u    int // layout unit: 1/90 of the shorter side
 
@@ -35,7 +40,6 @@ type screen struct {
 	hud, band, keyArea, textArea rect
 	digitW, digitH, thick        int
 
-	mu      sync.RWMutex // guards everything below
 	live    *canvas
 	base    *canvas
 	gen     uint64
@@ -48,7 +52,16 @@ type screen struct {
 }
 
 func newScreen(w, h int, now time.Time) *screen {
-	s := &screen{w: w, h: h, start: now, changed: make(chan struct{})}
+	s := &screen{start: now, changed: make(chan struct{})}
+	s.layout(w, h, now)
+	return s
+}
+
+// layout sizes the screen w×h and draws it afresh: the background, the
+// dynamic parts at the current frame, and a stamp. Callers hold mu (or own
+// s alone).
+func (s *screen) layout(w, h int, now time.Time) {
+	s.w, s.h = w, h
 	s.u = max(2, min(w, h)/90)
 	u := s.u
 	s.digitW, s.digitH, s.thick = 3*u, 6*u, max(1, u*3/4)
@@ -67,7 +80,26 @@ func newScreen(w, h int, now time.Time) *screen {
 	copy(s.live.pix, s.base.pix)
 	s.drawDynamic(now)
 	s.live.drawStamp(time.Now())
-	return s
+}
+
+// resize lays the screen out at w×h, unless it is that size already, and
+// publishes the change. It reports whether the size changed.
+func (s *screen) resize(w, h int, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w == s.w && h == s.h {
+		return false
+	}
+	s.layout(w, h, now)
+	s.bump()
+	return true
+}
+
+// size returns the screen's current size.
+func (s *screen) size() (w, h int) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.w, s.h
 }
 
 // paintBackground paints r of c with the static picture: a dark gradient
@@ -169,9 +201,9 @@ func (s *screen) read(fn func(pix []byte, w, h, stride int) error) (uint64, erro
 
 // snapshot returns a copy of the live picture.
 func (s *screen) snapshot() *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, s.w, s.h))
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	img := image.NewRGBA(image.Rect(0, 0, s.w, s.h))
 	copy(img.Pix, s.live.pix)
 	return img
 }

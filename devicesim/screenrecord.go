@@ -179,7 +179,10 @@ func recordUsage(sh *shell) {
 // cmdScreenrecord streams the screen until the time limit, or until the
 // stream closes. A frame goes out whenever the screen changed since the
 // last one; a reader slower than the screen gets the latest picture, never
-// a backlog.
+// a backlog. The video keeps the size it started with (the screen's, or
+// --size): when the screen's size changes under it (a rotation, wm size),
+// the new picture is scaled to fit that size with its aspect ratio kept,
+// centred between black bars, as Android's screenrecord does.
 func cmdScreenrecord(sh *shell, args []string) int {
 	o, err := parseRecordArgs(args)
 	if o.help {
@@ -192,7 +195,7 @@ func cmdScreenrecord(sh *shell, args []string) int {
 	}
 	scr := sh.d.screen
 	if o.width == 0 {
-		o.width, o.height = scr.w, scr.h
+		o.width, o.height = scr.size()
 	}
 	var rec frameWriter
 	switch o.format {
@@ -260,6 +263,8 @@ type h264Writer struct {
 	sh   *shell
 	enc  *native.Encoder
 	pool *native.FramePool
+	fit  *fitter
+	rgba []byte // the letterboxed picture, when the screen's aspect differs
 	au   []byte
 }
 
@@ -285,7 +290,7 @@ func newH264Writer(sh *shell, o recordOptions) (*h264Writer, error) {
 		_ = enc.Close()
 		return nil, err
 	}
-	return &h264Writer{sh: sh, enc: enc, pool: pool}, nil
+	return &h264Writer{sh: sh, enc: enc, pool: pool, fit: newFitter(o.width, o.height)}, nil
 }
 
 func (w *h264Writer) frame(pts time.Duration) (uint64, error) {
@@ -294,7 +299,15 @@ func (w *h264Writer) frame(pts time.Duration) (uint64, error) {
 		return 0, err
 	}
 	gen, err := w.sh.d.screen.read(func(pix []byte, width, height, stride int) error {
-		return f.WritePacked(pix, width, height, stride, native.PixelFormatRGBA)
+		w.fit.prepare(width, height)
+		if w.fit.full() { // the same aspect: libswscale scales, if it must
+			return f.WritePacked(pix, width, height, stride, native.PixelFormatRGBA)
+		}
+		if n := w.fit.dstW * w.fit.dstH * 4; len(w.rgba) != n {
+			w.rgba = make([]byte, n)
+		}
+		w.fit.writeRGBA(w.rgba, pix, stride)
+		return f.WritePacked(w.rgba, w.fit.dstW, w.fit.dstH, w.fit.dstW*4, native.PixelFormatRGBA)
 	})
 	if err != nil {
 		f.Release()
@@ -322,56 +335,151 @@ func (w *h264Writer) close() {
 }
 
 // rawWriter writes RGB888 frames, width·height·3 bytes each, top row
-// first, with no header: screenrecord's raw-frames format. A size other
-// than the screen's is scaled to, nearest neighbour.
+// first, with no header: screenrecord's raw-frames format. A screen of
+// another size is scaled to fit, nearest neighbour (see fitter).
 type rawWriter struct {
-	sh    *shell
-	w, h  int
-	rgba  []byte // the captured screen
-	out   []byte // the frame
-	xs    []int  // source column of each output column
-	scale bool
+	sh         *shell
+	rgba       []byte // the captured screen
+	srcW, srcH int    // its size
+	out        []byte // the frame
+	fit        *fitter
 }
 
 func newRawWriter(sh *shell, o recordOptions) *rawWriter {
-	scr := sh.d.screen
-	r := &rawWriter{
-		sh: sh, w: o.width, h: o.height,
-		rgba:  make([]byte, scr.w*scr.h*4),
-		out:   make([]byte, o.width*o.height*3),
-		scale: o.width != scr.w || o.height != scr.h,
-	}
-	r.xs = make([]int, o.width)
-	for x := range r.xs {
-		r.xs[x] = x * scr.w / o.width
-	}
-	return r
+	return &rawWriter{sh: sh, out: make([]byte, o.width*o.height*3), fit: newFitter(o.width, o.height)}
 }
 
 func (r *rawWriter) frame(time.Duration) (uint64, error) {
-	scr := r.sh.d.screen
-	gen, _ := scr.read(func(pix []byte, _, _, _ int) error {
-		copy(r.rgba, pix)
+	gen, _ := r.sh.d.screen.read(func(pix []byte, w, h, _ int) error {
+		r.rgba = append(r.rgba[:0], pix[:w*h*4]...)
+		r.srcW, r.srcH = w, h
 		return nil
 	})
-	stride := scr.w * 4
-	if !r.scale {
-		src, dst := r.rgba, r.out
-		for i, j := 0, 0; j+2 < len(dst); i, j = i+4, j+3 {
-			dst[j], dst[j+1], dst[j+2] = src[i], src[i+1], src[i+2]
-		}
-	} else {
-		for y := range r.h {
-			row := r.rgba[(y*scr.h/r.h)*stride:]
-			dst := r.out[y*r.w*3 : (y+1)*r.w*3]
-			for x, sx := range r.xs {
-				s := row[sx*4 : sx*4+3]
-				dst[3*x], dst[3*x+1], dst[3*x+2] = s[0], s[1], s[2]
-			}
-		}
-	}
+	r.fit.prepare(r.srcW, r.srcH)
+	r.fit.writeRGB(r.out, r.rgba, r.srcW*4)
 	_, err := r.sh.out.Write(r.out)
 	return gen, err
 }
 
 func (r *rawWriter) close() {}
+
+// A running screenrecord keeps the video size it started with. When the
+// display's size changes under it (a rotation, wm size), Android's
+// screenrecord re-projects the display into that fixed size, keeping its
+// aspect ratio: the picture is scaled to fit and centred, with black bars
+// (setDisplayProjection in screenrecord.cpp). fitter does the same, nearest
+// neighbour, for a screen of any size into a fixed output.
+
+// fitRect returns where a src-sized picture lands in a dst-sized output
+// when it is scaled to fit with its aspect ratio kept, as screenrecord
+// computes it; a rectangle within a pixel of the whole output is widened
+// to the whole output (stretched), so that rounding never leaves a
+// one-pixel bar.
+func fitRect(srcW, srcH, dstW, dstH int) rect {
+	if srcW <= 0 || srcH <= 0 || dstW <= 0 || dstH <= 0 {
+		return rect{}
+	}
+	var w, h int
+	if dstH*srcW > dstW*srcH { // limited by the narrow width: reduce the height
+		w, h = dstW, dstW*srcH/srcW
+	} else { // limited by the short height: reduce the width
+		w, h = dstH*srcW/srcH, dstH
+	}
+	if w >= dstW-1 && h >= dstH-1 {
+		return rect{0, 0, dstW, dstH}
+	}
+	w, h = max(w, 1), max(h, 1)
+	x, y := (dstW-w)/2, (dstH-h)/2
+	return rect{x, y, x + w, y + h}
+}
+
+// fitter maps a source picture into a fixed output with fitRect. Its
+// tables are rebuilt whenever the source's size changes.
+type fitter struct {
+	dstW, dstH int
+	srcW, srcH int
+	content    rect  // where the source lands in the output
+	xs, ys     []int // source column (row) of each column (row) of content
+}
+
+func newFitter(dstW, dstH int) *fitter { return &fitter{dstW: dstW, dstH: dstH} }
+
+// prepare sets the source's size.
+func (f *fitter) prepare(srcW, srcH int) {
+	if srcW == f.srcW && srcH == f.srcH && f.xs != nil {
+		return
+	}
+	f.srcW, f.srcH = srcW, srcH
+	f.content = fitRect(srcW, srcH, f.dstW, f.dstH)
+	cw, ch := f.content.X1-f.content.X0, f.content.Y1-f.content.Y0
+	f.xs = make([]int, cw)
+	for x := range f.xs {
+		f.xs[x] = x * srcW / cw
+	}
+	f.ys = make([]int, ch)
+	for y := range f.ys {
+		f.ys[y] = y * srcH / ch
+	}
+}
+
+// identity reports whether the source is the output's size.
+func (f *fitter) identity() bool { return f.srcW == f.dstW && f.srcH == f.dstH }
+
+// full reports whether the source covers the whole output (no bars).
+func (f *fitter) full() bool { return f.content == rect{0, 0, f.dstW, f.dstH} }
+
+// writeRGB writes the RGBA source (src, with stride bytes a row) into dst
+// as packed RGB888, dstW·dstH·3 bytes, with black bars around it.
+func (f *fitter) writeRGB(dst, src []byte, stride int) {
+	if f.identity() {
+		for y := range f.dstH {
+			s := src[y*stride : y*stride+f.dstW*4]
+			d := dst[y*f.dstW*3 : (y+1)*f.dstW*3]
+			for i, j := 0, 0; j+2 < len(d); i, j = i+4, j+3 {
+				d[j], d[j+1], d[j+2] = s[i], s[i+1], s[i+2]
+			}
+		}
+		return
+	}
+	c := f.content
+	for y := range f.dstH {
+		d := dst[y*f.dstW*3 : (y+1)*f.dstW*3]
+		if y < c.Y0 || y >= c.Y1 {
+			clear(d)
+			continue
+		}
+		clear(d[:c.X0*3])
+		clear(d[c.X1*3:])
+		row := src[f.ys[y-c.Y0]*stride:]
+		out := d[c.X0*3 : c.X1*3]
+		for x, sx := range f.xs {
+			s := row[sx*4 : sx*4+3]
+			out[3*x], out[3*x+1], out[3*x+2] = s[0], s[1], s[2]
+		}
+	}
+}
+
+// writeRGBA writes the RGBA source into dst as RGBA, dstW·dstH·4 bytes,
+// with opaque black bars around it.
+func (f *fitter) writeRGBA(dst, src []byte, stride int) {
+	c := f.content
+	black := func(b []byte) {
+		for i := 0; i+3 < len(b); i += 4 {
+			b[i], b[i+1], b[i+2], b[i+3] = 0, 0, 0, 0xff
+		}
+	}
+	for y := range f.dstH {
+		d := dst[y*f.dstW*4 : (y+1)*f.dstW*4]
+		if y < c.Y0 || y >= c.Y1 {
+			black(d)
+			continue
+		}
+		black(d[:c.X0*4])
+		black(d[c.X1*4:])
+		row := src[f.ys[y-c.Y0]*stride:]
+		out := d[c.X0*4 : c.X1*4]
+		for x, sx := range f.xs {
+			copy(out[4*x:4*x+4], row[sx*4:sx*4+4])
+		}
+	}
+}

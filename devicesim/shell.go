@@ -35,6 +35,8 @@ func init() {
 		"screenrecord": cmdScreenrecord,
 		"screencap":    cmdScreencap,
 		"wm":           cmdWm,
+		"settings":     cmdSettings,
+		"dumpsys":      cmdDumpsys,
 		"getprop":      cmdGetprop,
 		"input":        cmdInput,
 		"echo":         cmdEcho,

@@ -120,17 +120,34 @@ func (f *fake) Close() error {
 	return f.real.Close()
 }
 
-// openers returns an Opener over fixed encoders; nil entries fail to open.
-func openers(encs ...Encoder) Opener {
-	return func(i int) (Encoder, error) {
+// chainOf returns a Chain over fixed encoders; nil entries fail to open.
+// Each opens once: a second open of the same candidate fails.
+func chainOf(encs ...Encoder) Chain {
+	var mu sync.Mutex
+	opened := map[int]bool{}
+	return Chain{Open: func(i int, _ media.Size) (Encoder, error) {
 		if i >= len(encs) {
 			return nil, ErrNoEncoder
 		}
-		if encs[i] == nil {
+		mu.Lock()
+		defer mu.Unlock()
+		if encs[i] == nil || opened[i] {
 			return nil, errors.New("open: no such device")
 		}
+		opened[i] = true
 		return encs[i], nil
-	}
+	}}
+}
+
+// chainFunc returns a Chain whose candidate i is made by makers[i] at
+// every open, so a candidate can open again after it failed.
+func chainFunc(makers ...func(size media.Size) (Encoder, error)) Chain {
+	return Chain{Open: func(i int, size media.Size) (Encoder, error) {
+		if i >= len(makers) {
+			return nil, ErrNoEncoder
+		}
+		return makers[i](size)
+	}}
 }
 
 // decodeUnits decodes H.264 units and returns how many pictures came out.

@@ -2,10 +2,13 @@ package encoder
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/cloudphone/media-service/internal/lograte"
+	"github.com/cloudphone/media-service/internal/retry"
 	"github.com/cloudphone/media-service/media"
 
 	"github.com/cloudphone/media-service/native"
@@ -20,10 +23,12 @@ const (
 
 // PipelineOptions configures a Pipeline.
 type PipelineOptions struct {
-	// Open opens encoder candidates, best first (see OpenerFor).
-	Open Opener
-	// EncodeTimeout bounds one Encode call; an encoder that takes longer is
-	// abandoned and replaced. Default 200 ms.
+	// Chain is the encoder candidates, best first (see ChainFor). The
+	// encoder opens on the first frame, at its size.
+	Chain Chain
+	// EncodeTimeout bounds one Encode call, counting only the time the
+	// process ran; an encoder that takes longer is abandoned and replaced.
+	// Default 200 ms.
 	EncodeTimeout time.Duration
 	// WriteTimeout bounds the wait for the consumer to take a unit from
 	// Output; a unit not taken in time is dropped. Default 100 ms.
@@ -32,17 +37,31 @@ type PipelineOptions struct {
 	CloseTimeout time.Duration
 	// OutputBuffer is the capacity of the Output channel. Default 8.
 	OutputBuffer int
-	Log          *slog.Logger
+	// RetryMin and RetryMax bound the back-off before the chain starts
+	// over after every candidate failed. Defaults DefaultRetryMin and
+	// DefaultRetryMax.
+	RetryMin, RetryMax time.Duration
+	// OnError, if set, receives every encoder failure and lost frame's
+	// cause (the log gets them at a bounded rate).
+	OnError func(error)
+	Log     *slog.Logger
+	// now and stalls replace the clock and the process watchdog in tests.
+	now    func() time.Time
+	stalls stallMeter
 }
 
 // Pipeline encodes one stream's frames on their way from capture to the
 // viewers, so that neither a stuck encoder nor a slow consumer ever
-// blocks capture: Submit never blocks and the newest frame wins.
+// blocks capture: Submit never blocks and the newest frame wins. It never
+// dies while frames come: a hung or failing encoder is replaced, and when
+// every candidate failed the chain starts over after a back-off.
 type Pipeline struct {
 	opts  PipelineOptions
 	g     *guard
 	stats Stats
 	out   chan media.Unit
+
+	errLog lograte.Limiter
 
 	mu      sync.Mutex // guards pending, closed
 	pending *native.Frame
@@ -53,9 +72,12 @@ type Pipeline struct {
 	done   chan struct{}
 }
 
-// NewPipeline opens the first candidate encoder that works and starts the
-// pipeline's goroutine.
+// NewPipeline starts the pipeline's goroutine. The encoder opens on the
+// first frame; failures to open are retried, never fatal.
 func NewPipeline(o PipelineOptions) (*Pipeline, error) {
+	if o.Chain.Open == nil {
+		return nil, fmt.Errorf("%w: PipelineOptions.Chain.Open is nil", media.ErrConfig)
+	}
 	if o.EncodeTimeout <= 0 {
 		o.EncodeTimeout = DefaultEncodeTimeout
 	}
@@ -72,11 +94,11 @@ func NewPipeline(o PipelineOptions) (*Pipeline, error) {
 		o.Log = slog.Default()
 	}
 	p := &Pipeline{opts: o, out: make(chan media.Unit, o.OutputBuffer), wake: make(chan struct{}, 1), done: make(chan struct{})}
-	g, err := newGuard(o.Open, o.EncodeTimeout, o.CloseTimeout, &p.stats, o.Log)
-	if err != nil {
-		return nil, err
-	}
-	p.g = g
+	p.g = newGuard(guardConfig{
+		chain: o.Chain, encodeTimeout: o.EncodeTimeout, closeTimeout: o.CloseTimeout,
+		retry: retry.Backoff{Min: o.RetryMin, Max: o.RetryMax}, now: o.now, stalls: o.stalls,
+		stats: &p.stats, log: o.Log, onError: o.OnError,
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	go p.run(ctx)
@@ -96,10 +118,10 @@ func (p *Pipeline) Submit(f *native.Frame) error {
 	old := p.pending
 	p.pending = f
 	p.mu.Unlock()
-	p.stats.framesIn.Add(1)
+	p.stats.inc(cFramesIn)
 	if old != nil {
 		old.Release()
-		p.stats.droppedStale.Add(1)
+		p.stats.inc(cDroppedStale)
 	}
 	select {
 	case p.wake <- struct{}{}:
@@ -140,8 +162,9 @@ func (p *Pipeline) run(ctx context.Context) {
 		}
 		units, err := p.g.encode(f)
 		if err != nil {
-			p.stats.droppedError.Add(1)
-			p.opts.Log.Error("encode", "err", err)
+			p.errLog.Log(p.opts.Log, slog.LevelWarn, "frame lost", "err", err)
+		} else {
+			p.errLog.Reset()
 		}
 		for _, u := range units {
 			if !p.write(ctx, u) {
@@ -156,7 +179,7 @@ func (p *Pipeline) run(ctx context.Context) {
 func (p *Pipeline) write(ctx context.Context, u media.Unit) bool {
 	select {
 	case p.out <- u:
-		p.stats.framesOut.Add(1)
+		p.stats.inc(cFramesOut)
 		return true
 	default:
 	}
@@ -164,11 +187,11 @@ func (p *Pipeline) write(ctx context.Context, u media.Unit) bool {
 	defer t.Stop()
 	select {
 	case p.out <- u:
-		p.stats.framesOut.Add(1)
+		p.stats.inc(cFramesOut)
 	case <-t.C:
 		// A lost unit breaks the stream until the next keyframe: ask for
 		// one now.
-		p.stats.droppedWrite.Add(1)
+		p.stats.inc(cDroppedWrite)
 		p.g.keyFrame()
 	case <-ctx.Done():
 		return false

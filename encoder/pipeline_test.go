@@ -35,7 +35,7 @@ func lockstep(t *testing.T, p *Pipeline, pool *native.FramePool, first, n int) [
 func TestPipelineEncodesInOrder(t *testing.T) {
 	needFFmpeg(t)
 	pool := newPool(t, 4)
-	p, err := NewPipeline(PipelineOptions{Open: OpenerFor([]string{native.CodecX264}, x264Options()), Log: quiet})
+	p, err := NewPipeline(PipelineOptions{Chain: ChainFor([]string{native.CodecX264}, x264Options()), Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,8 +56,10 @@ func TestPipelineEncodesInOrder(t *testing.T) {
 	if u := lockstep(t, p, pool, 30, 1); !u[0].KeyFrame {
 		t.Fatal("ForceKeyFrame did not give a keyframe")
 	}
+	// A unit is counted just after the consumer took it.
+	testutil.Eventually(t, "31 units counted", testutil.Generous, func() bool { return p.Stats().FramesOut == 31 })
 	s := p.Stats()
-	if s.FramesIn != 31 || s.FramesOut != 31 || s.EncodingTimeouts != 0 || s.LatencyP50 <= 0 || s.LatencyP99 < s.LatencyP50 {
+	if s.FramesIn != 31 || s.EncodingTimeouts != 0 || s.LatencyP50 <= 0 || s.LatencyP99 < s.LatencyP50 {
 		t.Fatalf("stats %+v", s)
 	}
 	var bucketed int64
@@ -79,7 +81,7 @@ func TestPipelineHungEncoderIsReplaced(t *testing.T) {
 	hung.hang = make(chan struct{})
 	defer close(hung.hang) // lets the abandoned goroutine finish
 	next := newFake(t, "works")
-	p, err := NewPipeline(PipelineOptions{Open: openers(hung, next), EncodeTimeout: 50 * time.Millisecond, Log: quiet})
+	p, err := NewPipeline(PipelineOptions{Chain: chainOf(hung, next), EncodeTimeout: 50 * time.Millisecond, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,15 +123,15 @@ func TestPipelineFallsBackMidStream(t *testing.T) {
 	failing := newFake(t, "hw")
 	failing.failAfter = 6
 	next := newFake(t, "sw")
-	p, err := NewPipeline(PipelineOptions{Open: openers(nil, failing, next), Log: quiet}) // candidate 0 fails to open
+	p, err := NewPipeline(PipelineOptions{Chain: chainOf(nil, failing, next), Log: quiet}) // candidate 0 fails to open
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	units := lockstep(t, p, pool, 0, 5)
 	if p.EncoderName() != "hw" {
 		t.Fatalf("first encoder %q, want hw (candidate 0 failed to open)", p.EncoderName())
 	}
-	units := lockstep(t, p, pool, 0, 5)
 	// Frame 5 fails on hw: dropped, counted, encoder replaced.
 	if err := p.Submit(frame(t, pool, 5)); err != nil {
 		t.Fatal(err)
@@ -154,9 +156,25 @@ func TestPipelineFallsBackMidStream(t *testing.T) {
 }
 
 func TestPipelineNoEncoder(t *testing.T) {
-	_, err := NewPipeline(PipelineOptions{Open: openers(nil, nil), Log: quiet})
-	if !errors.Is(err, ErrNoEncoder) {
-		t.Fatalf("NewPipeline with no working candidate = %v, want ErrNoEncoder", err)
+	needFFmpeg(t)
+	pool := newPool(t, 2)
+	var errs errorLog
+	p, err := NewPipeline(PipelineOptions{Chain: chainOf(nil, nil), OnError: errs.add, Log: quiet, stalls: noStalls{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, ok := step(t, p, pool, 0); ok {
+		t.Fatal("a unit with no encoder")
+	}
+	if e := errs.all(); len(e) == 0 || !errors.Is(e[len(e)-1], ErrNoEncoder) {
+		t.Fatalf("OnError got %v, want ErrNoEncoder", e)
+	}
+	if s := p.Stats(); s.Dropped["no_encoder"] != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	if _, err := NewPipeline(PipelineOptions{}); !errors.Is(err, media.ErrConfig) {
+		t.Fatalf("NewPipeline without a chain: %v", err)
 	}
 }
 
@@ -171,7 +189,7 @@ func TestPipelineNewestFrameWins(t *testing.T) {
 	pool := newPool(t, 8)
 	gated := &gatedEncoder{fake: newFake(t, "gated"), entered: make(chan struct{}, 1), release: make(chan struct{})}
 	// The gate holds an encode as long as the test likes: no encode timeout.
-	p, err := NewPipeline(PipelineOptions{Open: openers(gated), EncodeTimeout: time.Hour, Log: quiet})
+	p, err := NewPipeline(PipelineOptions{Chain: chainOf(gated), EncodeTimeout: time.Hour, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +278,7 @@ func (g *gatedEncoder) seen() []time.Duration {
 func TestPipelineSlowConsumer(t *testing.T) {
 	needFFmpeg(t)
 	pool := newPool(t, 4)
-	p, err := NewPipeline(PipelineOptions{Open: OpenerFor([]string{native.CodecX264}, x264Options()),
+	p, err := NewPipeline(PipelineOptions{Chain: ChainFor([]string{native.CodecX264}, x264Options()),
 		OutputBuffer: 1, WriteTimeout: 10 * time.Millisecond, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -302,10 +320,11 @@ func TestPipelineCloseTimeout(t *testing.T) {
 	needFFmpeg(t)
 	stuck := newFake(t, "stuck-close")
 	stuck.hangClose = make(chan struct{})
-	p, err := NewPipeline(PipelineOptions{Open: openers(stuck), CloseTimeout: 50 * time.Millisecond, Log: quiet})
+	p, err := NewPipeline(PipelineOptions{Chain: chainOf(stuck), CloseTimeout: 50 * time.Millisecond, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
+	lockstep(t, p, newPool(t, 2), 0, 1) // the encoder opens on the first frame
 	done := make(chan struct{})
 	go func() { p.Close(); close(done) }()
 	select {

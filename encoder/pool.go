@@ -1,12 +1,13 @@
 package encoder
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/cloudphone/media-service/internal/lograte"
+	"github.com/cloudphone/media-service/internal/retry"
 	"github.com/cloudphone/media-service/media"
 
 	"github.com/cloudphone/media-service/native"
@@ -21,18 +22,22 @@ type WorkerPoolOptions struct {
 	// OutputBuffer is the Output channel's capacity. Default 64.
 	OutputBuffer int
 	// EncoderFactory returns the encoder candidates of a stream, opened on
-	// the stream's first frame (see OpenerFor).
-	EncoderFactory func(stream string) Opener
-	// EncodeTimeout and CloseTimeout work as in a Pipeline.
+	// the stream's first frame at its size (see ChainFor).
+	EncoderFactory func(stream string) Chain
+	// EncodeTimeout, CloseTimeout, RetryMin and RetryMax work as in a
+	// Pipeline.
 	EncodeTimeout, CloseTimeout time.Duration
-	Log                         *slog.Logger
+	RetryMin, RetryMax          time.Duration
+	// OnError, if set, receives a stream's encoder failures and lost
+	// frames' causes (the log gets them at a bounded rate).
+	OnError func(stream string, err error)
+	Log     *slog.Logger
 }
 
-// PoolOutput is one unit from a pool, or the error that ended a stream.
+// PoolOutput is one unit of one stream.
 type PoolOutput struct {
 	Stream string
 	Unit   media.Unit
-	Err    error
 }
 
 // WorkerPool shares a fixed set of encoding goroutines between many
@@ -42,14 +47,18 @@ type PoolOutput struct {
 // and from the encoder's own threads within one stream.
 type WorkerPool struct {
 	opts    WorkerPoolOptions
+	errLog  lograte.Limiter
 	workers []*poolWorker
 	out     chan PoolOutput
 	stats   Stats
 
-	mu      sync.Mutex // guards streams, closed
+	mu      sync.Mutex // guards streams, streamStats, closed
 	streams map[string]*poolWorker
-	closed  bool
-	wg      sync.WaitGroup
+	// streamStats are each open stream's counters; every count also goes
+	// to the pool's stats.
+	streamStats map[string]*Stats
+	closed      bool
+	wg          sync.WaitGroup
 }
 
 type poolWorker struct {
@@ -63,6 +72,7 @@ type poolWorker struct {
 type poolJob struct {
 	stream string
 	f      *native.Frame
+	stats  *Stats
 	close  bool // end the stream: close its encoder
 }
 
@@ -89,7 +99,10 @@ func NewWorkerPool(o WorkerPoolOptions) (*WorkerPool, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	p := &WorkerPool{opts: o, out: make(chan PoolOutput, o.OutputBuffer), streams: map[string]*poolWorker{}}
+	if o.OnError == nil {
+		o.OnError = func(string, error) {}
+	}
+	p := &WorkerPool{opts: o, out: make(chan PoolOutput, o.OutputBuffer), streams: map[string]*poolWorker{}, streamStats: map[string]*Stats{}}
 	for range o.Workers {
 		w := &poolWorker{in: make(chan poolJob, o.InputBuffer), guards: map[string]*guard{}}
 		p.workers = append(p.workers, w)
@@ -112,6 +125,7 @@ func (p *WorkerPool) worker(stream string) *poolWorker {
 	}
 	best.streams++
 	p.streams[stream] = best
+	p.streamStats[stream] = &Stats{parent: &p.stats}
 	return best
 }
 
@@ -125,13 +139,15 @@ func (p *WorkerPool) Submit(stream string, f *native.Frame) bool {
 		f.Release()
 		return false
 	}
-	p.stats.framesIn.Add(1)
+	w := p.worker(stream)
+	st := p.streamStats[stream]
+	st.inc(cFramesIn)
 	select {
-	case p.worker(stream).in <- poolJob{stream: stream, f: f}:
+	case w.in <- poolJob{stream: stream, f: f, stats: st}:
 		return true
 	default:
 		f.Release()
-		p.stats.droppedQueue.Add(1)
+		st.inc(cDroppedQueue)
 		return false
 	}
 }
@@ -146,6 +162,7 @@ func (p *WorkerPool) CloseStream(stream string) {
 		return
 	}
 	delete(p.streams, stream)
+	delete(p.streamStats, stream)
 	w.streams--
 	w.in <- poolJob{stream: stream, close: true} // may wait for queue space: control, not media
 }
@@ -181,8 +198,28 @@ func (p *WorkerPool) guardOf(stream string) *guard {
 // closed after Close.
 func (p *WorkerPool) Output() <-chan PoolOutput { return p.out }
 
-// Stats returns the pool's counters (all streams).
+// Stats returns the pool's counters (all streams, closed ones included).
 func (p *WorkerPool) Stats() Snapshot { return p.stats.Snapshot() }
+
+// StreamStats returns one open stream's counters.
+func (p *WorkerPool) StreamStats(stream string) (Snapshot, bool) {
+	p.mu.Lock()
+	st := p.streamStats[stream]
+	p.mu.Unlock()
+	if st == nil {
+		return Snapshot{}, false
+	}
+	return st.Snapshot(), true
+}
+
+// EncoderName returns the encoder a stream uses ("" before its first
+// frame).
+func (p *WorkerPool) EncoderName(stream string) string {
+	if g := p.guardOf(stream); g != nil {
+		return g.name()
+	}
+	return ""
+}
 
 func (p *WorkerPool) work(w *poolWorker) {
 	defer func() {
@@ -207,28 +244,23 @@ func (p *WorkerPool) work(w *poolWorker) {
 			continue
 		}
 		if g == nil {
-			var err error
-			g, err = newGuard(p.opts.EncoderFactory(j.stream), p.opts.EncodeTimeout, p.opts.CloseTimeout, &p.stats,
-				p.opts.Log.With("stream", j.stream))
-			if err != nil {
-				j.f.Release()
-				p.stats.droppedError.Add(1)
-				p.emit(PoolOutput{Stream: j.stream, Err: err})
-				continue
-			}
+			stream := j.stream
+			g = newGuard(guardConfig{
+				chain: p.opts.EncoderFactory(stream), encodeTimeout: p.opts.EncodeTimeout, closeTimeout: p.opts.CloseTimeout,
+				retry: retry.Backoff{Min: p.opts.RetryMin, Max: p.opts.RetryMax},
+				stats: j.stats, log: p.opts.Log.With("stream", stream),
+				onError: func(err error) { p.opts.OnError(stream, err) },
+			})
 			w.mu.Lock()
 			w.guards[j.stream] = g
 			w.mu.Unlock()
 		}
 		units, err := g.encode(j.f)
 		if err != nil {
-			p.stats.droppedError.Add(1)
-			if errors.Is(err, ErrNoEncoder) {
-				p.emit(PoolOutput{Stream: j.stream, Err: err})
-			}
+			p.errLog.Log(p.opts.Log, slog.LevelWarn, "frame lost", "stream", j.stream, "err", err)
 		}
 		for _, u := range units {
-			if !p.emit(PoolOutput{Stream: j.stream, Unit: u}) {
+			if !p.emit(PoolOutput{Stream: j.stream, Unit: u}, j.stats) {
 				g.keyFrame() // the stream is broken until its next keyframe
 			}
 		}
@@ -237,15 +269,13 @@ func (p *WorkerPool) work(w *poolWorker) {
 
 // emit hands an output to the consumer without ever blocking: a full
 // Output channel drops it, counted, and emit reports false.
-func (p *WorkerPool) emit(o PoolOutput) bool {
+func (p *WorkerPool) emit(o PoolOutput, st *Stats) bool {
 	select {
 	case p.out <- o:
-		if o.Err == nil {
-			p.stats.framesOut.Add(1)
-		}
+		st.inc(cFramesOut)
 		return true
 	default:
-		p.stats.droppedWrite.Add(1)
+		st.inc(cDroppedWrite)
 		return false
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/internal/testutil"
 	"github.com/cloudphone/media-service/media"
 
 	"github.com/cloudphone/media-service/native"
@@ -20,7 +22,7 @@ func TestWorkerPoolKeepsStreamsInOrder(t *testing.T) {
 	const streams, frames = 3, 20
 	p, err := NewWorkerPool(WorkerPoolOptions{
 		Workers: 2, InputBuffer: streams * frames, OutputBuffer: streams * frames * 2,
-		EncoderFactory: func(string) Opener { return OpenerFor([]string{native.CodecX264}, x264Options()) },
+		EncoderFactory: func(string) Chain { return ChainFor([]string{native.CodecX264}, x264Options()) },
 		Log:            quiet,
 	})
 	if err != nil {
@@ -30,10 +32,6 @@ func TestWorkerPoolKeepsStreamsInOrder(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for o := range p.Output() {
-			if o.Err != nil {
-				t.Errorf("stream %s: %v", o.Stream, o.Err)
-				continue
-			}
 			out[o.Stream] = append(out[o.Stream], o.Unit)
 		}
 	})
@@ -86,10 +84,10 @@ func TestWorkerPoolDropsWhenQueueFull(t *testing.T) {
 	block := make(chan struct{})
 	p, err := NewWorkerPool(WorkerPoolOptions{
 		Workers: 1, InputBuffer: 1,
-		EncoderFactory: func(string) Opener {
+		EncoderFactory: func(string) Chain {
 			f := newFake(t, "blocked")
 			f.hang = block
-			return openers(f)
+			return chainOf(f)
 		},
 		EncodeTimeout: time.Minute, Log: quiet,
 	})
@@ -116,19 +114,58 @@ func TestWorkerPoolDropsWhenQueueFull(t *testing.T) {
 	}
 }
 
-func TestWorkerPoolReportsDeadStream(t *testing.T) {
+// TestWorkerPoolStreamRecovers: a stream whose encoder cannot open
+// drops its frames (counted per stream), reports why, and encodes once
+// the encoder opens again after the back-off.
+func TestWorkerPoolStreamRecovers(t *testing.T) {
 	needFFmpeg(t)
 	pool := newPool(t, 4)
-	p, err := NewWorkerPool(WorkerPoolOptions{Workers: 1, EncoderFactory: func(string) Opener { return openers(nil) }, Log: quiet})
+	var broken atomic.Bool
+	broken.Store(true)
+	var errs sync.Map
+	p, err := NewWorkerPool(WorkerPoolOptions{Workers: 1, Log: quiet, RetryMin: time.Millisecond, RetryMax: time.Millisecond,
+		EncoderFactory: func(string) Chain {
+			return chainFunc(func(size media.Size) (Encoder, error) {
+				if broken.Load() {
+					return nil, errors.New("open: no such device")
+				}
+				return newFlaky(t, "x264", size, nil, func(int64) error { return nil }), nil
+			})
+		},
+		OnError: func(stream string, err error) { errs.Store(stream, err) },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.Submit("x", frame(t, pool, 0))
-	o := <-p.Output()
-	if o.Stream != "x" || !errors.Is(o.Err, ErrNoEncoder) {
-		t.Fatalf("output %+v, want ErrNoEncoder for x", o)
+	testutil.Eventually(t, "the frame to be dropped", testutil.Generous, func() bool {
+		s, _ := p.StreamStats("x")
+		return s.Dropped["no_encoder"] == 1
+	})
+	if e, ok := errs.Load("x"); !ok || !errors.Is(e.(error), ErrNoEncoder) {
+		t.Fatalf("OnError got %v, want ErrNoEncoder for x", e)
+	}
+	broken.Store(false)
+	time.Sleep(2 * time.Millisecond) // past the 1 ms back-off
+	p.Submit("x", frame(t, pool, 1))
+	var u PoolOutput
+	select {
+	case u = <-p.Output():
+	case <-time.After(testutil.Generous):
+		t.Fatal("no unit after the encoder came back")
+	}
+	if u.Stream != "x" || !u.Unit.KeyFrame || p.EncoderName("x") != "x264" {
+		t.Fatalf("output %+v from %q", u, p.EncoderName("x"))
+	}
+	testutil.Eventually(t, "the unit to be counted", testutil.Generous, func() bool { return p.Stats().FramesOut == 1 })
+	s, ok := p.StreamStats("x")
+	if !ok || s.FramesOut != 1 || s.Restarts != 1 || p.Stats().FramesOut != 1 {
+		t.Fatalf("stream stats %+v, pool stats %+v", s, p.Stats())
 	}
 	p.CloseStream("x")
+	if _, ok := p.StreamStats("x"); ok {
+		t.Fatal("stats of a closed stream")
+	}
 	p.Close()
 	if _, err := NewWorkerPool(WorkerPoolOptions{}); !errors.Is(err, media.ErrConfig) {
 		t.Fatalf("pool without a factory: %v", err)

@@ -7,13 +7,34 @@ import (
 	"time"
 )
 
-// Stats are a pipeline's or a pool's counters, safe for concurrent use.
+// counter names one of the Stats counters.
+type counter int
+
+const (
+	cFramesIn counter = iota
+	cFramesOut
+	cDroppedStale
+	cDroppedWrite
+	cDroppedQueue
+	cDroppedError
+	cDroppedNoEncoder
+	cTimeouts
+	cErrors
+	cReplacedTimeout
+	cReplacedError
+	cReopened
+	cRestarts
+	cStalls
+	cAbandoned
+	numCounters
+)
+
+// Stats are one stream's counters, or a pool's: a stream's Stats may have
+// a parent (its pool's) that every count also goes to. Safe for
+// concurrent use.
 type Stats struct {
-	framesIn, framesOut              atomic.Int64
-	droppedStale, droppedWrite       atomic.Int64
-	droppedQueue, droppedError       atomic.Int64
-	encodingTimeouts, encodingErrors atomic.Int64
-	encoderSwitches                  atomic.Int64
+	c      [numCounters]atomic.Int64
+	parent *Stats
 
 	mu      sync.Mutex
 	lat     [1024]time.Duration // ring of recent encode latencies
@@ -31,14 +52,25 @@ var LatencyBuckets = [numBuckets]time.Duration{
 	20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond,
 }
 
+// add counts n on s and its parents.
+func (s *Stats) add(c counter, n int64) {
+	for ; s != nil; s = s.parent {
+		s.c[c].Add(n)
+	}
+}
+
+func (s *Stats) inc(c counter) { s.add(c, 1) }
+
 func (s *Stats) observe(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lat[s.latN%len(s.lat)] = d
-	s.latN++
-	s.latSum += d
-	i, _ := slices.BinarySearch(LatencyBuckets[:], d)
-	s.buckets[i]++
+	for ; s != nil; s = s.parent {
+		s.mu.Lock()
+		s.lat[s.latN%len(s.lat)] = d
+		s.latN++
+		s.latSum += d
+		i, _ := slices.BinarySearch(LatencyBuckets[:], d)
+		s.buckets[i]++
+		s.mu.Unlock()
+	}
 }
 
 // Snapshot is a copy of the counters.
@@ -46,11 +78,29 @@ type Snapshot struct {
 	FramesIn, FramesOut int64
 	// Dropped counts frames dropped, by reason: "stale" (a newer frame
 	// replaced it), "write_timeout" (the consumer did not take the output
-	// in time), "queue_full" (a pool queue was full), "encode_error".
-	Dropped          map[string]int64
+	// in time), "queue_full" (a pool queue was full), "encode_error" (the
+	// encoder failed or hung on it), "no_encoder" (no encoder was open:
+	// recovery was waiting out its back-off).
+	Dropped map[string]int64
+	// EncodingTimeouts counts encodes that exceeded the encode timeout;
+	// EncodingErrors encodes that failed.
 	EncodingTimeouts int64
 	EncodingErrors   int64
-	EncoderSwitches  int64
+	// Replacements counts encoders replaced, by cause: "timeout" (hung)
+	// or "error" (failed). EncoderSwitches is their sum.
+	Replacements    map[string]int64
+	EncoderSwitches int64
+	// Reopened counts encoders reopened at a new frame size.
+	Reopened int64
+	// Restarts counts recoveries that started the fallback chain over from
+	// its best candidate after every candidate had failed.
+	Restarts int64
+	// ProcessStalls counts encodes that overran the timeout while the
+	// whole process was frozen; those were not blamed on the encoder.
+	ProcessStalls int64
+	// Abandoned counts hung encoders abandoned (left to finish on their
+	// own goroutine).
+	Abandoned int64
 	// Latency quantiles over the last 1024 encodes.
 	LatencyP50, LatencyP99 time.Duration
 	// LatencyBuckets counts encodes per LatencyBuckets bound; the last
@@ -60,20 +110,33 @@ type Snapshot struct {
 	LatencySum     time.Duration
 }
 
+// DropReasons are the keys of Snapshot.Dropped.
+var DropReasons = []string{"stale", "write_timeout", "queue_full", "encode_error", "no_encoder"}
+
+// ReplacementCauses are the keys of Snapshot.Replacements.
+var ReplacementCauses = []string{"timeout", "error"}
+
 // Snapshot returns the counters.
 func (s *Stats) Snapshot() Snapshot {
+	get := func(c counter) int64 { return s.c[c].Load() }
 	snap := Snapshot{
-		FramesIn:  s.framesIn.Load(),
-		FramesOut: s.framesOut.Load(),
+		FramesIn:  get(cFramesIn),
+		FramesOut: get(cFramesOut),
 		Dropped: map[string]int64{
-			"stale":         s.droppedStale.Load(),
-			"write_timeout": s.droppedWrite.Load(),
-			"queue_full":    s.droppedQueue.Load(),
-			"encode_error":  s.droppedError.Load(),
+			"stale":         get(cDroppedStale),
+			"write_timeout": get(cDroppedWrite),
+			"queue_full":    get(cDroppedQueue),
+			"encode_error":  get(cDroppedError),
+			"no_encoder":    get(cDroppedNoEncoder),
 		},
-		EncodingTimeouts: s.encodingTimeouts.Load(),
-		EncodingErrors:   s.encodingErrors.Load(),
-		EncoderSwitches:  s.encoderSwitches.Load(),
+		EncodingTimeouts: get(cTimeouts),
+		EncodingErrors:   get(cErrors),
+		Replacements:     map[string]int64{"timeout": get(cReplacedTimeout), "error": get(cReplacedError)},
+		EncoderSwitches:  get(cReplacedTimeout) + get(cReplacedError),
+		Reopened:         get(cReopened),
+		Restarts:         get(cRestarts),
+		ProcessStalls:    get(cStalls),
+		Abandoned:        get(cAbandoned),
 	}
 	s.mu.Lock()
 	n := min(s.latN, len(s.lat))

@@ -21,7 +21,12 @@ const ns = "media_service"
 type Sources struct {
 	Streams      func() []device.Stats
 	Broadcasters func() []rtc.BroadcasterStats
-	Sessions     func() []rtc.SessionInfo
+	// Sessions lists the open sessions (active_sessions).
+	Sessions func() []rtc.SessionInfo
+	// Totals gives each device's session counters, closed sessions
+	// included (rtc.Manager.Totals): the webrtc_*_total and
+	// sessions_total series, which never go down.
+	Totals func() []rtc.DeviceTotals
 }
 
 // Collector turns the service's statistics into Prometheus series when
@@ -31,8 +36,10 @@ type Collector struct {
 
 	fps, bitrate, units, keyframes, restarts, keyRequests    *prometheus.Desc
 	encErrors, encTimeouts, encSwitches, dropped, encLatency *prometheus.Desc
-	deviceEncoder, viewers, viewerDrops                      *prometheus.Desc
-	sessions, bytesSent, packetsSent, nacks, plis            *prometheus.Desc
+	encReplaced, encReopened, encRestarts, stalls, abandoned *prometheus.Desc
+	deviceEncoder, viewers, viewerDrops, captureErrors       *prometheus.Desc
+	sessions, sessionsTotal, bytesSent, packetsSent          *prometheus.Desc
+	nacks, plis                                              *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -49,28 +56,35 @@ func NewCollector(src Sources) *Collector {
 		units:         d("pipeline_units_total", "Encoded units (access units or VP8 frames) a device's stream delivered.", "device"),
 		keyframes:     d("pipeline_keyframes_total", "Keyframes a device's stream delivered.", "device"),
 		restarts:      d("capture_restarts_total", "Capture restarts (screenrecord time limits, keyframe requests, reconnects).", "device"),
+		captureErrors: d("capture_errors_total", "Capture failures (adb errors, a device gone); capture retries with backoff.", "device"),
 		keyRequests:   d("keyframe_requests_total", "Keyframe requests a device's capture received.", "device"),
 		encErrors:     d("encoding_errors_total", "Encodes that failed (the encoder was replaced).", "device"),
 		encTimeouts:   d("encoding_timeouts_total", "Encodes that exceeded ENCODE_TIMEOUT (the encoder was abandoned).", "device"),
-		encSwitches:   d("encoder_switches_total", "Times a device's encoder was replaced by the next candidate.", "device"),
+		encSwitches:   d("encoder_switches_total", "Times a device's encoder was replaced (hung or failed), all causes.", "device"),
+		encReplaced:   d("encoder_replacements_total", "Times a device's encoder was replaced, by cause: timeout (hung) or error (failed).", "device", "cause"),
+		encReopened:   d("encoder_reopens_total", "Times a device's encoder was reopened at a new frame size (a rotation).", "device"),
+		encRestarts:   d("encoder_chain_restarts_total", "Times every encoder candidate had failed and the chain started over from the best after a back-off.", "device"),
+		stalls:        d("process_stalls_total", "Encodes that overran ENCODE_TIMEOUT while the whole process was frozen (not blamed on the encoder).", "device"),
+		abandoned:     d("encoders_abandoned", "Hung encoders abandoned process-wide that have not returned yet."),
 		dropped:       d("frames_dropped_total", "Frames or units dropped, by reason.", "device", "reason"),
 		encLatency:    d("encode_latency_seconds", "Time one frame took to encode.", "device"),
 		deviceEncoder: d("device_encoder", "The encoder a device's stream uses (value 1).", "device", "encoder"),
 		viewers:       d("viewers", "Viewers watching a device.", "device"),
 		viewerDrops:   d("viewer_units_dropped_total", "Units skipped by viewers that fell behind (skipping to the next keyframe).", "device"),
 		sessions:      d("active_sessions", "WebRTC sessions open."),
-		bytesSent:     d("webrtc_bytes_sent_total", "RTP bytes sent to a device's viewers (open sessions).", "device"),
-		packetsSent:   d("webrtc_packets_sent_total", "RTP packets sent to a device's viewers (open sessions).", "device"),
-		nacks:         d("webrtc_nacks_received_total", "NACKs received from a device's viewers (open sessions).", "device"),
-		plis:          d("webrtc_plis_received_total", "PLIs and FIRs received from a device's viewers (open sessions).", "device"),
+		sessionsTotal: d("sessions_total", "WebRTC sessions created for a device.", "device"),
+		bytesSent:     d("webrtc_bytes_sent_total", "RTP payload bytes sent to a device's viewers, retransmissions included.", "device"),
+		packetsSent:   d("webrtc_packets_sent_total", "RTP packets sent to a device's viewers, retransmissions included.", "device"),
+		nacks:         d("webrtc_nacks_received_total", "NACKs received from a device's viewers.", "device"),
+		plis:          d("webrtc_plis_received_total", "PLIs and FIRs received from a device's viewers.", "device"),
 	}
 }
 
 // Describe sends every series' description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.fps, c.bitrate, c.units, c.keyframes, c.restarts, c.keyRequests, c.encErrors,
-		c.encTimeouts, c.encSwitches, c.dropped, c.encLatency, c.deviceEncoder, c.viewers, c.viewerDrops, c.sessions,
-		c.bytesSent, c.packetsSent, c.nacks, c.plis} {
+		c.encTimeouts, c.encSwitches, c.encReplaced, c.encReopened, c.encRestarts, c.stalls, c.abandoned, c.dropped, c.encLatency, c.deviceEncoder, c.viewers, c.viewerDrops, c.captureErrors,
+		c.sessions, c.sessionsTotal, c.bytesSent, c.packetsSent, c.nacks, c.plis} {
 		ch <- d
 	}
 }
@@ -83,6 +97,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
+	gauge(c.abandoned, float64(encoder.AbandonedEncoders()))
 	if c.src.Streams != nil {
 		for _, s := range c.src.Streams() {
 			dev := s.Serial
@@ -91,6 +106,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.units, float64(s.Units), dev)
 			counter(c.keyframes, float64(s.KeyFrames), dev)
 			counter(c.restarts, float64(s.CaptureRestarts), dev)
+			counter(c.captureErrors, float64(s.CaptureErrors), dev)
 			counter(c.keyRequests, float64(s.KeyFrameRequests), dev)
 			gauge(c.deviceEncoder, 1, dev, s.Encoder)
 			p := s.Pipeline
@@ -100,7 +116,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.encErrors, float64(p.EncodingErrors), dev)
 			counter(c.encTimeouts, float64(p.EncodingTimeouts), dev)
 			counter(c.encSwitches, float64(p.EncoderSwitches), dev)
-			for _, reason := range []string{"stale", "write_timeout", "queue_full", "encode_error"} {
+			for _, cause := range encoder.ReplacementCauses {
+				counter(c.encReplaced, float64(p.Replacements[cause]), dev, cause)
+			}
+			counter(c.encReopened, float64(p.Reopened), dev)
+			counter(c.encRestarts, float64(p.Restarts), dev)
+			counter(c.stalls, float64(p.ProcessStalls), dev)
+			for _, reason := range encoder.DropReasons {
 				counter(c.dropped, float64(p.Dropped[reason]), dev, reason)
 			}
 			if len(p.LatencyBuckets) > 0 {
@@ -122,26 +144,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if c.src.Sessions != nil {
-		list := c.src.Sessions()
-		gauge(c.sessions, float64(len(list)))
-		type sums struct{ bytes, packets, nacks, plis uint64 }
-		per := map[string]*sums{}
-		for _, s := range list {
-			p := per[s.DeviceID]
-			if p == nil {
-				p = &sums{}
-				per[s.DeviceID] = p
-			}
-			p.bytes += s.Stats.BytesSent
-			p.packets += s.Stats.PacketsSent
-			p.nacks += s.Stats.NACKs
-			p.plis += s.Stats.PLIs + s.Stats.FIRs
-		}
-		for dev, p := range per {
-			counter(c.bytesSent, float64(p.bytes), dev)
-			counter(c.packetsSent, float64(p.packets), dev)
-			counter(c.nacks, float64(p.nacks), dev)
-			counter(c.plis, float64(p.plis), dev)
+		gauge(c.sessions, float64(len(c.src.Sessions())))
+	}
+	if c.src.Totals != nil {
+		// Closed sessions' counters included: these never go down.
+		for _, d := range c.src.Totals() {
+			dev := d.DeviceID
+			counter(c.sessionsTotal, float64(d.SessionsOpened), dev)
+			counter(c.bytesSent, float64(d.Stats.BytesSent), dev)
+			counter(c.packetsSent, float64(d.Stats.PacketsSent), dev)
+			counter(c.nacks, float64(d.Stats.NACKs), dev)
+			counter(c.plis, float64(d.Stats.PLIs+d.Stats.FIRs), dev)
 		}
 	}
 }

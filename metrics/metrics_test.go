@@ -25,12 +25,13 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestCollectorSeries(t *testing.T) {
-	snap := &encoder.Snapshot{EncodingErrors: 2, EncodingTimeouts: 1, EncoderSwitches: 1,
-		Dropped:        map[string]int64{"stale": 5, "write_timeout": 1},
+	snap := &encoder.Snapshot{EncodingErrors: 2, EncodingTimeouts: 1, EncoderSwitches: 3,
+		Replacements: map[string]int64{"timeout": 1, "error": 2}, Reopened: 1, Restarts: 1, ProcessStalls: 2,
+		Dropped:        map[string]int64{"stale": 5, "write_timeout": 1, "no_encoder": 4},
 		LatencyBuckets: []int64{3, 1, 0, 0, 0, 0, 0, 0, 1}, LatencySum: 600 * time.Millisecond}
 	c := NewCollector(Sources{
 		Streams: func() []device.Stats {
-			return []device.Stats{{Serial: "dev1", Encoder: "libx264", FPS: 29.5, BitRateBytes: 250000, Units: 100, Pipeline: snap}}
+			return []device.Stats{{Serial: "dev1", Encoder: "libx264", FPS: 29.5, BitRateBytes: 250000, Units: 100, CaptureErrors: 4, Pipeline: snap}}
 		},
 		Broadcasters: func() []rtc.BroadcasterStats {
 			return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 3, Dropped: 7}}
@@ -38,6 +39,10 @@ func TestCollectorSeries(t *testing.T) {
 		Sessions: func() []rtc.SessionInfo {
 			return []rtc.SessionInfo{{ID: "s1", UserID: "alice", DeviceID: "dev1", Stats: rtc.SessionStats{BytesSent: 10, PacketsSent: 2, NACKs: 1, PLIs: 1}},
 				{ID: "s2", UserID: "bob", DeviceID: "dev1", Stats: rtc.SessionStats{BytesSent: 5, PacketsSent: 1, FIRs: 1}}}
+		},
+		Totals: func() []rtc.DeviceTotals {
+			return []rtc.DeviceTotals{{DeviceID: "dev1", SessionsOpened: 3, SessionsClosed: 1,
+				Stats: rtc.SessionStats{BytesSent: 25, PacketsSent: 5, NACKs: 1, PLIs: 2, FIRs: 1}}}
 		},
 	})
 	reg := prometheus.NewRegistry()
@@ -49,18 +54,43 @@ media_service_pipeline_fps{device="dev1"} 29.5
 # HELP media_service_active_sessions WebRTC sessions open.
 # TYPE media_service_active_sessions gauge
 media_service_active_sessions 2
-# HELP media_service_webrtc_plis_received_total PLIs and FIRs received from a device's viewers (open sessions).
+# HELP media_service_webrtc_plis_received_total PLIs and FIRs received from a device's viewers.
 # TYPE media_service_webrtc_plis_received_total counter
-media_service_webrtc_plis_received_total{device="dev1"} 2
+media_service_webrtc_plis_received_total{device="dev1"} 3
+# HELP media_service_sessions_total WebRTC sessions created for a device.
+# TYPE media_service_sessions_total counter
+media_service_sessions_total{device="dev1"} 3
+# HELP media_service_capture_errors_total Capture failures (adb errors, a device gone); capture retries with backoff.
+# TYPE media_service_capture_errors_total counter
+media_service_capture_errors_total{device="dev1"} 4
 # HELP media_service_device_encoder The encoder a device's stream uses (value 1).
 # TYPE media_service_device_encoder gauge
 media_service_device_encoder{device="dev1",encoder="libx264"} 1
 # HELP media_service_encoding_timeouts_total Encodes that exceeded ENCODE_TIMEOUT (the encoder was abandoned).
 # TYPE media_service_encoding_timeouts_total counter
 media_service_encoding_timeouts_total{device="dev1"} 1
+# HELP media_service_encoder_replacements_total Times a device's encoder was replaced, by cause: timeout (hung) or error (failed).
+# TYPE media_service_encoder_replacements_total counter
+media_service_encoder_replacements_total{cause="error",device="dev1"} 2
+media_service_encoder_replacements_total{cause="timeout",device="dev1"} 1
+# HELP media_service_encoder_reopens_total Times a device's encoder was reopened at a new frame size (a rotation).
+# TYPE media_service_encoder_reopens_total counter
+media_service_encoder_reopens_total{device="dev1"} 1
+# HELP media_service_encoder_chain_restarts_total Times every encoder candidate had failed and the chain started over from the best after a back-off.
+# TYPE media_service_encoder_chain_restarts_total counter
+media_service_encoder_chain_restarts_total{device="dev1"} 1
+# HELP media_service_process_stalls_total Encodes that overran ENCODE_TIMEOUT while the whole process was frozen (not blamed on the encoder).
+# TYPE media_service_process_stalls_total counter
+media_service_process_stalls_total{device="dev1"} 2
+# HELP media_service_encoders_abandoned Hung encoders abandoned process-wide that have not returned yet.
+# TYPE media_service_encoders_abandoned gauge
+media_service_encoders_abandoned 0
 `
 	if err := promtest.GatherAndCompare(reg, strings.NewReader(want), "media_service_pipeline_fps", "media_service_active_sessions",
-		"media_service_webrtc_plis_received_total", "media_service_device_encoder", "media_service_encoding_timeouts_total"); err != nil {
+		"media_service_webrtc_plis_received_total", "media_service_device_encoder", "media_service_encoding_timeouts_total",
+		"media_service_sessions_total", "media_service_capture_errors_total", "media_service_encoder_replacements_total",
+		"media_service_encoder_reopens_total", "media_service_encoder_chain_restarts_total", "media_service_process_stalls_total",
+		"media_service_encoders_abandoned"); err != nil {
 		t.Fatal(err)
 	}
 	families, err := reg.Gather()
@@ -70,8 +100,8 @@ media_service_encoding_timeouts_total{device="dev1"} 1
 	for _, f := range families {
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() != "device" && l.GetName() != "encoder" && l.GetName() != "reason" {
-					t.Errorf("%s has label %s: only device, encoder and reason are allowed", f.GetName(), l.GetName())
+				if n := l.GetName(); n != "device" && n != "encoder" && n != "reason" && n != "cause" {
+					t.Errorf("%s has label %s: only device, encoder, reason and cause are allowed", f.GetName(), n)
 				}
 			}
 		}
@@ -88,6 +118,106 @@ media_service_encoding_timeouts_total{device="dev1"} 1
 	}
 	for _, p := range problems {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+// seriesValues returns every gathered sample, by name{device}.
+func seriesValues(t *testing.T, g prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	families, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			key := f.GetName() + "{"
+			for _, l := range m.GetLabel() {
+				key += l.GetName() + "=" + l.GetValue()
+			}
+			key += "}"
+			switch {
+			case m.GetCounter() != nil:
+				out[key] = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				out[key] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	return out
+}
+
+// TestCollectorCountersSurviveClosedSessions scrapes while a session is
+// open, then after it closed: the session leaves active_sessions, and its
+// counters stay in the webrtc_*_total series, which go on from there when
+// a second session opens.
+func TestCollectorCountersSurviveClosedSessions(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		sessions []rtc.SessionInfo
+		totals   []rtc.DeviceTotals
+	)
+	set := func(s []rtc.SessionInfo, tot rtc.DeviceTotals) {
+		mu.Lock()
+		defer mu.Unlock()
+		sessions, totals = s, []rtc.DeviceTotals{tot}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(Sources{
+		Sessions: func() []rtc.SessionInfo { mu.Lock(); defer mu.Unlock(); return sessions },
+		Totals:   func() []rtc.DeviceTotals { mu.Lock(); defer mu.Unlock(); return totals },
+	}))
+	counters := []string{
+		`media_service_sessions_total{device=dev1}`,
+		`media_service_webrtc_bytes_sent_total{device=dev1}`,
+		`media_service_webrtc_packets_sent_total{device=dev1}`,
+		`media_service_webrtc_nacks_received_total{device=dev1}`,
+		`media_service_webrtc_plis_received_total{device=dev1}`,
+	}
+	s1 := rtc.SessionStats{BytesSent: 1000, PacketsSent: 10, NACKs: 2, PLIs: 1, FIRs: 1}
+	s2 := rtc.SessionStats{BytesSent: 300, PacketsSent: 3, NACKs: 1, PLIs: 1}
+	sum := s1
+	sum.BytesSent += s2.BytesSent
+	sum.PacketsSent += s2.PacketsSent
+	sum.NACKs += s2.NACKs
+	sum.PLIs += s2.PLIs
+	steps := []struct {
+		name     string
+		sessions []rtc.SessionInfo
+		totals   rtc.DeviceTotals
+		active   float64
+		want     []float64 // counters' values
+	}{
+		{"open", []rtc.SessionInfo{{ID: "s1", DeviceID: "dev1", Stats: s1}},
+			rtc.DeviceTotals{DeviceID: "dev1", SessionsOpened: 1, Stats: s1}, 1, []float64{1, 1000, 10, 2, 2}},
+		{"closed", nil,
+			rtc.DeviceTotals{DeviceID: "dev1", SessionsOpened: 1, SessionsClosed: 1, Stats: s1}, 0, []float64{1, 1000, 10, 2, 2}},
+		{"second open", []rtc.SessionInfo{{ID: "s2", DeviceID: "dev1", Stats: s2}},
+			rtc.DeviceTotals{DeviceID: "dev1", SessionsOpened: 2, SessionsClosed: 1, Stats: sum}, 1, []float64{2, 1300, 13, 3, 3}},
+		{"second closed", nil,
+			rtc.DeviceTotals{DeviceID: "dev1", SessionsOpened: 2, SessionsClosed: 2, Stats: sum}, 0, []float64{2, 1300, 13, 3, 3}},
+	}
+	last := map[string]float64{}
+	for _, st := range steps {
+		set(st.sessions, st.totals)
+		got := seriesValues(t, reg)
+		if a := got["media_service_active_sessions{}"]; a != st.active {
+			t.Errorf("%s: active_sessions %v, want %v", st.name, a, st.active)
+		}
+		for i, name := range counters {
+			v, ok := got[name]
+			if !ok {
+				t.Errorf("%s: no %s", st.name, name)
+				continue
+			}
+			if v != st.want[i] {
+				t.Errorf("%s: %s = %v, want %v", st.name, name, v, st.want[i])
+			}
+			if v < last[name] {
+				t.Errorf("%s: %s went down from %v to %v", st.name, name, last[name], v)
+			}
+			last[name] = v
+		}
 	}
 }
 

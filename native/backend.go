@@ -14,12 +14,10 @@ import (
 // all aim at the same thing: every frame in yields its packet before
 // Encode returns (no lookahead, no B-frames, no frame queue), rate control
 // at BitRate bounded by a VBV of VBVBuffer, IDRs (key frames) on request.
+// The formats each encoder takes natively are those of [InputFormats].
 type backend struct {
 	// media is what the encoder produces: MediaCodecH264 or MediaCodecVP8.
 	media string
-	// inputs are the system-memory pixel formats the encoder takes; a
-	// frame in another format is converted to inputs[0] first.
-	inputs []PixelFormat
 	// vaapi: frames are uploaded into a VAAPI hardware frames context and
 	// the encoder's pix_fmt is AV_PIX_FMT_VAAPI.
 	vaapi bool
@@ -37,18 +35,17 @@ type backend struct {
 }
 
 func lookupBackend(codec string) (backend, bool) {
-	both := []PixelFormat{PixelFormatYUV420P, PixelFormatNV12}
 	switch codec {
 	case CodecX264:
-		return backend{media: MediaCodecH264, inputs: both, dynamicRate: true, options: x264Options}, true
+		return backend{media: MediaCodecH264, dynamicRate: true, options: x264Options}, true
 	case CodecNVENC:
-		return backend{media: MediaCodecH264, inputs: both, dynamicRate: true, options: nvencOptions}, true
+		return backend{media: MediaCodecH264, dynamicRate: true, options: nvencOptions}, true
 	case CodecQSV:
-		return backend{media: MediaCodecH264, inputs: []PixelFormat{PixelFormatNV12}, dynamicRate: true, options: qsvOptions}, true
+		return backend{media: MediaCodecH264, dynamicRate: true, options: qsvOptions}, true
 	case CodecVAAPI:
-		return backend{media: MediaCodecH264, inputs: []PixelFormat{PixelFormatNV12}, vaapi: true, options: vaapiOptions}, true
+		return backend{media: MediaCodecH264, vaapi: true, options: vaapiOptions}, true
 	case CodecVP8:
-		return backend{media: MediaCodecVP8, inputs: []PixelFormat{PixelFormatYUV420P}, cbr: true, fixedGOP: true, options: vp8Options}, true
+		return backend{media: MediaCodecVP8, cbr: true, fixedGOP: true, options: vp8Options}, true
 	}
 	return backend{}, false
 }

@@ -8,9 +8,10 @@ import (
 )
 
 // BenchmarkBackends measures each backend's encode rate on the textured
-// moving pattern at the default options (2 Mb/s, preset faster, the
-// backend's own pixel format): BenchmarkBackends/<codec>/<size>, with fps,
-// bytes/frame and allocations per frame. One frame is encoded per
+// moving pattern at the default options (2 Mb/s, preset faster), fed
+// frames in the encoder's input format (Encoder.InputFormat), so without
+// conversion: BenchmarkBackends/<codec>/<size>, with fps, bytes/frame and
+// allocations per frame. One frame is encoded per
 // iteration, synchronously, as a live stream does; the first (the key
 // frame) is untimed. Backends this machine lacks are skipped with the
 // prober's reason.
@@ -35,7 +36,7 @@ func benchBackend(b *testing.B, codec string, w, h int, input [][]byte) {
 		b.Fatal(err)
 	}
 	defer e.Close()
-	format := e.Options().PixelFormat
+	format := e.InputFormat()
 	pool, err := NewFramePool(w, h, format, 4)
 	if err != nil {
 		b.Fatal(err)

@@ -24,23 +24,37 @@
 // it (the hardware encoders as far as their drivers allow). [Encoder.Encode]
 // takes one frame and hands every packet it produces to a callback: an
 // H.264 access unit in Annex-B form, or a VP8 frame, with its keyframe
-// flag, PTS and duration; [Encoder.MediaCodec] says which. A frame in a
-// pixel format the backend does not take (YUV420P for QSV and VAAPI, NV12
-// for VP8) is converted by libswscale into an internal frame.
+// flag, PTS and duration; [Encoder.MediaCodec] says which.
 // [Encoder.ForceKeyFrame] and [Encoder.SetBitRate] may be called from any
 // goroutine; they take effect on the next frame the encoder's own goroutine
 // submits (VAAPI and VP8 cannot change their rate while open: they are
 // reopened, and restart with a key frame).
 //
+// # Frame formats
+//
+// The capture sources fill frames of [CaptureFormat] (YUV420P), the default
+// of [Options.PixelFormat]. Each backend declares the system-memory formats
+// it takes ([InputFormats]: NV12 only for QSV and VAAPI, YUV420P only for
+// VP8, both for libx264 and NVENC), which [Options.InputFormats] may narrow;
+// the encoder is opened with one of them, [Encoder.InputFormat].
+// [Encoder.Encode] takes a frame of either planar format whose size is the
+// encoder's: one in the input format goes straight in, another is converted
+// once by libswscale into an internal frame, and VAAPI then uploads it to a
+// surface of its device. Only a frame of another size is refused
+// ([ErrFrameMismatch]). The probe takes the same path.
+//
 // # Probing
 //
 // Which encoders work depends on the machine, not on what FFmpeg has
-// compiled in. A [Prober] finds out by really encoding a few small frames
-// with each one, in the order of [H264Candidates], then VP8, with a timeout
-// per encoder; it caches the results and reports, for each encoder that
-// does not work, the failing step, libavcodec's error and what FFmpeg
-// logged meanwhile ([ProbeResult.Reason]). [Prober.Best] is the first H.264
-// encoder that works.
+// compiled in. [ProbeEncoder] finds out for one encoder by really encoding
+// a few small capture-format frames through [Encoder.Encode], the path the
+// service's frames take, so that an encoder that passes can encode what
+// the capture sources produce. A [Prober] probes each one that way, in the
+// order of [H264Candidates], then VP8, with a timeout per encoder; it
+// caches the results and reports, for each encoder that does not work, the
+// failing step, libavcodec's error and what FFmpeg logged meanwhile
+// ([ProbeResult.Reason]). [Prober.Best] is the first H.264 encoder that
+// works.
 //
 // # Logging
 //

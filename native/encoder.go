@@ -8,6 +8,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,7 @@ type Encoder struct {
 	opts     Options
 	be       backend
 	codec    *astiav.Codec
+	input    PixelFormat   // the format the codec is opened with; see InputFormat
 	interval time.Duration // nominal frame interval
 
 	forceKey atomic.Bool
@@ -43,8 +45,8 @@ type Encoder struct {
 	ccC      *C.AVCodecContext
 	rate     int64 // the bit rate cc runs at
 	pkt      *C.AVPacket
-	conv     *astiav.Frame // input converted to be.inputs[0], when needed
-	sws      *C.struct_SwsContext
+	conv     *astiav.Frame                 // frames converted to input; allocated at the first need
+	sws      *C.struct_SwsContext          // cached by ms_convert_frame for conv
 	hwDevice *astiav.HardwareDeviceContext // VAAPI only
 	hwFrames *astiav.HardwareFramesContext // VAAPI only
 	hwFrame  *astiav.Frame                 // VAAPI only: the surface being sent
@@ -73,6 +75,7 @@ func NewEncoder(opts Options) (_ *Encoder, err error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	opts.InputFormats = slices.Clone(opts.InputFormats)
 	be, _ := lookupBackend(opts.Codec)
 	c := astiav.FindEncoderByName(opts.Codec)
 	if c == nil {
@@ -82,6 +85,7 @@ func NewEncoder(opts Options) (_ *Encoder, err error) {
 		opts:     opts,
 		be:       be,
 		codec:    c,
+		input:    opts.inputFormat(),
 		interval: frameInterval(opts.FrameRate),
 		lastPTS:  NoPTS,
 	}
@@ -90,8 +94,9 @@ func NewEncoder(opts Options) (_ *Encoder, err error) {
 			e.free()
 		}
 	}()
-	if e.needsConversion() {
-		if e.conv, err = allocFrame(opts.Width, opts.Height, be.inputs[0]); err != nil {
+	if opts.PixelFormat != e.input {
+		// The caller says it will mostly feed frames that need converting.
+		if e.conv, err = allocFrame(opts.Width, opts.Height, e.input); err != nil {
 			return nil, err
 		}
 	}
@@ -109,17 +114,6 @@ func NewEncoder(opts Options) (_ *Encoder, err error) {
 		return nil, errors.New("native: allocate packet: out of memory")
 	}
 	return e, nil
-}
-
-// needsConversion reports whether input frames must be converted before
-// the encoder takes them.
-func (e *Encoder) needsConversion() bool {
-	for _, f := range e.be.inputs {
-		if f == e.opts.PixelFormat {
-			return false
-		}
-	}
-	return true
 }
 
 // allocFrame allocates a frame with its buffer.
@@ -198,14 +192,11 @@ func (e *Encoder) openCodec(bps int64) (_ *astiav.CodecContext, err error) {
 	ccC := (*C.AVCodecContext)(cc.UnsafePointer())
 	cc.SetWidth(o.Width)
 	cc.SetHeight(o.Height)
-	switch {
-	case e.be.vaapi:
+	if e.be.vaapi {
 		ccC.pix_fmt = C.AV_PIX_FMT_VAAPI
 		cc.SetHardwareFramesContext(e.hwFrames)
-	case e.conv != nil:
-		ccC.pix_fmt = C.enum_AVPixelFormat(e.conv.PixelFormat())
-	default:
-		avf, err := avPixFmt(o.PixelFormat)
+	} else {
+		avf, err := avPixFmt(e.input)
 		if err != nil {
 			return nil, err
 		}
@@ -244,7 +235,17 @@ func frameInterval(fps int) time.Duration {
 }
 
 // Options returns the options the encoder was opened with, defaults filled.
-func (e *Encoder) Options() Options { return e.opts }
+func (e *Encoder) Options() Options {
+	o := e.opts
+	o.InputFormats = slices.Clone(o.InputFormats)
+	return o
+}
+
+// InputFormat returns the system-memory format the encoder takes natively,
+// which Encode converts frames in the other planar format to: yuv420p or
+// nv12 (see [Options.PixelFormat] and [Options.InputFormats]). h264_vaapi
+// uploads frames in this format (nv12) to its surfaces.
+func (e *Encoder) InputFormat() PixelFormat { return e.input }
 
 // Name returns the libavcodec encoder's name.
 func (e *Encoder) Name() string { return e.opts.Codec }
@@ -318,6 +319,15 @@ func (e *Encoder) applyRate(emit func(Packet) error) error {
 // packet before Encode returns. Encode takes ownership of f and gives it
 // back to its pool, on error too. Packet data is valid only during emit;
 // emit must not call Encode, Flush or Close.
+//
+// f may be in either planar format, yuv420p or nv12, whatever the options
+// said; its size must be the encoder's, or Encode returns
+// ErrFrameMismatch. A frame in the encoder's input format
+// ([Encoder.InputFormat]) goes to the encoder as it is; one in the other
+// format is first converted by libswscale into an internal frame, reused
+// from frame to frame (a new buffer only while the encoder still holds the
+// previous picture). h264_vaapi then uploads the frame to one of its
+// device's surfaces. Every caller, the probe included, takes this path.
 func (e *Encoder) Encode(f *Frame, emit func(Packet) error) error {
 	if f == nil || f.released {
 		return ErrFrameReleased
@@ -328,9 +338,9 @@ func (e *Encoder) Encode(f *Frame, emit func(Packet) error) error {
 	if e.closed {
 		return ErrClosed
 	}
-	if f.pool.width != e.opts.Width || f.pool.height != e.opts.Height || f.pool.format != e.opts.PixelFormat {
-		return fmt.Errorf("%w: frame %dx%d %s, encoder %dx%d %s", ErrFrameMismatch,
-			f.pool.width, f.pool.height, f.pool.format, e.opts.Width, e.opts.Height, e.opts.PixelFormat)
+	if f.pool.width != e.opts.Width || f.pool.height != e.opts.Height {
+		return fmt.Errorf("%w: frame %dx%d, encoder %dx%d", ErrFrameMismatch,
+			f.pool.width, f.pool.height, e.opts.Width, e.opts.Height)
 	}
 	if err := e.applyRate(emit); err != nil {
 		return err
@@ -353,18 +363,11 @@ func (e *Encoder) Encode(f *Frame, emit func(Packet) error) error {
 		f.c.pict_type = C.AV_PICTURE_TYPE_I
 	}
 	in := f.av
-	if e.conv != nil {
-		conv := (*C.AVFrame)(e.conv.UnsafePointer())
-		// An encoder may still hold the previous picture: never overwrite it.
-		if C.av_frame_is_writable(conv) == 0 {
-			if err := allocFrameBuffer(conv, e.opts.Width, e.opts.Height, C.enum_AVPixelFormat(conv.format)); err != nil {
-				return err
-			}
+	if f.pool.format != e.input {
+		var err error
+		if in, err = e.convert(f); err != nil {
+			return err
 		}
-		if code := C.ms_convert_frame(&e.sws, f.c, conv); code < 0 {
-			return wrap(averr(code), "native: convert %s to %s", e.opts.PixelFormat, e.be.inputs[0])
-		}
-		in = e.conv
 	}
 	if e.hwFrame != nil {
 		// The surface goes to the encoder, which keeps its own reference.
@@ -386,6 +389,29 @@ func (e *Encoder) Encode(f *Frame, emit func(Packet) error) error {
 	}
 	e.frames++
 	return e.drain(emit)
+}
+
+// convert converts f, whose properties are set, to the encoder's input
+// format in e.conv, which it allocates at the first need. Callers hold mu.
+func (e *Encoder) convert(f *Frame) (*astiav.Frame, error) {
+	if e.conv == nil {
+		conv, err := allocFrame(e.opts.Width, e.opts.Height, e.input)
+		if err != nil {
+			return nil, err
+		}
+		e.conv = conv
+	}
+	conv := (*C.AVFrame)(e.conv.UnsafePointer())
+	// An encoder may still hold the previous picture: never overwrite it.
+	if C.av_frame_is_writable(conv) == 0 {
+		if err := allocFrameBuffer(conv, e.opts.Width, e.opts.Height, C.enum_AVPixelFormat(conv.format)); err != nil {
+			return nil, err
+		}
+	}
+	if code := C.ms_convert_frame(&e.sws, f.c, conv); code < 0 {
+		return nil, wrap(averr(code), "native: convert %s to %s", f.pool.format, e.input)
+	}
+	return e.conv, nil
 }
 
 // Flush drains the frames the encoder still holds. The encoder takes no

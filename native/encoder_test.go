@@ -166,25 +166,33 @@ func TestInvalidOptions(t *testing.T) {
 	}
 }
 
+// TestEncodeRejectsMismatchedFrame: a frame of another size is refused,
+// in either format, and still goes back to its pool; a frame of the other
+// planar format is converted, not refused (convert_test.go).
 func TestEncodeRejectsMismatchedFrame(t *testing.T) {
-	e, _ := newTestEncoder(t, Options{Width: 64, Height: 64})
-	other, err := NewFramePool(128, 64, PixelFormatYUV420P, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	f, err := other.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Encode(f, func(Packet) error { return nil }); !errors.Is(err, ErrFrameMismatch) {
-		t.Fatalf("Encode(128x64 into 64x64) = %v, want ErrFrameMismatch", err)
-	}
-	// The frame went back to its pool: the one-frame pool hands it out again.
-	if f2, err := other.Get(); err != nil {
-		t.Fatalf("frame not returned to its pool: %v", err)
-	} else {
-		f2.Release()
+	for _, format := range []PixelFormat{PixelFormatYUV420P, PixelFormatNV12} {
+		e, _ := newTestEncoder(t, Options{Width: 64, Height: 64})
+		other, err := NewFramePool(128, 64, format, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		f, err := other.Get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Encode(f, func(Packet) error { return nil }); !errors.Is(err, ErrFrameMismatch) || !strings.Contains(err.Error(), "frame 128x64, encoder 64x64") {
+			t.Fatalf("Encode(128x64 %s into 64x64) = %v, want ErrFrameMismatch naming both sizes", format, err)
+		}
+		if f.Plane(0) != nil {
+			t.Fatal("Encode did not release the mismatched frame")
+		}
+		// The frame went back to its pool: the one-frame pool hands it out again.
+		if f2, err := other.Get(); err != nil {
+			t.Fatalf("frame not returned to its pool: %v", err)
+		} else {
+			f2.Release()
+		}
 	}
 }
 

@@ -17,9 +17,10 @@ var (
 	// ErrEncoderNotFound is returned when the named encoder is not compiled
 	// into the linked FFmpeg.
 	ErrEncoderNotFound = errors.New("native: encoder not compiled into FFmpeg")
-	// ErrFrameMismatch is returned when a frame's size or pixel format
-	// differs from what the encoder was opened with.
-	ErrFrameMismatch = errors.New("native: frame does not match the encoder's size or pixel format")
+	// ErrFrameMismatch is returned when a frame's size differs from the
+	// encoder's. (A frame in the other planar pixel format is converted,
+	// not refused.)
+	ErrFrameMismatch = errors.New("native: frame size does not match the encoder's")
 	// ErrPoolExhausted is returned by FramePool.Get when every frame is in
 	// use and the pool is at its limit.
 	ErrPoolExhausted = errors.New("native: frame pool exhausted")

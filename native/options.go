@@ -78,11 +78,26 @@ type Options struct {
 	Codec string
 	// Width and Height of the frames, in pixels. Both must be even.
 	Width, Height int
-	// PixelFormat of the input frames: yuv420p or nv12. The default is
-	// what the backend takes natively: nv12 for h264_qsv and h264_vaapi,
-	// yuv420p for the others. A format the backend does not take is
-	// converted by libswscale into an internal frame (a copy per frame).
+	// PixelFormat is the planar format, yuv420p or nv12, that the caller
+	// will mostly feed: a hint, not a limit. The default is yuv420p
+	// ([CaptureFormat], what the capture sources fill) for every encoder.
+	// [Encoder.Encode] takes frames of either format: one in the encoder's
+	// native input format ([Encoder.InputFormat]) goes straight in,
+	// another is converted by libswscale into an internal frame first (a
+	// copy per frame). The input format is PixelFormat when the backend
+	// takes it natively, else the first of the backend's input formats
+	// (nv12 for h264_qsv and h264_vaapi, yuv420p for libvpx); in that case
+	// the conversion frame is allocated when the encoder opens rather than
+	// at the first frame.
 	PixelFormat PixelFormat
+	// InputFormats, when not empty, restricts the formats the encoder
+	// takes natively to those of its backend's inputs ([InputFormats])
+	// that it lists, in the backend's order; frames in the other planar
+	// format are converted. It must leave at least one. Empty means all
+	// the backend's. Limiting libx264 to nv12 makes it take frames as
+	// h264_qsv and h264_vaapi do, so that a machine without them still
+	// runs the conversion they need.
+	InputFormats []PixelFormat
 	// FrameRate is the nominal rate in frames per second (VIDEO_FRAMERATE).
 	// Default 30. Frames may arrive at a variable rate; their PTS rules.
 	FrameRate int
@@ -123,10 +138,7 @@ func (o Options) WithDefaults() Options {
 		o.Codec = CodecX264
 	}
 	if o.PixelFormat == PixelFormatNone {
-		o.PixelFormat = PixelFormatYUV420P
-		if o.Codec == CodecQSV || o.Codec == CodecVAAPI {
-			o.PixelFormat = PixelFormatNV12
-		}
+		o.PixelFormat = CaptureFormat
 	}
 	if o.FrameRate == 0 {
 		o.FrameRate = 30
@@ -167,6 +179,14 @@ func (o Options) Validate() error {
 	if !o.PixelFormat.Planar() {
 		return fmt.Errorf("%w: pixel format %s cannot be encoded (want yuv420p or nv12)", ErrInvalidOptions, o.PixelFormat)
 	}
+	for _, f := range o.InputFormats {
+		if !f.Planar() {
+			return fmt.Errorf("%w: InputFormats: %s is not an encoder input format (want yuv420p or nv12)", ErrInvalidOptions, f)
+		}
+	}
+	if len(o.InputFormats) > 0 && len(o.nativeInputs()) == 0 {
+		return fmt.Errorf("%w: InputFormats %v: %s takes none of them natively (it takes %v)", ErrInvalidOptions, o.InputFormats, o.Codec, InputFormats(o.Codec))
+	}
 	if o.FrameRate < 1 || o.FrameRate > 240 {
 		return fmt.Errorf("%w: frame rate %d out of range (1..240)", ErrInvalidOptions, o.FrameRate)
 	}
@@ -192,6 +212,46 @@ func (o Options) Validate() error {
 		return fmt.Errorf("%w: VAAPI device %q must be the absolute path of a DRM render node (such as %s)", ErrInvalidOptions, o.VAAPIDevice, DefaultVAAPIDevice)
 	}
 	return nil
+}
+
+// InputFormats returns the system-memory pixel formats that the named
+// encoder takes natively, in its order of preference: yuv420p and nv12 for
+// libx264 and h264_nvenc, nv12 for h264_qsv and h264_vaapi (which then
+// uploads frames to its device's surfaces), yuv420p for libvpx. It returns
+// nil for an encoder this package does not open. [Encoder.Encode] converts
+// a frame in any other planar format to the encoder's input format first.
+func InputFormats(codec string) []PixelFormat {
+	switch codec {
+	case CodecX264, CodecNVENC:
+		return []PixelFormat{PixelFormatYUV420P, PixelFormatNV12}
+	case CodecQSV, CodecVAAPI:
+		return []PixelFormat{PixelFormatNV12}
+	case CodecVP8:
+		return []PixelFormat{PixelFormatYUV420P}
+	}
+	return nil
+}
+
+// nativeInputs returns the formats the encoder takes natively: its
+// backend's, limited to InputFormats when that is set, in the backend's
+// order.
+func (o Options) nativeInputs() []PixelFormat {
+	in := InputFormats(o.Codec)
+	if len(o.InputFormats) == 0 {
+		return in
+	}
+	return slices.DeleteFunc(in, func(f PixelFormat) bool { return !slices.Contains(o.InputFormats, f) })
+}
+
+// inputFormat returns the format the encoder is opened with, which frames
+// in another format are converted to: PixelFormat when the encoder takes it
+// natively, else the first of its native formats. Options must be valid.
+func (o Options) inputFormat() PixelFormat {
+	in := o.nativeInputs()
+	if slices.Contains(in, o.PixelFormat) {
+		return o.PixelFormat
+	}
+	return in[0]
 }
 
 func validBitRate(bps int) error {

@@ -2,6 +2,9 @@ package native
 
 import (
 	"errors"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -10,7 +13,7 @@ func TestOptionsDefaults(t *testing.T) {
 	o := Options{Width: 1280, Height: 720}.WithDefaults()
 	want := Options{Codec: CodecX264, Width: 1280, Height: 720, PixelFormat: PixelFormatYUV420P, FrameRate: 30,
 		BitRate: 2_000_000, VBVBuffer: 500 * time.Millisecond, Preset: "faster", Profile: "baseline", KeyFrameInterval: 60}
-	if o != want {
+	if !reflect.DeepEqual(o, want) {
 		t.Fatalf("WithDefaults = %+v, want %+v", o, want)
 	}
 	if err := o.Validate(); err != nil {
@@ -49,8 +52,8 @@ func TestOptionsDefaultsPerCodec(t *testing.T) {
 	}{
 		{CodecX264, PixelFormatYUV420P, "baseline", "", MediaCodecH264},
 		{CodecNVENC, PixelFormatYUV420P, "baseline", "", MediaCodecH264},
-		{CodecQSV, PixelFormatNV12, "baseline", "", MediaCodecH264},
-		{CodecVAAPI, PixelFormatNV12, "baseline", DefaultVAAPIDevice, MediaCodecH264},
+		{CodecQSV, PixelFormatYUV420P, "baseline", "", MediaCodecH264},
+		{CodecVAAPI, PixelFormatYUV420P, "baseline", DefaultVAAPIDevice, MediaCodecH264},
 		{CodecVP8, PixelFormatYUV420P, "", "", MediaCodecVP8},
 	} {
 		o := Options{Codec: tc.codec, Width: 64, Height: 64}.WithDefaults()
@@ -76,5 +79,94 @@ func TestOptionsDefaultsPerCodec(t *testing.T) {
 	}
 	if MediaCodecOf("mpeg2video") != "" {
 		t.Error("MediaCodecOf of an unknown encoder")
+	}
+}
+
+// TestCaptureFormatIsTheDefault: every encoder defaults to the capture
+// format, whatever it takes natively.
+func TestCaptureFormatIsTheDefault(t *testing.T) {
+	if CaptureFormat != PixelFormatYUV420P {
+		t.Fatalf("CaptureFormat = %s, want yuv420p", CaptureFormat)
+	}
+	for _, codec := range codecNames() {
+		if o := (Options{Codec: codec}).WithDefaults(); o.PixelFormat != CaptureFormat {
+			t.Errorf("%s: default pixel format %s, want %s", codec, o.PixelFormat, CaptureFormat)
+		}
+	}
+}
+
+func TestInputFormats(t *testing.T) {
+	yuv, nv12 := PixelFormatYUV420P, PixelFormatNV12
+	for _, tc := range []struct {
+		codec string
+		want  []PixelFormat
+	}{
+		{CodecX264, []PixelFormat{yuv, nv12}},
+		{CodecNVENC, []PixelFormat{yuv, nv12}},
+		{CodecQSV, []PixelFormat{nv12}},
+		{CodecVAAPI, []PixelFormat{nv12}},
+		{CodecVP8, []PixelFormat{yuv}},
+		{"mpeg2video", nil},
+	} {
+		if got := InputFormats(tc.codec); !slices.Equal(got, tc.want) {
+			t.Errorf("InputFormats(%s) = %v, want %v", tc.codec, got, tc.want)
+		}
+	}
+	// The result is the caller's to change.
+	InputFormats(CodecX264)[0] = PixelFormatRGBA
+	if InputFormats(CodecX264)[0] != yuv {
+		t.Fatal("InputFormats returns shared storage")
+	}
+
+	for _, tc := range []struct {
+		o      Options
+		native []PixelFormat
+		input  PixelFormat
+	}{
+		{Options{Codec: CodecX264}, []PixelFormat{yuv, nv12}, yuv},
+		{Options{Codec: CodecX264, PixelFormat: nv12}, []PixelFormat{yuv, nv12}, nv12},
+		{Options{Codec: CodecX264, InputFormats: []PixelFormat{nv12}}, []PixelFormat{nv12}, nv12},
+		// The backend's order, not the option's.
+		{Options{Codec: CodecX264, InputFormats: []PixelFormat{nv12, yuv}}, []PixelFormat{yuv, nv12}, yuv},
+		{Options{Codec: CodecQSV}, []PixelFormat{nv12}, nv12},
+		{Options{Codec: CodecVAAPI, PixelFormat: nv12}, []PixelFormat{nv12}, nv12},
+		{Options{Codec: CodecVP8, PixelFormat: nv12}, []PixelFormat{yuv}, yuv},
+		{Options{Codec: CodecVP8, InputFormats: []PixelFormat{yuv, nv12}}, []PixelFormat{yuv}, yuv},
+	} {
+		o := tc.o
+		o.Width, o.Height = 64, 64
+		o = o.WithDefaults()
+		if err := o.Validate(); err != nil {
+			t.Errorf("%+v: %v", tc.o, err)
+			continue
+		}
+		if got := o.nativeInputs(); !slices.Equal(got, tc.native) {
+			t.Errorf("%s limited to %v: native inputs %v, want %v", o.Codec, o.InputFormats, got, tc.native)
+		}
+		if got := o.inputFormat(); got != tc.input {
+			t.Errorf("%s limited to %v, fed %s: input format %s, want %s", o.Codec, o.InputFormats, o.PixelFormat, got, tc.input)
+		}
+	}
+}
+
+func TestInputFormatsValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"no overlap", Options{Codec: CodecVP8, InputFormats: []PixelFormat{PixelFormatNV12}}, "InputFormats [nv12]: libvpx takes none of them natively (it takes [yuv420p])"},
+		{"no overlap qsv", Options{Codec: CodecQSV, InputFormats: []PixelFormat{PixelFormatYUV420P}}, "InputFormats [yuv420p]: h264_qsv takes none of them natively (it takes [nv12])"},
+		{"packed", Options{Codec: CodecX264, InputFormats: []PixelFormat{PixelFormatNV12, PixelFormatRGBA}}, "InputFormats: rgba is not an encoder input format"},
+		{"none", Options{Codec: CodecX264, InputFormats: []PixelFormat{PixelFormatNone}}, "InputFormats: none is not an encoder input format"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.o
+			o.Width, o.Height = 64, 64
+			err := o.WithDefaults().Validate()
+			if !errors.Is(err, ErrInvalidOptions) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate = %v, want ErrInvalidOptions containing %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -18,6 +18,12 @@ const (
 	PixelFormatRGB24
 )
 
+// CaptureFormat is the pixel format that the capture sources fill their
+// frames in (FramePools of yuv420p), and so what encoders are fed on the
+// service path; the probe ([ProbeEncoder]) feeds it too. It is the default
+// of [Options.PixelFormat].
+const CaptureFormat = PixelFormatYUV420P
+
 var pixelFormatNames = [...]string{
 	PixelFormatNone:    "none",
 	PixelFormatYUV420P: "yuv420p",

@@ -37,9 +37,10 @@ type ProbeResult struct {
 
 // Prober finds out which encoders work on this machine by really encoding:
 // a compiled-in encoder, or even a GPU, is no proof (an H100 has CUDA and
-// no NVENC). Each probe opens the encoder at 256x144 (above NVENC's
-// minimum of 145x49), encodes small frames until a packet comes out, and
-// closes it. Probes run one at a time; results are cached, so each encoder
+// no NVENC). Each probe is [ProbeEncoder]: it opens the encoder at 256x144
+// (above NVENC's minimum of 145x49), encodes small capture-format frames
+// through the service's frame path until a packet comes out, and closes
+// it. Probes run one at a time; results are cached, so each encoder
 // is probed once per Prober. A Prober is safe for concurrent use.
 //
 // A probe that does not finish within the timeout is reported unavailable
@@ -225,16 +226,37 @@ const (
 	probeFrames = 8 // frames to encode before giving up on a packet
 )
 
-// probeEncoder opens codec, encodes frames until a packet comes out, and
-// closes it.
+// probeEncoder is the Prober's probe: ProbeEncoder with codec at the probe
+// size, a low bit rate and one thread.
 func probeEncoder(codec, vaapiDevice string) error {
-	enc, err := NewEncoder(Options{Codec: codec, Width: probeWidth, Height: probeHeight,
-		BitRate: 500_000, Threads: 1, VAAPIDevice: vaapiDevice})
+	return ProbeEncoder(Options{Codec: codec, BitRate: 500_000, Threads: 1, VAAPIDevice: vaapiDevice})
+}
+
+// ProbeEncoder finds out whether the encoder that opts describes works on
+// this machine, by encoding through the path the service's frames take: it
+// opens the encoder with opts (at 256x144 unless opts gives a size), gets
+// frames of [CaptureFormat] from a [FramePool], as the capture sources do,
+// fills them and hands them to [Encoder.Encode], which converts them to the
+// encoder's input format (and uploads them, for h264_vaapi) as it does for
+// the service, until a packet comes out; then it closes the encoder. So an
+// encoder that passes the probe can encode capture frames. It returns nil
+// or the error of the step that failed ("open: ...", "encode: ...").
+//
+// ProbeEncoder has no timeout and captures no FFmpeg log: [Prober] adds
+// both. A hardware encoder that failed at run time can be re-probed with
+// it, with the options it would be reopened with, before it is used again.
+// Without cgo it returns [ErrUnavailable].
+func ProbeEncoder(opts Options) error {
+	if opts.Width == 0 && opts.Height == 0 {
+		opts.Width, opts.Height = probeWidth, probeHeight
+	}
+	enc, err := NewEncoder(opts)
 	if err != nil {
 		return err
 	}
 	defer enc.Close()
-	pool, err := NewFramePool(probeWidth, probeHeight, enc.Options().PixelFormat, 2)
+	o := enc.Options()
+	pool, err := NewFramePool(o.Width, o.Height, CaptureFormat, 2)
 	if err != nil {
 		return atStage("allocate frames", err)
 	}

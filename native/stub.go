@@ -55,6 +55,7 @@ func NewEncoder(opts Options) (*Encoder, error) { return nil, ErrUnavailable }
 func (e *Encoder) Options() Options                               { return Options{} }
 func (e *Encoder) Name() string                                   { return "" }
 func (e *Encoder) MediaCodec() string                             { return "" }
+func (e *Encoder) InputFormat() PixelFormat                       { return PixelFormatNone }
 func (e *Encoder) ForceKeyFrame() error                           { return ErrUnavailable }
 func (e *Encoder) SetBitRate(bps int) error                       { return ErrUnavailable }
 func (e *Encoder) Encode(f *Frame, emit func(Packet) error) error { return ErrUnavailable }

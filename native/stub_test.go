@@ -37,6 +37,12 @@ func TestStubReportsUnavailable(t *testing.T) {
 	if _, err := NewProber(0, "").Best(context.Background()); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Best = %v, want ErrUnavailable", err)
 	}
+	if err := ProbeEncoder(Options{Codec: CodecX264}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("ProbeEncoder = %v, want ErrUnavailable", err)
+	}
+	if f := (&Encoder{}).InputFormat(); f != PixelFormatNone {
+		t.Fatalf("InputFormat of the stub encoder = %s", f)
+	}
 	if !slices.Contains(H264Candidates, CodecX264) || MediaCodecOf(CodecVP8) != MediaCodecVP8 {
 		t.Fatal("codec tables")
 	}

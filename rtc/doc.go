@@ -12,7 +12,8 @@
 //     ([Config.Shards]); each user may hold [Config.MaxSessionsPerUser]
 //     sessions. A sweep closes sessions that never connected or stayed
 //     disconnected for [Config.IdleTimeout], and at once those whose
-//     connection failed or closed.
+//     connection failed or closed. [Manager.Totals] sums each device's
+//     session counters, closed sessions included, so they never go down.
 //   - A [Provider] joins a session to its device and returns the viewer's
 //     [Feed]. The device package implements it: one owner per device holds
 //     the device's capture, coders, fan-out, keyframe limiting, bit-rate

@@ -55,6 +55,14 @@ type Manager struct {
 	usersMu sync.Mutex
 	users   map[string]int
 
+	// totals holds each device's session counters (see Totals). An entry
+	// is made when a device's first session registers and is kept for the
+	// manager's life, so that its counters never go down: the map holds
+	// one entry per device that ever had a session, and only devices the
+	// provider joined (validated serials it knows) get one.
+	totalsMu sync.Mutex
+	totals   map[string]*deviceTotals
+
 	mu       sync.Mutex
 	closed   bool
 	inflight sync.WaitGroup // Create calls
@@ -87,6 +95,7 @@ func NewManager(cfg Config, p Provider) (*Manager, error) {
 		cfg: cfg, provider: p, log: cfg.Log, logs: pionLogs{cfg.Log},
 		seed:   maphash.MakeSeed(),
 		users:  map[string]int{},
+		totals: map[string]*deviceTotals{},
 		kickCh: make(chan struct{}, 1),
 	}
 	if err := m.settingEngine(); err != nil {
@@ -319,13 +328,16 @@ func checkAnswer(answer string, c codecChoice) error {
 	return fmt.Errorf("%w: the answer rejected the video", ErrCodecUnsupported)
 }
 
-// register adds a session to its shard, unless the manager is closed.
+// register adds a session to its shard and its device's totals, unless
+// the manager is closed. The totals come first: whoever removes the
+// session from its shard closes it, and its close retires it from them.
 func (m *Manager) register(s *Session) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return ErrClosed
 	}
+	m.track(s)
 	sh := m.shard(s.id)
 	sh.mu.Lock()
 	sh.m[s.id] = s

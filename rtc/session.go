@@ -321,6 +321,12 @@ func (s *Session) close() {
 			}
 			s.feed.Close()
 		}
+		// Nothing counts any more: the track's writer, the peer
+		// connection and the RTCP reader are done. The manager keeps the
+		// final counters for its device's totals.
+		if s.m != nil {
+			s.m.retire(s)
+		}
 		s.mu.Lock()
 		s.pcState.Store(int32(webrtc.PeerConnectionStateClosed))
 		s.mu.Unlock()
@@ -409,10 +415,9 @@ type SessionStats struct {
 
 // Info returns the session's description and counters.
 func (s *Session) Info() SessionInfo {
-	vs := s.feed.Stats()
-	target := 0
+	st := s.counters()
 	if e := s.bwe.Load(); e != nil && s.twcc {
-		target = (*e).GetTargetBitrate()
+		st.TargetBitRate = (*e).GetTargetBitrate()
 	}
 	return SessionInfo{
 		ID: s.id, DeviceID: s.deviceID, UserID: s.userID, CreatedAt: s.createdAt,
@@ -421,13 +426,38 @@ func (s *Session) Info() SessionInfo {
 		Codec:          s.choice.codec,
 		ProfileLevelID: s.choice.plid,
 		Controller:     s.feed.Controller(),
-		Stats: SessionStats{
-			PacketsSent: s.packetsSent.Load(), BytesSent: s.bytesSent.Load(),
-			NACKs: s.nacks.Load(), NACKedPackets: s.nackPackets.Load(),
-			PLIs: s.plis.Load(), FIRs: s.firs.Load(),
-			FramesSent: vs.Sent, FramesDropped: vs.Dropped, Skips: vs.Skips,
-			TargetBitRate: target,
-			Inputs:        s.inputs.Load(), InputErrors: s.inputErrors.Load(), Reports: s.reports.Load(),
-		},
+		Stats:          st,
 	}
+}
+
+// counters returns the session's counters: its stats but TargetBitRate,
+// which is not one.
+func (s *Session) counters() SessionStats {
+	var vs ViewerStats
+	if s.feed != nil {
+		vs = s.feed.Stats()
+	}
+	return SessionStats{
+		PacketsSent: s.packetsSent.Load(), BytesSent: s.bytesSent.Load(),
+		NACKs: s.nacks.Load(), NACKedPackets: s.nackPackets.Load(),
+		PLIs: s.plis.Load(), FIRs: s.firs.Load(),
+		FramesSent: vs.Sent, FramesDropped: vs.Dropped, Skips: vs.Skips,
+		Inputs: s.inputs.Load(), InputErrors: s.inputErrors.Load(), Reports: s.reports.Load(),
+	}
+}
+
+// add adds o's counters to st (TargetBitRate, not a counter, is left).
+func (st *SessionStats) add(o SessionStats) {
+	st.PacketsSent += o.PacketsSent
+	st.BytesSent += o.BytesSent
+	st.NACKs += o.NACKs
+	st.NACKedPackets += o.NACKedPackets
+	st.PLIs += o.PLIs
+	st.FIRs += o.FIRs
+	st.FramesSent += o.FramesSent
+	st.FramesDropped += o.FramesDropped
+	st.Skips += o.Skips
+	st.Inputs += o.Inputs
+	st.InputErrors += o.InputErrors
+	st.Reports += o.Reports
 }

@@ -103,6 +103,8 @@ func Run(ctx context.Context, o Options) error {
 		EncodeTimeout:       cfg.EncodeTimeout,
 		WriteTimeout:        cfg.WriteTimeout,
 		CloseTimeout:        cfg.EncoderCloseTimeout,
+		MinBitRate:          cfg.MinBitRate,
+		MaxBitRate:          cfg.MaxBitRate,
 		WorkerPool:          cfg.UseWorkerPool,
 		Workers:             cfg.WorkerCount,
 		Log:                 log,
@@ -113,7 +115,7 @@ func Run(ctx context.Context, o Options) error {
 		ICETCP: cfg.ICETCPPort > 0, ICETCPPort: cfg.ICETCPPort,
 		STUNURLs: cfg.STUNURLs, TURNURLs: cfg.TURNURLs, TURNUsername: cfg.TURNUsername, TURNPassword: cfg.TURNPassword,
 		NAT1To1IPs: cfg.NAT1To1IPs, Shards: cfg.SessionShards, MaxSessionsPerUser: cfg.MaxSessionsPerUser,
-		StartBitRate: cfg.VideoBitRate, Log: log,
+		StartBitRate: cfg.VideoBitRate, MinBitRate: cfg.MinBitRate, MaxBitRate: cfg.MaxBitRate, Log: log,
 	}
 	e2e := metrics.NewE2ELatency()
 	rcfg.OnClientReport = func(device string, raw json.RawMessage) {
@@ -137,7 +139,7 @@ func Run(ctx context.Context, o Options) error {
 		(&metrics.GoroutineMonitor{Interval: cfg.GoroutineMonitorInterval, Gauge: res.Goroutines, Log: log}).Run(ctx)
 	})
 	wg.Go(func() { (&metrics.ResourceMonitor{Interval: cfg.ResourceMonitorInterval, R: res, Log: log}).Run(ctx) })
-	collector := metrics.NewCollector(metrics.Sources{Streams: registry.Stats, Broadcasters: registry.BroadcasterStats, Sessions: manager.List})
+	collector := metrics.NewCollector(metrics.Sources{Streams: registry.Stats, Broadcasters: registry.BroadcasterStats, Sessions: manager.List, Totals: manager.Totals})
 
 	srv := api.New(api.Options{
 		Info:         api.Info{Version: o.Version, FFmpeg: native.FFmpegVersion()},

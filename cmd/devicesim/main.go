@@ -1,9 +1,15 @@
 // Command devicesim runs a simulated Android device that a real adb server
 // accepts over TCP:
 //
-//	devicesim --addr 127.0.0.1:5555 [--size 720x1280] [--fps 30] [--static] [--auth]
+//	devicesim --addr 127.0.0.1:5555 [--size 720x1280] [--rotation 0] [--fps 30] [--static] [--auth]
 //	adb connect 127.0.0.1:5555
 //	adb -s 127.0.0.1:5555 exec-out screenrecord --output-format=h264 - > out.h264
+//
+// The display turns and resizes at run time through adb, as a phone's does:
+//
+//	adb -s 127.0.0.1:5555 shell settings put system user_rotation 1
+//	adb -s 127.0.0.1:5555 shell wm size 1080x1920
+//	adb -s 127.0.0.1:5555 shell wm size reset
 //
 // It stops cleanly on SIGINT or SIGTERM. See package devicesim.
 package main
@@ -36,6 +42,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", devicesim.DefaultAddr, "TCP address to listen on (HOST:PORT; port 0 picks one)")
 	size := fs.String("size", fmt.Sprintf("%dx%d", devicesim.DefaultWidth, devicesim.DefaultHeight), "screen size WIDTHxHEIGHT (even, portrait)")
+	rotation := fs.Int("rotation", 0, "display rotation at start in quarter turns (0..3; 1 and 3 are landscape)")
 	fps := fs.Int("fps", devicesim.DefaultFPS, "animation frame rate (1..240)")
 	static := fs.Bool("static", false, "keep the screen still except for input")
 	auth := fs.Bool("auth", false, "require adb RSA authentication (any offered key is accepted)")
@@ -61,6 +68,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "devicesim: --fps %d out of range (1..240)\n", *fps)
 		return 2
 	}
+	if *rotation < 0 || *rotation > 3 {
+		fmt.Fprintf(stderr, "devicesim: --rotation %d out of range (0..3)\n", *rotation)
+		return 2
+	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
 		fmt.Fprintf(stderr, "devicesim: --log-level: %v\n", err)
@@ -69,7 +80,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
 
 	d, err := devicesim.New(devicesim.Options{
-		Addr: *addr, Width: w, Height: h, FPS: *fps, Static: *static, Auth: *auth,
+		Addr: *addr, Width: w, Height: h, Rotation: *rotation, FPS: *fps, Static: *static, Auth: *auth,
 		Serial: *serial, Model: *model, Logger: log,
 	})
 	if err != nil {

@@ -18,6 +18,8 @@ func TestRunBadArguments(t *testing.T) {
 		{"--size", "axb"},
 		{"--fps", "0"},
 		{"--fps", "241"},
+		{"--rotation", "4"},
+		{"--rotation", "-1"},
 		{"--size", "0x0"},
 		{"--size", "721x1280"},
 		{"--log-level", "loud"},

@@ -78,7 +78,7 @@ func (c *client) play(t *testing.T, answer string, n int) {
 }
 
 // call sends a request with the test token and returns status, body.
-func call(t *testing.T, method, url, ctype, body string) (int, http.Header, string) {
+func call(t testing.TB, method, url, ctype, body string) (int, http.Header, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+e2eToken)

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cloudphone/media-service/devicesim"
+	"github.com/cloudphone/media-service/internal/adbtest"
+	"github.com/cloudphone/media-service/internal/chromium"
+	"github.com/cloudphone/media-service/internal/testutil"
+	"github.com/cloudphone/media-service/native"
+)
+
+// childEnv marks the test binary run as the service itself: TestMain then
+// runs main, so the child is this package's service, in its own process,
+// which a test can freeze with SIGSTOP.
+const childEnv = "MEDIA_SERVICE_TEST_CHILD"
+
+// childService runs the service as a child process against a simulated
+// device behind a private adb server, and returns its base URL, the
+// device and the process. extra adds or overrides environment variables.
+func childService(tb testing.TB, simOpts devicesim.Options, extra map[string]string) (string, *devicesim.Device, *exec.Cmd, *testutil.SyncBuffer) {
+	tb.Helper()
+	if !native.Available {
+		tb.Skip("built without cgo")
+	}
+	adbs := adbtest.Start(tb)
+	simOpts.Addr = "127.0.0.1:0"
+	sim, err := devicesim.New(simOpts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sim.Start()
+	tb.Cleanup(func() { sim.Close() })
+	adbs.Connect(tb, sim.Addr())
+	port := freePort(tb)
+	vars := map[string]string{
+		childEnv: "serve", "PORT": strconv.Itoa(port), "ADB_SERVER": adbs.Addr(), "ADB_DEVICES": sim.Addr(),
+		"API_TOKENS": e2eToken, "LOG_LEVEL": "info", "LOG_FORMAT": "text",
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = os.Environ()
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Dir = tb.TempDir() // no .env there
+	logs := &testutil.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	tb.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGCONT) // in case a test left it frozen
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+			tb.Error("the service did not stop on SIGTERM")
+		}
+		http.DefaultClient.CloseIdleConnections()
+		if tb.Failed() {
+			tb.Logf("service logs:\n%s", logs.String())
+		}
+	})
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	for deadline := time.Now().Add(adbtest.Generous); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(base + "/health"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("the service did not answer: %s", logs.String())
+		}
+	}
+	return base, sim, cmd, logs
+}
+
+// freeze stops the process for d, as a CPU quota's throttling or a VM
+// pause does.
+func freeze(tb testing.TB, cmd *exec.Cmd, d time.Duration) {
+	tb.Helper()
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		tb.Fatal(err)
+	}
+	time.Sleep(d)
+	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// pipelineStats reads the first device's encoder counters from the
+// service.
+type pipelineStats struct {
+	Encoder  string `json:"encoder"`
+	Pipeline *struct {
+		FramesIn, FramesOut int64
+		Dropped             map[string]int64
+		EncodingTimeouts    int64
+		EncoderSwitches     int64
+		ProcessStalls       int64
+		Restarts            int64
+		LatencyBuckets      []int64
+	} `json:"pipeline"`
+}
+
+func readPipeline(tb testing.TB, base string) pipelineStats {
+	tb.Helper()
+	req, _ := http.NewRequest("GET", base+"/api/media/stats", nil)
+	req.Header.Set("Authorization", "Bearer "+e2eToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Devices []pipelineStats `json:"devices"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		tb.Fatal(err)
+	}
+	if len(body.Devices) == 0 {
+		return pipelineStats{}
+	}
+	return body.Devices[0]
+}
+
+// TestFreezeRecoversInChromium: the service process is frozen for 300 ms
+// three times while a real Chromium watches a raw-frames device encoded
+// here; the picture flows again after each freeze.
+func TestFreezeRecoversInChromium(t *testing.T) {
+	base, sim, cmd, _ := childService(t, devicesim.Options{Width: 240, Height: 320, FPS: 20}, map[string]string{
+		"CAPTURE_MODE": "raw-frames", "VIDEO_ENCODER_TYPE": "h264", "H264_PRESET": "ultrafast", "VIDEO_FRAMERATE": "20",
+	})
+	b := chromium.Launch(t)
+	if err := b.Navigate(fmt.Sprintf("%s/?device=%s&token=%s", base, sim.Addr(), e2eToken)); err != nil {
+		t.Fatal(err)
+	}
+	decoded := func() (int, error) {
+		var n int
+		err := b.Eval(`window.viewer ? viewer.framesDecoded : 0`, &n)
+		return n, err
+	}
+	testutil.EventuallyErr(t, "the page decodes frames", 60*time.Second, func() (bool, error) {
+		n, err := decoded()
+		return n >= 10, err
+	})
+	for i := range 3 {
+		freeze(t, cmd, 300*time.Millisecond)
+		n, err := decoded()
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.EventuallyErr(t, fmt.Sprintf("frames again after freeze %d", i+1), 30*time.Second, func() (bool, error) {
+			m, err := decoded()
+			return m >= n+10, err
+		})
+	}
+	st := readPipeline(t, base)
+	if st.Pipeline == nil || st.Encoder == "" {
+		t.Fatalf("no encoder statistics after the freezes: %+v", st)
+	}
+	t.Logf("after three freezes: encoder %s, %+v", st.Encoder, *st.Pipeline)
+}
