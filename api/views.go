@@ -22,6 +22,10 @@ type DeviceView struct {
 	CaptureMode string `json:"captureMode"`
 	Encoder     string `json:"encoder,omitempty"`
 	Viewers     int    `json:"viewers"`
+	// Outputs are the device's running streams, one per codec and
+	// quality rung, each with the encoder in use ("passthrough" for the
+	// device's own H.264).
+	Outputs []device.OutputStats `json:"outputs,omitempty"`
 }
 
 // DevicesResponse is the body of GET /api/media/devices.

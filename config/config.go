@@ -56,6 +56,10 @@ type Config struct {
 	// MinBitRate and MaxBitRate bound the rate that congestion control
 	// sets (MIN_BITRATE, MAX_BITRATE); VIDEO_BITRATE lies between them.
 	MinBitRate, MaxBitRate int
+	// Rungs are the quality rungs (VIDEO_RUNGS): the scales of the
+	// device's picture that viewers move between on their bandwidth
+	// estimate, largest first; the first is 1. One rung turns rungs off.
+	Rungs []float64
 	// KeyFrameInterval is the maximum number of frames between keyframes
 	// (VIDEO_KEYFRAME_INTERVAL).
 	KeyFrameInterval int
@@ -114,6 +118,9 @@ type Config struct {
 	// adb over TCP) to connect at start and keep connected (ADB_DEVICES,
 	// comma-separated).
 	ADBDevices []string
+
+	// set names the variables that were set (IsSet).
+	set map[string]bool
 }
 
 // Default returns the configuration used where nothing overrides it.
@@ -137,6 +144,7 @@ func Default() Config {
 		VideoBitRate:     2_000_000,
 		MinBitRate:       150_000,
 		MaxBitRate:       8_000_000,
+		Rungs:            []float64{1, 0.5},
 		KeyFrameInterval: 60,
 		ADBServer:        "127.0.0.1:5037",
 
@@ -243,6 +251,18 @@ var fields = []field{
 	intField("VIDEO_BITRATE", func(c *Config) *int { return &c.VideoBitRate }),
 	intField("MIN_BITRATE", func(c *Config) *int { return &c.MinBitRate }),
 	intField("MAX_BITRATE", func(c *Config) *int { return &c.MaxBitRate }),
+	{"VIDEO_RUNGS", func(c *Config, v string) error {
+		var rungs []float64
+		for _, part := range strings.Split(v, ",") {
+			f, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
+			if err != nil {
+				return fmt.Errorf("%w: VIDEO_RUNGS=%q: %q is not a number (want scales like 1,0.5)", ErrInvalid, v, part)
+			}
+			rungs = append(rungs, f)
+		}
+		c.Rungs = rungs
+		return nil
+	}},
 	intField("VIDEO_KEYFRAME_INTERVAL", func(c *Config) *int { return &c.KeyFrameInterval }),
 	durationField("ENCODE_TIMEOUT", func(c *Config) *time.Duration { return &c.EncodeTimeout }),
 	durationField("WRITE_TIMEOUT", func(c *Config) *time.Duration { return &c.WriteTimeout }),
@@ -289,6 +309,7 @@ func lookupField(name string) (field, bool) {
 // (os.LookupEnv in the service), validated.
 func Load(envFile string, lookup func(string) (string, bool)) (Config, error) {
 	c := Default()
+	c.set = map[string]bool{}
 	if envFile != "" {
 		data, err := os.ReadFile(envFile)
 		switch {
@@ -308,6 +329,7 @@ func Load(envFile string, lookup func(string) (string, bool)) (Config, error) {
 				if err := f.set(&c, kv.Value); err != nil {
 					return Config{}, fmt.Errorf("%s: %w", envFile, err)
 				}
+				c.set[kv.Key] = true
 			}
 		}
 	}
@@ -316,6 +338,7 @@ func Load(envFile string, lookup func(string) (string, bool)) (Config, error) {
 			if err := f.set(&c, v); err != nil {
 				return Config{}, err
 			}
+			c.set[f.name] = true
 		}
 	}
 	return c, c.Validate()
@@ -397,6 +420,8 @@ func (c Config) Validate() error {
 		between("MIN_BITRATE", c.MinBitRate, 10_000, 200_000_000),
 		between("MAX_BITRATE", c.MaxBitRate, 10_000, 200_000_000),
 		bitRateBounds(c.MinBitRate, c.VideoBitRate, c.MaxBitRate),
+		validRungs(c.Rungs),
+		encoderForMode(c.CaptureMode, c.VideoEncoderType),
 		between("VIDEO_KEYFRAME_INTERVAL", c.KeyFrameInterval, 1, 100_000),
 		errors.Join(tokens...),
 		between("RATE_LIMIT", c.RateLimit, 1, 100_000),
@@ -421,4 +446,60 @@ func bitRateBounds(lo, start, hi int) error {
 		return nil
 	}
 	return fmt.Errorf("%w: MIN_BITRATE (%d) <= VIDEO_BITRATE (%d) <= MAX_BITRATE (%d) does not hold: the stream starts at VIDEO_BITRATE and congestion control keeps it between the bounds", ErrInvalid, lo, start, hi)
+}
+
+// validRungs checks VIDEO_RUNGS: 1 first, then decreasing scales above
+// 0.1, at most 4.
+func validRungs(r []float64) error {
+	if len(r) == 0 || len(r) > 4 || r[0] != 1 {
+		return fmt.Errorf("%w: VIDEO_RUNGS=%v: want 1 to 4 scales starting with 1 (like 1,0.5)", ErrInvalid, r)
+	}
+	for i := 1; i < len(r); i++ {
+		if !(r[i] < r[i-1]) || r[i] < 0.1 {
+			return fmt.Errorf("%w: VIDEO_RUNGS=%v: scales must decrease, each at least 0.1", ErrInvalid, r)
+		}
+	}
+	return nil
+}
+
+// encoderForMode refuses the combinations of CAPTURE_MODE and
+// VIDEO_ENCODER_TYPE that cannot work.
+func encoderForMode(mode, kind string) error {
+	if kind == "passthrough" && mode != "screenrecord" {
+		return fmt.Errorf("%w: VIDEO_ENCODER_TYPE=passthrough needs CAPTURE_MODE=screenrecord (the device's own H.264); CAPTURE_MODE=%s delivers pictures that must be encoded here (use auto, h264 or vp8)", ErrInvalid, mode)
+	}
+	return nil
+}
+
+// IsSet reports whether the variable name was set, in the .env file or
+// the environment.
+func (c Config) IsSet(name string) bool { return c.set[name] }
+
+// Ineffective returns the variables that were set but have no effect with
+// this CAPTURE_MODE and VIDEO_ENCODER_TYPE, each with the reason: the
+// service names them in one warning at start-up.
+func (c Config) Ineffective() []string {
+	var out []string
+	note := func(reason string, names ...string) {
+		for _, n := range names {
+			if c.IsSet(n) {
+				out = append(out, n+" ("+reason+")")
+			}
+		}
+	}
+	encoderVars := []string{"USE_WORKER_POOL", "WORKER_COUNT", "H264_HW_ACCEL", "H264_PRESET", "H264_PROFILE",
+		"VIDEO_FRAMERATE", "VIDEO_KEYFRAME_INTERVAL", "ENCODE_TIMEOUT", "WRITE_TIMEOUT", "ENCODER_CLOSE_TIMEOUT", "VAAPI_DEVICE", "VIDEO_RUNGS"}
+	switch {
+	case c.CaptureMode == "screenrecord" && c.VideoEncoderType == "passthrough":
+		note("pass-through never encodes here", encoderVars...)
+	case c.VideoEncoderType == "vp8":
+		note("VP8 uses libvpx only", "H264_HW_ACCEL", "H264_PRESET", "H264_PROFILE", "VAAPI_DEVICE")
+	}
+	if !c.UseWorkerPool && !(c.CaptureMode == "screenrecord" && c.VideoEncoderType == "passthrough") {
+		note("USE_WORKER_POOL is false", "WORKER_COUNT")
+	}
+	if c.H264HWAccel != "vaapi" && c.H264HWAccel != "auto" && c.VideoEncoderType != "passthrough" {
+		note("H264_HW_ACCEL="+c.H264HWAccel+" does not use VA-API", "VAAPI_DEVICE")
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,13 +105,13 @@ func TestLoadPrecedence(t *testing.T) {
 	want.Port = 31000
 	want.EncodeTimeout = 250 * time.Millisecond
 	want.ADBDevices = []string{"127.0.0.1:5555", "redroid:5555"}
-	if !reflect.DeepEqual(c, want) {
+	if !reflect.DeepEqual(c.withoutSet(), want) {
 		t.Fatalf("Load = %+v\nwant %+v", c, want)
 	}
 
 	// A missing file is no error; the defaults validate.
 	c, err = Load(filepath.Join(dir, "absent"), env(nil))
-	if err != nil || !reflect.DeepEqual(c, Default()) {
+	if err != nil || !reflect.DeepEqual(c.withoutSet(), Default()) {
 		t.Fatalf("Load without file = %+v, %v; want the defaults", c, err)
 	}
 }
@@ -187,7 +188,7 @@ func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 	if err != nil {
 		t.Fatalf(".env.example with every line uncommented: %v", err)
 	}
-	if !reflect.DeepEqual(c, Default()) {
+	if !reflect.DeepEqual(c.withoutSet(), Default()) {
 		t.Fatalf(".env.example's values %+v differ from the defaults %+v", c, Default())
 	}
 }
@@ -217,5 +218,48 @@ func TestBitRateBounds(t *testing.T) {
 	c, err = Load("", lookup(map[string]string{"MIN_BITRATE": "300000", "VIDEO_BITRATE": "1000000", "MAX_BITRATE": "3000000"}))
 	if err != nil || c.MinBitRate != 300_000 || c.MaxBitRate != 3_000_000 {
 		t.Fatalf("%+v, %v", c, err)
+	}
+}
+
+// withoutSet drops the record of which variables were set, to compare
+// values only.
+func (c Config) withoutSet() Config {
+	c.set = nil
+	return c
+}
+
+func TestIneffectiveAndImpossibleSettings(t *testing.T) {
+	lookup := func(env map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	}
+	_, err := Load("", lookup(map[string]string{"CAPTURE_MODE": "raw-frames", "VIDEO_ENCODER_TYPE": "passthrough"}))
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "VIDEO_ENCODER_TYPE=passthrough") || !strings.Contains(err.Error(), "CAPTURE_MODE") {
+		t.Fatalf("passthrough of raw frames: %v", err)
+	}
+	c, err := Load("", lookup(map[string]string{"VIDEO_ENCODER_TYPE": "passthrough", "USE_WORKER_POOL": "true", "H264_PRESET": "fast"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(c.Ineffective(), "; ")
+	if !strings.Contains(got, "USE_WORKER_POOL (pass-through") || !strings.Contains(got, "H264_PRESET") || strings.Contains(got, "VIDEO_BITRATE") {
+		t.Fatalf("ineffective: %q", got)
+	}
+	// The production settings of the original design: all take effect.
+	c, err = Load("", lookup(map[string]string{"CAPTURE_MODE": "screenrecord", "VIDEO_ENCODER_TYPE": "h264", "USE_WORKER_POOL": "true",
+		"WORKER_COUNT": "8", "H264_HW_ACCEL": "auto", "H264_PRESET": "faster", "VIDEO_FRAMERATE": "30", "VIDEO_BITRATE": "2000000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list := c.Ineffective(); len(list) != 0 {
+		t.Fatalf("the production settings name %v as ineffective", list)
+	}
+	c, err = Load("", lookup(map[string]string{"WORKER_COUNT": "8"}))
+	if err != nil || !slices.Contains(c.Ineffective(), "WORKER_COUNT (USE_WORKER_POOL is false)") {
+		t.Fatalf("WORKER_COUNT without the pool: %v %v", c.Ineffective(), err)
+	}
+	for _, bad := range []string{"0.5,1", "1,x", "2", "1,0.5,0.5", "1,0.05"} {
+		if _, err := Load("", lookup(map[string]string{"VIDEO_RUNGS": bad})); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "VIDEO_RUNGS") {
+			t.Errorf("VIDEO_RUNGS=%s: %v", bad, err)
+		}
 	}
 }

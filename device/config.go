@@ -53,6 +53,9 @@ type Config struct {
 	// MinBitRate and MaxBitRate bound the rate that the viewers' bandwidth
 	// estimates set on an encoder here. Defaults 150 kb/s and 8 Mb/s.
 	MinBitRate, MaxBitRate int
+	// Rungs are the quality rungs (see Rungs); default one rung over
+	// MinBitRate..MaxBitRate. Pass-through has one rung.
+	Rungs []Rung
 	// BitRateInterval is the least time between two rate changes of an
 	// encoder. Default 500ms.
 	BitRateInterval time.Duration
@@ -84,6 +87,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxBitRate <= 0 {
 		c.MaxBitRate = 8_000_000
 	}
+	if len(c.Rungs) == 0 {
+		c.Rungs = Rungs([]float64{1}, c.MinBitRate, c.MaxBitRate)
+	}
 	if c.BitRateInterval <= 0 {
 		c.BitRateInterval = 500 * time.Millisecond
 	}
@@ -99,10 +105,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// codec is the codec the configuration puts on the wire.
-func (c Config) codec() media.Codec {
-	if c.Kind == media.KindVP8 {
-		return media.VP8
+// codecs are the codecs the configuration sends.
+func (c Config) codecs() []media.Codec {
+	p, err := planFor(c.Mode, c.Kind)
+	if err != nil {
+		return nil
 	}
-	return media.H264
+	return p.codecs()
 }

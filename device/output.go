@@ -2,7 +2,9 @@ package device
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudphone/media-service/capture/annexb"
+	"github.com/cloudphone/media-service/encoder"
 	"github.com/cloudphone/media-service/media"
 	"github.com/cloudphone/media-service/rtc"
 )
@@ -34,11 +37,19 @@ type producer interface {
 	name() string
 }
 
+// statser is a producer that encodes here and counts.
+type statser interface {
+	stats() (encoder.Snapshot, bool)
+}
+
 // output is one encoded stream of a device, with its own fan-out,
 // keyframe limiter and bit-rate control. Its device owns it.
 type output struct {
 	key  outputKey
 	cfg  Config
+	rung Rung
+	enc  *encodedSink // nil for the device's own stream
+	refs int          // viewers and starters holding it; under the device's outMu
 	b    *rtc.Broadcaster
 	kf   *limiter
 	prod atomic.Pointer[producerBox]
@@ -63,9 +74,9 @@ type output struct {
 
 type producerBox struct{ p producer }
 
-func newOutput(id string, key outputKey, cfg Config) *output {
+func newOutput(id string, key outputKey, rung Rung, cfg Config) *output {
 	o := &output{
-		key: key, cfg: cfg, first: make(chan struct{}),
+		key: key, cfg: cfg, rung: rung, first: make(chan struct{}),
 		format:    media.Format{Codec: key.Codec},
 		estimates: map[string]int{},
 	}
@@ -168,7 +179,7 @@ func (o *output) setEstimate(viewer string, bps int) {
 	if o.unsupported || time.Since(o.rateAt) < o.cfg.BitRateInterval {
 		return
 	}
-	next, ok := NextBitRate(slices.Collect(maps.Values(o.estimates)), o.rate, o.cfg.MinBitRate, o.cfg.MaxBitRate)
+	next, ok := NextBitRate(slices.Collect(maps.Values(o.estimates)), o.rate, o.rung.MinBitRate, o.rung.MaxBitRate)
 	p := o.producer()
 	if !ok || p == nil {
 		return
@@ -207,8 +218,42 @@ func (o *output) encoderName() string {
 	return ""
 }
 
-// close stops the keyframe limiter and the fan-out.
+// waitFirst waits for the output's first keyframe, at most timeout.
+func (o *output) waitFirst(ctx context.Context, timeout time.Duration, lastErr func() error) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-o.first:
+		return nil
+	case <-t.C:
+		if e := lastErr(); e != nil {
+			return fmt.Errorf("%w (%v, %s): %w", ErrNoKeyFrame, timeout, o.key, e)
+		}
+		return fmt.Errorf("%w (%v, %s)", ErrNoKeyFrame, timeout, o.key)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// setSize notes the picture size of an output whose units carry no SPS
+// (VP8).
+func (o *output) setSize(s media.Size) {
+	if o.key.Codec == media.H264 {
+		return
+	}
+	o.mu.Lock()
+	o.size = s
+	o.mu.Unlock()
+}
+
+// close stops the encoder (if the output encodes here), the keyframe
+// limiter and the fan-out.
 func (o *output) close() {
+	if o.enc != nil {
+		o.enc.close()
+	}
 	o.kf.close()
 	o.b.Close()
 }
+
+func (k outputKey) String() string { return fmt.Sprintf("%s rung %d", k.Codec, k.Rung) }

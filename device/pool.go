@@ -27,6 +27,7 @@ type poolStream struct {
 	r          *poolRouter
 	id         string
 	candidates []string
+	opts       native.Options
 	sink       func(media.Unit)
 	onError    func(error)
 }
@@ -39,11 +40,11 @@ func newPoolRouter(cfg Config) (*poolRouter, error) {
 	pool, err := encoder.NewWorkerPool(encoder.WorkerPoolOptions{
 		Workers: cfg.Workers, InputBuffer: 2, OutputBuffer: 64,
 		EncoderFactory: func(stream string) encoder.Chain {
-			var candidates []string
-			if s := r.stream(stream); s != nil {
-				candidates = s.candidates
+			s := r.stream(stream)
+			if s == nil {
+				return encoder.ChainFor(nil, cfg.Encoder)
 			}
-			return encoder.ChainFor(candidates, cfg.Encoder)
+			return encoder.ChainFor(s.candidates, s.opts)
 		},
 		OnError: func(stream string, err error) {
 			if s := r.stream(stream); s != nil {
@@ -75,10 +76,11 @@ func (r *poolRouter) dispatch() {
 	}
 }
 
-// join adds a device's stream, whose units go to sink and whose encoder
-// failures go to onError.
-func (r *poolRouter) join(id string, candidates []string, sink func(media.Unit), onError func(error)) *poolStream {
-	s := &poolStream{r: r, id: id, candidates: candidates, sink: sink, onError: onError}
+// join adds a stream (one output of a device), encoded by candidates
+// with opts, whose units go to sink and whose encoder failures go to
+// onError.
+func (r *poolRouter) join(id string, candidates []string, opts native.Options, sink func(media.Unit), onError func(error)) *poolStream {
+	s := &poolStream{r: r, id: id, candidates: candidates, opts: opts, sink: sink, onError: onError}
 	r.mu.Lock()
 	r.streams[id] = s
 	r.mu.Unlock()
@@ -99,11 +101,11 @@ func (r *poolRouter) submit(id string, f *native.Frame) { r.pool.Submit(id, f) }
 // stats returns the pool's counters, all devices together.
 func (r *poolRouter) stats() encoder.Snapshot { return r.pool.Stats() }
 
-// streamStats returns one device's counters on the pool.
-func (r *poolRouter) streamStats(id string) (encoder.Snapshot, bool) { return r.pool.StreamStats(id) }
-
 func (s *poolStream) keyFrame()                { s.r.pool.ForceKeyFrame(s.id) }
 func (s *poolStream) setBitRate(bps int) error { return s.r.pool.SetBitRate(s.id, bps) }
+
+// stats are the stream's counters on the pool.
+func (s *poolStream) stats() (encoder.Snapshot, bool) { return s.r.pool.StreamStats(s.id) }
 
 // name is the encoder the stream uses, marked as the pool's.
 func (s *poolStream) name() string {

@@ -72,8 +72,20 @@ func (r *Registry) Join(ctx context.Context, req rtc.JoinRequest) (rtc.Feed, err
 	if err := media.CheckDeviceID(req.DeviceID); err != nil {
 		return nil, fmt.Errorf("%w: %w", rtc.ErrBadRequest, err)
 	}
-	if c := r.cfg.codec(); !slices.Contains(req.Codecs, c) {
-		return nil, fmt.Errorf("%w: the service sends %s (VIDEO_ENCODER_TYPE=%s); the offer takes %s", rtc.ErrCodecUnsupported, c, r.cfg.Kind, codecList(req.Codecs))
+	// The service's order decides, not the offer's: H.264 first (the
+	// device's own stream needs no encoding at all, and H.264 has the
+	// hardware encoders), VP8 only for viewers that cannot take H.264.
+	sends := r.cfg.codecs()
+	codec, ok := media.Codec(""), false
+	for _, c := range sends {
+		if slices.Contains(req.Codecs, c) {
+			codec, ok = c, true
+			break
+		}
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: the service sends %s (CAPTURE_MODE=%s, VIDEO_ENCODER_TYPE=%s); the offer takes %s", rtc.ErrCodecUnsupported,
+			codecList(sends), r.cfg.Mode, r.cfg.Kind, codecList(req.Codecs))
 	}
 	e, release, err := r.acquire(req.DeviceID)
 	if err != nil {
@@ -89,12 +101,17 @@ func (r *Registry) Join(ctx context.Context, req rtc.JoinRequest) (rtc.Feed, err
 		release()
 		return nil, e.err
 	}
-	o, err := e.dev.output(req.Codecs)
+	o, err := e.dev.acquire(outputKey{Codec: codec})
 	if err != nil {
 		release()
 		return nil, err
 	}
-	return &feed{d: e.dev, o: o, id: req.ViewerID, leave: release}, nil
+	if err := o.waitFirst(ctx, r.cfg.FirstKeyFrame, e.dev.LastError); err != nil {
+		e.dev.releaseOutput(o)
+		release()
+		return nil, err
+	}
+	return newFeed(e.dev, o, req.ViewerID, release), nil
 }
 
 func codecList(cs []media.Codec) string {
@@ -158,7 +175,7 @@ func (r *Registry) start(e *entry, prev chan struct{}) {
 		}
 		return
 	}
-	f, _ := dev.outputs[0].formatNow()
+	f, _ := dev.primary().formatNow()
 	r.log.Info("device started", "device", e.id, "encoder", dev.EncoderName(), "codec", f.Codec, "profile", f.ProfileLevelID)
 	if e.refs == 0 {
 		r.scheduleStop(e) // every viewer gave up while it started

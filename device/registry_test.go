@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -188,18 +189,24 @@ func TestFirstViewerLeavingFailsNoOne(t *testing.T) {
 }
 
 // TestCodecRefusedBeforeStart: an offer that cannot take the configured
-// codec is refused without touching the device.
+// codec (VP8 with VIDEO_ENCODER_TYPE=passthrough, H.264 with vp8) is
+// refused without touching the device.
 func TestCodecRefusedBeforeStart(t *testing.T) {
 	addr, conns := adbtest.Sentinel(t)
 	client, err := adb.NewClient(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := NewRegistry(Config{ADB: client, Mode: media.CaptureScreenrecord, Log: slog.New(slog.DiscardHandler)})
+	reg := NewRegistry(Config{ADB: client, Mode: media.CaptureScreenrecord, Kind: media.KindPassthrough, Log: slog.New(slog.DiscardHandler)})
 	defer reg.Close()
 	_, err = reg.Join(context.Background(), rtc.JoinRequest{DeviceID: "dev1", ViewerID: "v", Codecs: []media.Codec{media.VP8}})
-	if !errors.Is(err, rtc.ErrCodecUnsupported) {
-		t.Fatalf("VP8-only viewer of an H.264 device: %v", err)
+	if !errors.Is(err, rtc.ErrCodecUnsupported) || !strings.Contains(err.Error(), "passthrough") {
+		t.Fatalf("VP8-only viewer of a pass-through device: %v", err)
+	}
+	vp8 := NewRegistry(Config{ADB: client, Mode: media.CaptureRawFrames, Kind: media.KindVP8, Log: slog.New(slog.DiscardHandler)})
+	defer vp8.Close()
+	if _, err := vp8.Join(context.Background(), rtc.JoinRequest{DeviceID: "dev1", ViewerID: "v", Codecs: []media.Codec{media.H264}}); !errors.Is(err, rtc.ErrCodecUnsupported) {
+		t.Fatalf("H.264-only viewer of a VP8 device: %v", err)
 	}
 	if _, err := reg.Join(context.Background(), rtc.JoinRequest{DeviceID: "a;reboot", ViewerID: "v", Codecs: []media.Codec{media.H264}}); !errors.Is(err, rtc.ErrBadRequest) {
 		t.Fatalf("hostile device ID: %v", err)

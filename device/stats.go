@@ -1,6 +1,9 @@
 package device
 
 import (
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,11 +76,34 @@ type Stats struct {
 	// here, on a pipeline of the device's own or on the worker pool.
 	Pipeline  *encoder.Snapshot `json:"pipeline,omitempty"`
 	LastError string            `json:"lastError,omitempty"`
+	// Outputs are every running output of the device, one per codec and
+	// rung; the fields above are the primary output's.
+	Outputs []OutputStats `json:"outputs"`
+}
+
+// OutputStats are one output's statistics: what it sends, the encoder in
+// use, its size and rate, and its viewers.
+type OutputStats struct {
+	Codec   string  `json:"codec"`
+	Rung    int     `json:"rung"`
+	Scale   float64 `json:"scale"`
+	Encoder string  `json:"encoder"`
+	Width   int     `json:"width"`
+	Height  int     `json:"height"`
+	FPS     float64 `json:"fps"`
+	// MinBitRate and MaxBitRate are the rung's range; TargetBitRate the
+	// rate last set from its viewers' estimates.
+	MinBitRate    int               `json:"minBitRate"`
+	MaxBitRate    int               `json:"maxBitRate"`
+	TargetBitRate int               `json:"targetBitRate"`
+	Units         int64             `json:"units"`
+	Viewers       int               `json:"viewers"`
+	Pipeline      *encoder.Snapshot `json:"pipeline,omitempty"`
 }
 
 // Stats returns the device's statistics.
 func (d *Device) Stats() Stats {
-	o := d.outputs[0]
+	o := d.primary()
 	fps, bw := o.window.rates()
 	f, size := o.formatNow()
 	s := Stats{
@@ -86,6 +112,7 @@ func (d *Device) Stats() Stats {
 		TargetBitRate: o.bitRate(),
 		Units:         o.units.Load(), Bytes: o.bytes.Load(), KeyFrames: o.keyframes.Load(),
 		CaptureErrors: d.errs.Load(), KeyFrameRequests: o.kf.asked.Load(), KeyFramesForced: o.kf.sent.Load(),
+		Pipeline: o.encoderStats(),
 	}
 	if d.sourceStats != nil {
 		s.CaptureRestarts = d.sourceStats().Restarts
@@ -93,39 +120,70 @@ func (d *Device) Stats() Stats {
 	if err := d.LastError(); err != nil {
 		s.LastError = err.Error()
 	}
-	if p := d.pipeline.Load(); p != nil {
-		snap := p.Stats()
-		s.Pipeline = &snap
-	} else if d.pool != nil {
-		if snap, ok := d.pool.streamStats(d.id); ok {
-			s.Pipeline = &snap
-		}
+	for _, o := range d.allOutputs() {
+		fps, _ := o.window.rates()
+		_, size := o.formatNow()
+		s.Outputs = append(s.Outputs, OutputStats{
+			Codec: string(o.key.Codec), Rung: o.key.Rung, Scale: o.rung.Scale, Encoder: o.encoderName(),
+			Width: size.Width, Height: size.Height, FPS: fps,
+			MinBitRate: o.rung.MinBitRate, MaxBitRate: o.rung.MaxBitRate, TargetBitRate: o.bitRate(),
+			Units: o.units.Load(), Viewers: o.b.Stats().Viewers, Pipeline: o.encoderStats(),
+		})
 	}
 	return s
 }
 
+// encoderStats returns the output's encoder counters, nil for the
+// device's own stream.
+func (o *output) encoderStats() *encoder.Snapshot {
+	if p, ok := o.producer().(statser); ok {
+		if snap, ok := p.stats(); ok {
+			return &snap
+		}
+	}
+	return nil
+}
+
+// primary returns the device's primary output, which lives as long as
+// the device.
+func (d *Device) primary() *output { return d.prim }
+
+// allOutputs returns the running outputs, by codec and rung.
+func (d *Device) allOutputs() []*output {
+	d.outMu.Lock()
+	defer d.outMu.Unlock()
+	out := slices.Collect(maps.Values(d.outputs))
+	slices.SortFunc(out, func(a, b *output) int {
+		if c := strings.Compare(string(a.key.Codec), string(b.key.Codec)); c != 0 {
+			return c
+		}
+		return a.key.Rung - b.key.Rung
+	})
+	return out
+}
+
 // broadcasterStats returns the fan-out counters of the device's outputs.
 func (d *Device) broadcasterStats() []rtc.BroadcasterStats {
-	out := make([]rtc.BroadcasterStats, 0, len(d.outputs))
-	for _, o := range d.outputs {
+	var out []rtc.BroadcasterStats
+	for _, o := range d.allOutputs() {
 		out = append(out, o.b.Stats())
 	}
 	return out
 }
 
-// EncoderName names what produces the device's stream.
-func (d *Device) EncoderName() string { return d.outputs[0].encoderName() }
+// EncoderName names what produces the device's primary stream.
+func (d *Device) EncoderName() string { return d.primary().encoderName() }
 
-// Size returns the device's picture size, as its stream carries it.
+// Size returns the device's picture size, as its primary stream carries it.
 func (d *Device) Size() media.Size {
-	_, s := d.outputs[0].formatNow()
+	_, s := d.primary().formatNow()
 	return s
 }
 
 // Viewers returns the number of viewers of the device's outputs.
 func (d *Device) Viewers() int {
 	n := 0
-	for _, o := range d.outputs {
+	for _, o := range d.allOutputs() {
 		n += o.b.Stats().Viewers
 	}
 	return n

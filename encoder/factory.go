@@ -62,3 +62,7 @@ func fallbackChain(h264 []string) []string {
 	}
 	return append(out, native.CodecX264)
 }
+
+// H264Chain returns the H.264 encoders to try, best first: the probe's
+// working ones (h264), with libx264 last, once.
+func H264Chain(h264 []string) []string { return fallbackChain(h264) }

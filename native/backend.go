@@ -21,6 +21,10 @@ type backend struct {
 	// vaapi: frames are uploaded into a VAAPI hardware frames context and
 	// the encoder's pix_fmt is AV_PIX_FMT_VAAPI.
 	vaapi bool
+	// hwInput is the device type of the hardware frames the encoder takes
+	// as they are, without a download ("cuda" for NVENC, "vaapi" for
+	// VAAPI), or "" for none. See Encoder.Encode.
+	hwInput string
 	// dynamicRate: the encoder applies a change of bit_rate, rc_max_rate
 	// and rc_buffer_size between frames. When false, SetBitRate reopens
 	// the encoder, whose first packet is then a key frame.
@@ -39,11 +43,11 @@ func lookupBackend(codec string) (backend, bool) {
 	case CodecX264:
 		return backend{media: MediaCodecH264, dynamicRate: true, options: x264Options}, true
 	case CodecNVENC:
-		return backend{media: MediaCodecH264, dynamicRate: true, options: nvencOptions}, true
+		return backend{media: MediaCodecH264, dynamicRate: true, hwInput: hwDeviceCUDA, options: nvencOptions}, true
 	case CodecQSV:
 		return backend{media: MediaCodecH264, dynamicRate: true, options: qsvOptions}, true
 	case CodecVAAPI:
-		return backend{media: MediaCodecH264, vaapi: true, options: vaapiOptions}, true
+		return backend{media: MediaCodecH264, vaapi: true, hwInput: hwDeviceVAAPI, options: vaapiOptions}, true
 	case CodecVP8:
 		return backend{media: MediaCodecVP8, cbr: true, fixedGOP: true, options: vp8Options}, true
 	}

@@ -193,11 +193,18 @@ type ffmpegEncoder struct {
 
 func startFFmpeg(tb testing.TB, w, h int) *ffmpegEncoder {
 	tb.Helper()
+	return startFFmpegArgs(tb, ffmpegArgs(w, h))
+}
+
+// startFFmpegArgs starts the ffmpeg program with args, which must read
+// from pipe:0 and write FLV to pipe:1.
+func startFFmpegArgs(tb testing.TB, args []string) *ffmpegEncoder {
+	tb.Helper()
 	path, err := exec.LookPath("ffmpeg")
 	if err != nil {
 		tb.Skip("the ffmpeg program is not installed (Debian package ffmpeg)")
 	}
-	cmd := exec.Command(path, ffmpegArgs(w, h)...)
+	cmd := exec.Command(path, args...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		tb.Fatal(err)

@@ -221,7 +221,7 @@ func TestEncodeNV12Natively(t *testing.T) {
 		t.Fatalf("InputFormat = %s, want nv12", f)
 	}
 	units := encodeRegions(t, e, r, 8, newPool(t, r.w, r.h, PixelFormatNV12))
-	if e.conv != nil || e.sws != nil {
+	if e.conv != nil || e.sws.ctx != nil {
 		t.Fatal("nv12 frames into an nv12 encoder were converted")
 	}
 	decodeRegions(t, r, units)

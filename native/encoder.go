@@ -34,7 +34,8 @@ type Encoder struct {
 	opts     Options
 	be       backend
 	codec    *astiav.Codec
-	input    PixelFormat   // the format the codec is opened with; see InputFormat
+	input    PixelFormat // the format the codec is opened with; see InputFormat
+	inputAV  C.enum_AVPixelFormat
 	interval time.Duration // nominal frame interval
 
 	forceKey atomic.Bool
@@ -46,7 +47,9 @@ type Encoder struct {
 	rate     int64 // the bit rate cc runs at
 	pkt      *C.AVPacket
 	conv     *astiav.Frame                 // frames converted to input; allocated at the first need
-	sws      *C.struct_SwsContext          // cached by ms_convert_frame for conv
+	sws      C.ms_sws                      // cached by ms_convert_frame for conv
+	hwIn     *C.AVBufferRef                // frames context of the hardware frames cc takes as they are; nil for system memory
+	noPass   bool                          // taking hardware frames failed once: download them instead
 	hwDevice *astiav.HardwareDeviceContext // VAAPI only
 	hwFrames *astiav.HardwareFramesContext // VAAPI only
 	hwFrame  *astiav.Frame                 // VAAPI only: the surface being sent
@@ -89,6 +92,9 @@ func NewEncoder(opts Options) (_ *Encoder, err error) {
 		interval: frameInterval(opts.FrameRate),
 		lastPTS:  NoPTS,
 	}
+	if e.inputAV, err = avPixFmt(e.input); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			e.free()
@@ -105,7 +111,7 @@ func NewEncoder(opts Options) (_ *Encoder, err error) {
 			return nil, fmt.Errorf("native: %s: %w", opts.Codec, err)
 		}
 	}
-	if e.cc, err = e.openCodec(int64(opts.BitRate)); err != nil {
+	if e.cc, err = e.openCodec(int64(opts.BitRate), nil); err != nil {
 		return nil, fmt.Errorf("native: %s %dx%d: %w", opts.Codec, opts.Width, opts.Height, err)
 	}
 	e.ccC = (*C.AVCodecContext)(e.cc.UnsafePointer())
@@ -177,8 +183,10 @@ func (e *Encoder) openVAAPI() error {
 }
 
 // openCodec allocates and opens a codec context for the encoder's options
-// at bps. It frees what it allocated on failure.
-func (e *Encoder) openCodec(bps int64) (_ *astiav.CodecContext, err error) {
+// at bps, taking system-memory frames in the input format or, with hwIn,
+// the hardware frames of that frames context as they are. It frees what it
+// allocated on failure.
+func (e *Encoder) openCodec(bps int64, hwIn *C.AVBufferRef) (_ *astiav.CodecContext, err error) {
 	o := e.opts
 	cc := astiav.AllocCodecContext(e.codec)
 	if cc == nil {
@@ -192,15 +200,19 @@ func (e *Encoder) openCodec(bps int64) (_ *astiav.CodecContext, err error) {
 	ccC := (*C.AVCodecContext)(cc.UnsafePointer())
 	cc.SetWidth(o.Width)
 	cc.SetHeight(o.Height)
-	if e.be.vaapi {
+	switch {
+	case hwIn != nil:
+		fc := (*C.AVHWFramesContext)(unsafe.Pointer(hwIn.data))
+		ccC.pix_fmt, ccC.sw_pix_fmt = fc.format, fc.sw_format
+		// avcodec_free_context drops this reference.
+		if ccC.hw_frames_ctx = C.av_buffer_ref(hwIn); ccC.hw_frames_ctx == nil {
+			return nil, errors.New("reference hardware frames: out of memory")
+		}
+	case e.be.vaapi:
 		ccC.pix_fmt = C.AV_PIX_FMT_VAAPI
 		cc.SetHardwareFramesContext(e.hwFrames)
-	} else {
-		avf, err := avPixFmt(e.input)
-		if err != nil {
-			return nil, err
-		}
-		ccC.pix_fmt = avf
+	default:
+		ccC.pix_fmt = e.inputAV
 	}
 	cc.SetTimeBase(timeBase)
 	cc.SetFramerate(astiav.NewRational(o.FrameRate, 1))
@@ -303,7 +315,7 @@ func (e *Encoder) applyRate(emit func(Packet) error) error {
 	if bps == e.rate {
 		return nil
 	}
-	cc, err := e.openCodec(bps)
+	cc, err := e.openCodec(bps, e.hwIn)
 	if err != nil {
 		return fmt.Errorf("native: reopen %s at %d b/s: %w", e.opts.Codec, bps, err)
 	}
@@ -316,18 +328,32 @@ func (e *Encoder) applyRate(emit func(Packet) error) error {
 
 // Encode submits f and calls emit for each packet that is ready, in
 // decode order. With the low-latency settings every frame yields its own
-// packet before Encode returns. Encode takes ownership of f and gives it
-// back to its pool, on error too. Packet data is valid only during emit;
-// emit must not call Encode, Flush or Close.
+// packet before Encode returns. Encode takes ownership of f and releases
+// it (a pooled frame goes back to its pool, a decoded or referenced frame
+// drops its reference), on error too. Packet data is valid only during
+// emit; emit must not call Encode, Flush or Close.
 //
-// f may be in either planar format, yuv420p or nv12, whatever the options
-// said; its size must be the encoder's, or Encode returns
-// ErrFrameMismatch. A frame in the encoder's input format
-// ([Encoder.InputFormat]) goes to the encoder as it is; one in the other
-// format is first converted by libswscale into an internal frame, reused
-// from frame to frame (a new buffer only while the encoder still holds the
-// previous picture). h264_vaapi then uploads the frame to one of its
-// device's surfaces. Every caller, the probe included, takes this path.
+// f's own size (a decoded picture's, which may change with the stream)
+// must be the encoder's, or Encode returns ErrFrameMismatch. A frame in
+// the encoder's input format ([Encoder.InputFormat]) in limited range
+// goes to the encoder as it is; any other system-memory frame (the other
+// planar format, a full-range yuvj420p picture from a decoder, ...) is
+// first converted by libswscale into an internal frame, reused from frame
+// to frame (a new buffer only while the encoder still holds the previous
+// picture). h264_vaapi then uploads the frame to one of its device's
+// surfaces. Every caller, the probe included, takes this path.
+//
+// A hardware frame ([Frame.Hardware]) goes to an encoder of its device
+// type as it is, without leaving the GPU: a "cuda" frame from NVDEC into
+// h264_nvenc, a "vaapi" frame into h264_vaapi. The encoder is then
+// reopened on the frame's frames context (draining the old one first; the
+// new one starts with an IDR), once, and again only when the frames
+// context changes or system-memory frames come back. Should that reopen
+// fail, the encoder stays on system memory and downloads hardware frames
+// from then on. Any other encoder downloads a hardware frame
+// ([Frame.Download], once for all the references to the picture) and
+// takes the copy as above. The hardware paths have not run on hardware
+// (see the package documentation).
 func (e *Encoder) Encode(f *Frame, emit func(Packet) error) error {
 	if f == nil || f.released {
 		return ErrFrameReleased
@@ -338,12 +364,20 @@ func (e *Encoder) Encode(f *Frame, emit func(Packet) error) error {
 	if e.closed {
 		return ErrClosed
 	}
-	if f.pool.width != e.opts.Width || f.pool.height != e.opts.Height {
+	if f.width != e.opts.Width || f.height != e.opts.Height {
 		return fmt.Errorf("%w: frame %dx%d, encoder %dx%d", ErrFrameMismatch,
-			f.pool.width, f.pool.height, e.opts.Width, e.opts.Height)
+			f.width, f.height, e.opts.Width, e.opts.Height)
 	}
 	if err := e.applyRate(emit); err != nil {
 		return err
+	}
+	if err := e.selectInput(f, emit); err != nil {
+		return err
+	}
+	if f.hw != nil && e.hwIn == nil {
+		if err := f.Download(); err != nil {
+			return err
+		}
 	}
 
 	pts := f.PTS
@@ -363,13 +397,13 @@ func (e *Encoder) Encode(f *Frame, emit func(Packet) error) error {
 		f.c.pict_type = C.AV_PICTURE_TYPE_I
 	}
 	in := f.av
-	if f.pool.format != e.input {
+	if e.hwIn == nil && C.ms_needs_convert(f.c, e.inputAV) != 0 {
 		var err error
 		if in, err = e.convert(f); err != nil {
 			return err
 		}
 	}
-	if e.hwFrame != nil {
+	if e.hwFrame != nil && e.hwIn == nil {
 		// The surface goes to the encoder, which keeps its own reference.
 		defer e.hwFrame.Unref()
 		if err := e.hwFrame.AllocHardwareBuffer(e.hwFrames); err != nil {
@@ -391,6 +425,82 @@ func (e *Encoder) Encode(f *Frame, emit func(Packet) error) error {
 	return e.drain(emit)
 }
 
+// takesHardware reports whether the encoder can take hardware frames of
+// the device type as they are.
+func (e *Encoder) takesHardware(device string) bool {
+	return device != "" && device == e.be.hwInput && !e.noPass
+}
+
+// selectInput reopens the encoder when f needs the other kind of input:
+// a hardware frame that the encoder takes as it is, from another frames
+// context than the one the encoder was opened on, or a system-memory
+// frame (or one to download) while the encoder takes hardware frames.
+// Callers hold mu.
+func (e *Encoder) selectInput(f *Frame, emit func(Packet) error) error {
+	var want *C.AVBufferRef
+	if f.hw != nil && e.takesHardware(f.hw.device) {
+		want = f.c.hw_frames_ctx
+	}
+	if sameBuffer(want, e.hwIn) {
+		return nil
+	}
+	err := e.switchInput(want, emit)
+	if err == nil || want == nil {
+		return err
+	}
+	// Taking the frames as they are failed: download them from now on.
+	e.noPass = true
+	if l := logger(); l != nil {
+		l.Warn("encoder cannot take hardware frames as they are; downloading them",
+			"encoder", e.opts.Codec, "device", f.hw.device, "error", err)
+	}
+	if e.hwIn == nil {
+		return nil
+	}
+	return e.switchInput(nil, emit)
+}
+
+// sameBuffer reports whether two buffer references (either may be nil)
+// refer to the same data.
+func sameBuffer(a, b *C.AVBufferRef) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.data == b.data
+}
+
+// switchInput reopens the codec for hardware frames of the frames context
+// hwIn, or for system-memory frames when hwIn is nil, draining the old
+// codec context first. On failure the encoder is left as it was. Callers
+// hold mu.
+func (e *Encoder) switchInput(hwIn *C.AVBufferRef, emit func(Packet) error) error {
+	var ref *C.AVBufferRef
+	if hwIn != nil {
+		if ref = C.av_buffer_ref(hwIn); ref == nil {
+			return errors.New("native: reference hardware frames: out of memory")
+		}
+	}
+	cc, err := e.openCodec(e.rate, hwIn)
+	if err != nil {
+		C.av_buffer_unref(&ref)
+		return fmt.Errorf("native: reopen %s for %s frames: %w", e.opts.Codec, inputKind(hwIn), err)
+	}
+	flushErr := e.flushLocked(emit)
+	e.cc.Free()
+	e.cc, e.ccC = cc, (*C.AVCodecContext)(cc.UnsafePointer())
+	C.av_buffer_unref(&e.hwIn)
+	e.hwIn = ref
+	return flushErr
+}
+
+// inputKind names the frames an encoder opened on hwIn takes.
+func inputKind(hwIn *C.AVBufferRef) string {
+	if hwIn == nil {
+		return "system-memory"
+	}
+	return C.GoString(C.av_get_pix_fmt_name((*C.AVHWFramesContext)(unsafe.Pointer(hwIn.data)).format))
+}
+
 // convert converts f, whose properties are set, to the encoder's input
 // format in e.conv, which it allocates at the first need. Callers hold mu.
 func (e *Encoder) convert(f *Frame) (*astiav.Frame, error) {
@@ -409,7 +519,8 @@ func (e *Encoder) convert(f *Frame) (*astiav.Frame, error) {
 		}
 	}
 	if code := C.ms_convert_frame(&e.sws, f.c, conv); code < 0 {
-		return nil, wrap(averr(code), "native: convert %s to %s", f.pool.format, e.input)
+		return nil, wrap(averr(code), "native: convert %s to %s",
+			C.GoString(C.av_get_pix_fmt_name(C.enum_AVPixelFormat(f.c.format))), e.input)
 	}
 	return e.conv, nil
 }
@@ -486,10 +597,8 @@ func (e *Encoder) free() {
 		e.conv.Free()
 		e.conv = nil
 	}
-	if e.sws != nil {
-		C.sws_freeContext(e.sws)
-		e.sws = nil
-	}
+	C.ms_sws_free(&e.sws)
+	C.av_buffer_unref(&e.hwIn)
 	if e.hwFrame != nil {
 		e.hwFrame.Free()
 		e.hwFrame = nil

@@ -27,6 +27,10 @@ var (
 	// ErrFrameReleased is returned when a frame is used after it was given
 	// back to its pool.
 	ErrFrameReleased = errors.New("native: frame already released")
+	// ErrNeedKeyFrame is returned by VideoDecoder.Decode for an access
+	// unit it dropped because its decoder (a replacement for a hardware
+	// decoder that failed) must start at an IDR: ask the source for one.
+	ErrNeedKeyFrame = errors.New("native: decoder needs a key frame")
 )
 
 // stageError is a failure of one step of opening or running an encoder

@@ -33,18 +33,27 @@ type FramePool struct {
 	isClosed bool
 }
 
-// Frame is a pooled picture. Its planes are views of C memory, valid until
-// the frame goes to Encoder.Encode or Release.
+// Frame is a picture in C memory: a pooled frame that a producer fills
+// ([FramePool.Get]), a decoded picture ([VideoDecoder.Decode]), a scaled
+// one ([Scaler.Scale]) or another reference to any of them ([Frame.Ref]).
+// Its planes are views of C memory, valid until the frame goes to
+// Encoder.Encode or Release. A frame has one owner at a time; frames that
+// share a picture (references) may be used from different goroutines, one
+// each.
 type Frame struct {
-	// PTS is the frame's presentation time; Get sets it to NoPTS.
+	// PTS is the frame's presentation time; Get sets it to NoPTS, a
+	// decoder to the time its access unit was given.
 	PTS time.Duration
 
-	pool     *FramePool
-	av       *astiav.Frame
-	c        *C.AVFrame
-	planes   [3][]byte
-	strides  [3]int
-	released bool
+	pool          *FramePool // nil for a reference to another's buffer
+	av            *astiav.Frame
+	c             *C.AVFrame
+	width, height int
+	format        PixelFormat // for a hardware frame, the format it downloads to
+	hw            *hwPicture  // set while the frame is a hardware frame
+	planes        [3][]byte
+	strides       [3]int
+	released      bool
 }
 
 // NewFramePool returns a pool of frames of the given size and planar format
@@ -126,6 +135,7 @@ func (f *Frame) allocBuffer() error {
 	f.c.width = C.int(p.width)
 	f.c.height = C.int(p.height)
 	f.c.format = C.int(p.avFormat)
+	f.width, f.height, f.format = p.width, p.height, p.format
 	if code := C.av_frame_get_buffer(f.c, 0); code < 0 {
 		return wrap(averr(code), "allocate %dx%d %s frame", p.width, p.height, p.format)
 	}
@@ -153,14 +163,23 @@ func (f *Frame) free() {
 	f.planes = [3][]byte{}
 }
 
-// Release gives the frame back to its pool without encoding it. Releasing
-// twice is harmless.
+// Release gives the frame back to its pool without encoding it, or, for a
+// decoded, scaled-through or referenced frame, drops this reference to its
+// picture (the last reference frees it). Releasing twice is harmless.
 func (f *Frame) Release() {
 	if f == nil || f.released {
 		return
 	}
 	f.released = true
+	if f.hw != nil {
+		f.hw.drop()
+		f.hw = nil
+	}
 	p := f.pool
+	if p == nil {
+		f.free()
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.isClosed {
@@ -195,14 +214,18 @@ func (p *FramePool) Close() error {
 	return nil
 }
 
-// Width returns the frame's width in pixels.
-func (f *Frame) Width() int { return f.pool.width }
+// Width returns the frame's width in pixels: its pool's, or the decoded
+// picture's (which changes when the stream's size does).
+func (f *Frame) Width() int { return f.width }
 
 // Height returns the frame's height in pixels.
-func (f *Frame) Height() int { return f.pool.height }
+func (f *Frame) Height() int { return f.height }
 
-// Format returns the frame's pixel format.
-func (f *Frame) Format() PixelFormat { return f.pool.format }
+// Format returns the frame's pixel format. A decoder's picture in a format
+// this package has no name for is PixelFormatNone (Encode and Scale still
+// convert it); a full-range yuvj420p picture is PixelFormatYUV420P. For a
+// hardware frame it is the format the picture downloads to (nv12).
+func (f *Frame) Format() PixelFormat { return f.format }
 
 // Plane returns plane i (0: Y; 1: U, or interleaved UV for NV12; 2: V) as a
 // view of the frame's C buffer: Stride(i) bytes per row, including padding.
@@ -226,9 +249,15 @@ func (f *Frame) Stride(i int) int {
 // WritePacked converts a packed RGBA, BGRA or RGB24 picture into the frame's
 // planes with libswscale, scaling when its size differs from the frame's.
 // src is read during the call only.
+//
+// Only a pooled frame can be written: a decoded or referenced frame shares
+// its picture, and WritePacked refuses it.
 func (f *Frame) WritePacked(src []byte, width, height, stride int, format PixelFormat) error {
 	if f.released {
 		return ErrFrameReleased
+	}
+	if f.pool == nil {
+		return fmt.Errorf("%w: WritePacked into a decoded or referenced frame, which is read-only", ErrInvalidOptions)
 	}
 	bpp := format.BytesPerPixel()
 	if bpp == 0 {

@@ -20,11 +20,16 @@ var H264Candidates = []string{CodecNVENC, CodecQSV, CodecVAAPI, CodecX264}
 // DefaultProbeTimeout bounds each encoder's probe when NewProber is given 0.
 const DefaultProbeTimeout = 5 * time.Second
 
-// ProbeResult is the outcome of probing one encoder.
+// ProbeResult is the outcome of probing one encoder or decoder backend.
 type ProbeResult struct {
-	// Encoder is the libavcodec encoder's name (a Codec constant).
+	// Encoder is the libavcodec encoder's name (a Codec constant); empty
+	// for a decoder's result.
 	Encoder string
-	// Available is set when the encoder opened and produced a packet.
+	// Decoder is the decoder backend's name (a Backend constant, see
+	// [Prober.Decoders]); empty for an encoder's result.
+	Decoder string
+	// Available is set when the encoder opened and produced a packet, or
+	// the decoder opened and decoded a picture.
 	Available bool
 	// Reason says why the encoder is not available, in words: the step
 	// that failed, libavcodec's error and what FFmpeg logged meanwhile, for
@@ -40,8 +45,10 @@ type ProbeResult struct {
 // no NVENC). Each probe is [ProbeEncoder]: it opens the encoder at 256x144
 // (above NVENC's minimum of 145x49), encodes small capture-format frames
 // through the service's frame path until a packet comes out, and closes
-// it. Probes run one at a time; results are cached, so each encoder
-// is probed once per Prober. A Prober is safe for concurrent use.
+// it. [Prober.Decoders] probes the H.264 decoder backends the same way,
+// each with [ProbeDecoder]. Probes run one at a time; results are cached,
+// so each encoder and decoder is probed once per Prober. A Prober is safe
+// for concurrent use.
 //
 // A probe that does not finish within the timeout is reported unavailable
 // ("timed out after 5s") and abandoned: its goroutine keeps its OS thread
@@ -50,11 +57,13 @@ type ProbeResult struct {
 type Prober struct {
 	timeout     time.Duration
 	vaapiDevice string
-	probe       func(codec, vaapiDevice string) error // the probe itself; tests replace it
+	probe       func(codec, vaapiDevice string) error   // the probe itself; tests replace it
+	probeDec    func(backend, vaapiDevice string) error // a decoder's; tests replace it
 
 	mu   sync.Mutex // serializes probes; guards the cache
 	h264 []ProbeResult
 	vp8  *ProbeResult
+	dec  []ProbeResult
 }
 
 // NewProber returns a Prober that gives each encoder at most timeout
@@ -67,7 +76,7 @@ func NewProber(timeout time.Duration, vaapiDevice string) *Prober {
 	if vaapiDevice == "" {
 		vaapiDevice = DefaultVAAPIDevice
 	}
-	return &Prober{timeout: timeout, vaapiDevice: vaapiDevice, probe: probeEncoder}
+	return &Prober{timeout: timeout, vaapiDevice: vaapiDevice, probe: probeEncoder, probeDec: probeDecoder}
 }
 
 // H264 probes the H.264 encoders in the order of H264Candidates (NVENC,
@@ -83,7 +92,7 @@ func (p *Prober) H264(ctx context.Context) []ProbeResult {
 	out := make([]ProbeResult, 0, len(H264Candidates))
 	complete := true
 	for _, c := range H264Candidates {
-		r, ok := p.run(ctx, c)
+		r, ok := p.run(ctx, c, false)
 		complete = complete && ok
 		out = append(out, r)
 	}
@@ -101,7 +110,7 @@ func (p *Prober) All(ctx context.Context) []ProbeResult {
 	if p.vp8 != nil {
 		return append(out, *p.vp8)
 	}
-	r, ok := p.run(ctx, CodecVP8)
+	r, ok := p.run(ctx, CodecVP8, false)
 	if ok {
 		p.vp8 = &r
 	}
@@ -123,18 +132,64 @@ func (p *Prober) Best(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("%w: no H.264 encoder works (%s)", ErrUnavailable, strings.Join(why, "; "))
 }
 
-// run probes one encoder with the timeout. ok is false when ctx ended
-// first; the result then says so.
-func (p *Prober) run(ctx context.Context, codec string) (r ProbeResult, ok bool) {
+// Decoders probes the H.264 decoder backends in the order of
+// DecoderBackends (NVDEC, QSV, VA-API, software) with [ProbeDecoder], each
+// with the timeout, and returns a result for each (ProbeResult.Decoder),
+// in that order. Results are cached as H264's are. The Prober's VAAPI
+// device is the one BackendVAAPI opens.
+func (p *Prober) Decoders(ctx context.Context) []ProbeResult {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dec != nil {
+		return slices.Clone(p.dec)
+	}
+	out := make([]ProbeResult, 0, len(DecoderBackends))
+	complete := true
+	for _, b := range DecoderBackends {
+		r, ok := p.run(ctx, b, true)
+		complete = complete && ok
+		out = append(out, r)
+	}
+	if complete {
+		p.dec = out
+	}
+	return slices.Clone(out)
+}
+
+// BestDecoder returns the first available decoder backend in the order of
+// DecoderBackends: a hardware decoder when one works, else software. It
+// fails only when none works (a binary built without cgo). Open it by
+// name ([DecoderOptions.Backend]) to skip the fallback chain's failed
+// attempts.
+func (p *Prober) BestDecoder(ctx context.Context) (string, error) {
+	res := p.Decoders(ctx)
+	var why []string
+	for _, r := range res {
+		if r.Available {
+			return r.Decoder, nil
+		}
+		why = append(why, r.Decoder+": "+r.Reason)
+	}
+	return "", fmt.Errorf("%w: no H.264 decoder works (%s)", ErrUnavailable, strings.Join(why, "; "))
+}
+
+// run probes one encoder, or decoder backend, with the timeout. ok is
+// false when ctx ended first; the result then says so.
+func (p *Prober) run(ctx context.Context, name string, decoder bool) (r ProbeResult, ok bool) {
 	start := time.Now()
-	r.Encoder = codec
+	codec := name
+	probe, dev, kind := p.probe, p.vaapiDevice, "encoder"
+	if decoder {
+		r.Decoder, probe, kind = name, p.probeDec, "decoder"
+	} else {
+		r.Encoder = name
+	}
 	if err := ctx.Err(); err != nil {
 		r.Reason = "not probed: " + err.Error()
 		return r, false
 	}
 	sink := &lineSink{}
 	done := make(chan error, 1)
-	probe, dev := p.probe, p.vaapiDevice
 	go func() {
 		done <- withLogCapture(sink, func() error { return probe(codec, dev) })
 	}()
@@ -165,9 +220,9 @@ func (p *Prober) run(ctx context.Context, codec string) (r ProbeResult, ok bool)
 	}
 	if l := logger(); l != nil && ok {
 		if r.Available {
-			l.Info("encoder probe", "encoder", codec, "available", true, "elapsed", r.Elapsed)
+			l.Info(kind+" probe", kind, codec, "available", true, "elapsed", r.Elapsed)
 		} else {
-			l.Info("encoder probe", "encoder", codec, "available", false, "reason", r.Reason, "elapsed", r.Elapsed)
+			l.Info(kind+" probe", kind, codec, "available", false, "reason", r.Reason, "elapsed", r.Elapsed)
 		}
 	}
 	return r, ok
@@ -195,11 +250,19 @@ func probeReason(err error, lines []string) string {
 	return msg
 }
 
-// deviceHint says what the machine lacks for a hardware encoder, when it
-// lacks the device node the encoder needs: FFmpeg's messages do not always
-// say (oneVPL's "Error creating a MFX session: -9" means no runtime found
-// a device).
+// deviceHint says what the machine lacks for a hardware encoder or decoder
+// backend, when it lacks the device node it needs: FFmpeg's messages do
+// not always say (oneVPL's "Error creating a MFX session: -9" means no
+// runtime found a device).
 func deviceHint(codec, vaapiDevice string) string {
+	switch codec {
+	case BackendNVDEC, BackendCUVID:
+		codec = CodecNVENC
+	case BackendQSV:
+		codec = CodecQSV
+	case BackendVAAPI:
+		codec = CodecVAAPI
+	}
 	switch codec {
 	case CodecNVENC:
 		if _, err := os.Stat("/dev/nvidiactl"); err != nil {

@@ -19,6 +19,12 @@ func LibraryVersions() map[string]string { return nil }
 // VideoEncoders returns nil without cgo.
 func VideoEncoders() []string { return nil }
 
+// VideoDecoders returns nil without cgo.
+func VideoDecoders() []string { return nil }
+
+// HardwareAccels returns nil without cgo.
+func HardwareAccels(decoder string) []string { return nil }
+
 // FramePool is unavailable without cgo.
 type FramePool struct{}
 
@@ -45,6 +51,38 @@ func (f *Frame) Stride(i int) int    { return 0 }
 func (f *Frame) WritePacked(src []byte, width, height, stride int, format PixelFormat) error {
 	return ErrUnavailable
 }
+func (f *Frame) Ref() (*Frame, error) { return nil, ErrUnavailable }
+func (f *Frame) Hardware() string     { return "" }
+func (f *Frame) Download() error      { return ErrUnavailable }
+
+// VideoDecoder is unavailable without cgo.
+type VideoDecoder struct{}
+
+// NewVideoDecoder returns ErrUnavailable without cgo.
+func NewVideoDecoder(o DecoderOptions) (*VideoDecoder, error) { return nil, ErrUnavailable }
+
+func (d *VideoDecoder) Backend() string                               { return "" }
+func (d *VideoDecoder) Decode(au []byte, fn func(*Frame) error) error { return ErrUnavailable }
+func (d *VideoDecoder) DecodeAt(au []byte, pts time.Duration, fn func(*Frame) error) error {
+	return ErrUnavailable
+}
+func (d *VideoDecoder) Flush(fn func(*Frame) error) error { return ErrUnavailable }
+func (d *VideoDecoder) Close() error                      { return nil }
+
+// Scaler is unavailable without cgo.
+type Scaler struct{}
+
+// NewScaler returns ErrUnavailable without cgo.
+func NewScaler(width, height int, format PixelFormat, poolFrames int) (*Scaler, error) {
+	return nil, ErrUnavailable
+}
+
+func (s *Scaler) Width() int                       { return 0 }
+func (s *Scaler) Height() int                      { return 0 }
+func (s *Scaler) Format() PixelFormat              { return PixelFormatNone }
+func (s *Scaler) Scale(src *Frame) (*Frame, error) { return nil, ErrUnavailable }
+func (s *Scaler) Close() error                     { return nil }
+func (s *Scaler) String() string                   { return "scaler (unavailable without cgo)" }
 
 // Encoder is unavailable without cgo.
 type Encoder struct{}

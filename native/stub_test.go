@@ -43,6 +43,34 @@ func TestStubReportsUnavailable(t *testing.T) {
 	if f := (&Encoder{}).InputFormat(); f != PixelFormatNone {
 		t.Fatalf("InputFormat of the stub encoder = %s", f)
 	}
+	if _, err := NewVideoDecoder(DecoderOptions{}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("NewVideoDecoder = %v, want ErrUnavailable", err)
+	}
+	if _, err := NewScaler(64, 64, PixelFormatYUV420P, 1); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("NewScaler = %v, want ErrUnavailable", err)
+	}
+	if err := ProbeDecoder(DecoderOptions{Backend: BackendSoftware}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("ProbeDecoder = %v, want ErrUnavailable", err)
+	}
+	if VideoDecoders() != nil || HardwareAccels("h264") != nil {
+		t.Fatal("stub reports decoders")
+	}
+	dec := NewProber(0, "").Decoders(context.Background())
+	if len(dec) != len(DecoderBackends) {
+		t.Fatalf("%d decoder probe results, want one per backend", len(dec))
+	}
+	for _, r := range dec {
+		if r.Available || r.Reason == "" || r.Decoder == "" {
+			t.Fatalf("decoder probe without FFmpeg: %+v, want unavailable with a reason", r)
+		}
+	}
+	if _, err := NewProber(0, "").BestDecoder(context.Background()); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("BestDecoder = %v, want ErrUnavailable", err)
+	}
+	var f *Frame
+	if _, err := f.Ref(); !errors.Is(err, ErrUnavailable) || f.Hardware() != "" || f.Download() == nil {
+		t.Fatal("stub frame")
+	}
 	if !slices.Contains(H264Candidates, CodecX264) || MediaCodecOf(CodecVP8) != MediaCodecVP8 {
 		t.Fatal("codec tables")
 	}

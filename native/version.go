@@ -41,3 +41,34 @@ func VideoEncoders() []string {
 	slices.Sort(out)
 	return out
 }
+
+// VideoDecoders returns the names of the video decoders compiled into the
+// linked FFmpeg, sorted (h264, h264_cuvid, h264_qsv, ...).
+func VideoDecoders() []string {
+	var out []string
+	for _, c := range astiav.Codecs() {
+		if c.IsDecoder() && c.ID().MediaType() == astiav.MediaTypeVideo {
+			out = append(out, c.Name())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// HardwareAccels returns the hardware device types ("cuda", "vaapi",
+// "qsv") that the named decoder can decode on through a device context, as
+// compiled in: libavcodec's h264 lists one per hwaccel built. nil for a
+// decoder that is not compiled in or has none.
+func HardwareAccels(decoder string) []string {
+	c := astiav.FindDecoderByName(decoder)
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, hc := range c.HardwareConfigs() {
+		if hc.MethodFlags().Has(astiav.CodecHardwareConfigMethodFlagHwDeviceCtx) {
+			out = append(out, hc.HardwareDeviceType().String())
+		}
+	}
+	return out
+}

@@ -161,6 +161,17 @@ func (b *Broadcaster) cache(it item) {
 // next one, which it asks for. With nothing cached the viewer waits for a
 // keyframe, which it asks for. id names the viewer in logs.
 func (b *Broadcaster) Subscribe(id string, w SampleWriter) (*Viewer, error) {
+	return b.subscribe(id, w, false)
+}
+
+// SubscribeAtNextKey adds a viewer that starts at the next keyframe, which
+// it asks for, ignoring the cache: a viewer moving here from another
+// stream of the same device continues from now, not from the cached past.
+func (b *Broadcaster) SubscribeAtNextKey(id string, w SampleWriter) (*Viewer, error) {
+	return b.subscribe(id, w, true)
+}
+
+func (b *Broadcaster) subscribe(id string, w SampleWriter, atNextKey bool) (*Viewer, error) {
 	v := &Viewer{
 		b: b, id: id, w: w,
 		q:      make([]item, b.cfg.QueueSize),
@@ -175,7 +186,7 @@ func (b *Broadcaster) Subscribe(id string, w SampleWriter) (*Viewer, error) {
 		return nil, ErrClosed
 	}
 	switch {
-	case len(b.gop) == 0:
+	case len(b.gop) == 0 || atNextKey:
 		v.waitKey, needKey = true, true
 	case b.gopBroken:
 		v.push(b.gop[0])

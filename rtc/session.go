@@ -385,8 +385,10 @@ type SessionInfo struct {
 	// ProfileLevelID is the H.264 profile-level-id of the answer.
 	ProfileLevelID string `json:"profileLevelId,omitempty"`
 	// Controller is set while the session controls its device.
-	Controller bool         `json:"controller"`
-	Stats      SessionStats `json:"stats"`
+	Controller bool `json:"controller"`
+	// Rung is the quality rung the viewer watches (0: the full picture).
+	Rung  int          `json:"rung"`
+	Stats SessionStats `json:"stats"`
 }
 
 // SessionStats are a session's counters.
@@ -411,6 +413,8 @@ type SessionStats struct {
 	Inputs        uint64 `json:"inputs"`
 	InputErrors   uint64 `json:"inputErrors"`
 	Reports       uint64 `json:"reports"`
+	// RungSwitches counts the viewer's moves between quality rungs.
+	RungSwitches uint64 `json:"rungSwitches"`
 }
 
 // Info returns the session's description and counters.
@@ -419,8 +423,13 @@ func (s *Session) Info() SessionInfo {
 	if e := s.bwe.Load(); e != nil && s.twcc {
 		st.TargetBitRate = (*e).GetTargetBitrate()
 	}
+	rung := 0
+	if s.feed != nil {
+		rung = s.feed.Stats().Rung
+	}
 	return SessionInfo{
-		ID: s.id, DeviceID: s.deviceID, UserID: s.userID, CreatedAt: s.createdAt,
+		Rung: rung,
+		ID:   s.id, DeviceID: s.deviceID, UserID: s.userID, CreatedAt: s.createdAt,
 		State:          webrtc.PeerConnectionState(s.pcState.Load()).String(),
 		ICEState:       webrtc.ICEConnectionState(s.iceState.Load()).String(),
 		Codec:          s.choice.codec,
@@ -443,6 +452,7 @@ func (s *Session) counters() SessionStats {
 		PLIs: s.plis.Load(), FIRs: s.firs.Load(),
 		FramesSent: vs.Sent, FramesDropped: vs.Dropped, Skips: vs.Skips,
 		Inputs: s.inputs.Load(), InputErrors: s.inputErrors.Load(), Reports: s.reports.Load(),
+		RungSwitches: vs.Switches,
 	}
 }
 
@@ -458,6 +468,7 @@ func (st *SessionStats) add(o SessionStats) {
 	st.FramesDropped += o.FramesDropped
 	st.Skips += o.Skips
 	st.Inputs += o.Inputs
+	st.RungSwitches += o.RungSwitches
 	st.InputErrors += o.InputErrors
 	st.Reports += o.Reports
 }

@@ -184,6 +184,12 @@ type ViewerStats struct {
 	Skips       uint64 `json:"skips"`
 	WriteErrors uint64 `json:"writeErrors"`
 	Queued      int    `json:"queued"`
+	// Codec and Rung say which of its device's outputs the viewer
+	// watches (rung 0 is the full picture); Switches counts its moves
+	// between rungs. The device owner fills them.
+	Codec    string `json:"codec,omitempty"`
+	Rung     int    `json:"rung"`
+	Switches uint64 `json:"rungSwitches"`
 }
 
 // Stats returns the viewer's counters.

@@ -47,6 +47,10 @@ func Run(ctx context.Context, o Options) error {
 	log.Info("starting", "version", o.Version, "ffmpeg", native.FFmpegVersion(),
 		"capture_mode", cfg.CaptureMode, "encoder_type", cfg.VideoEncoderType, "hw_accel", cfg.H264HWAccel,
 		"adb_server", cfg.ADBServer, "adb_devices", cfg.ADBDevices)
+	if list := cfg.Ineffective(); len(list) > 0 {
+		log.Warn("settings with no effect in this mode (CAPTURE_MODE="+cfg.CaptureMode+", VIDEO_ENCODER_TYPE="+cfg.VideoEncoderType+")",
+			"settings", strings.Join(list, "; "))
+	}
 	if cfg.AuthDisabled {
 		log.Warn("authentication is disabled (AUTH_DISABLED=true): anyone who can reach the port can use the API")
 	} else if len(cfg.APITokens) == 0 {
@@ -105,6 +109,7 @@ func Run(ctx context.Context, o Options) error {
 		CloseTimeout:        cfg.EncoderCloseTimeout,
 		MinBitRate:          cfg.MinBitRate,
 		MaxBitRate:          cfg.MaxBitRate,
+		Rungs:               device.Rungs(cfg.Rungs, cfg.MinBitRate, cfg.MaxBitRate),
 		WorkerPool:          cfg.UseWorkerPool,
 		Workers:             cfg.WorkerCount,
 		Log:                 log,
@@ -217,6 +222,7 @@ func devices(ctx context.Context, client *adb.Client, reg *device.Registry, mode
 		if dev, ok := reg.Device(d.Serial); ok {
 			size := dev.Size()
 			v.Width, v.Height, v.Encoder, v.Viewers = size.Width, size.Height, dev.EncoderName(), dev.Viewers()
+			v.Outputs = dev.Stats().Outputs
 		}
 		out = append(out, v)
 	}

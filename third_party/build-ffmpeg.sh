@@ -38,10 +38,14 @@ log() { echo "build-ffmpeg: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # Only what the service uses: H.264 encoders (libx264, NVENC, QSV, VA-API),
-# VP8 (libvpx), the h264/png/vp8 decoders and the h264 parser, swscale, and the
-# bitstream filters that split or rewrite H.264. go-astiav links every FFmpeg
-# library, so avformat, avdevice, avfilter and swresample are built too, with
-# no components.
+# VP8 (libvpx), the h264/png/vp8 decoders and the h264 parser, the hardware
+# H.264 decoders (NVDEC through h264_cuvid and the h264_nvdec hwaccel, the
+# h264_vaapi hwaccel, h264_qsv), swscale, and the bitstream filters that split
+# or rewrite H.264. go-astiav links every FFmpeg library, so avformat,
+# avdevice, avfilter and swresample are built too, with no components. The
+# hardware runtimes (libcuda/libnvcuvid, libva, libvpl's dispatcher) are
+# dlopened or linked as on a machine without the hardware: the build needs
+# only their headers (ffnvcodec) or development packages (libva, libvpl).
 configure_flags() {
 	local f=(
 		--enable-shared --disable-static --enable-pic
@@ -58,11 +62,13 @@ configure_flags() {
 		--enable-bsf=h264_mp4toannexb,h264_metadata,extract_extradata,dump_extradata
 		--enable-filter=scale,format,null,hwupload
 		--enable-zlib
-		--enable-vaapi --enable-encoder=h264_vaapi
-		--enable-libvpl --enable-encoder=h264_qsv
+		--enable-vaapi --enable-encoder=h264_vaapi --enable-hwaccel=h264_vaapi
+		--enable-libvpl --enable-encoder=h264_qsv --enable-decoder=h264_qsv
 	)
 	if [ "$nvenc" = 1 ]; then
-		f+=(--enable-ffnvcodec --enable-nvenc --enable-encoder=h264_nvenc)
+		f+=(--enable-ffnvcodec --enable-nvenc --enable-encoder=h264_nvenc
+			--enable-cuvid --enable-decoder=h264_cuvid
+			--enable-nvdec --enable-hwaccel=h264_nvdec)
 	fi
 	printf '%s\n' "${f[@]}"
 }

@@ -42,6 +42,8 @@ func BenchmarkGlassToGlass(b *testing.B) {
 	}{
 		{"passthrough", nil}, // CAPTURE_MODE=screenrecord, the default
 		{"libx264", map[string]string{"CAPTURE_MODE": "raw-frames", "VIDEO_ENCODER_TYPE": "h264"}},
+		// The device's H.264 decoded here and re-encoded with libx264.
+		{"transcode", map[string]string{"CAPTURE_MODE": "screenrecord", "VIDEO_ENCODER_TYPE": "h264"}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			lat := collectLatency(b, c.extra, time.Duration(seconds)*time.Second)
