@@ -45,7 +45,24 @@ type pacer[T any] struct {
 // frees a frame that is not emitted; dropped counts the frames replaced
 // by newer ones.
 func newPacer[T any](rate int, clk clock, release func(T), dropped *atomic.Int64) *pacer[T] {
-	interval := time.Second / time.Duration(rate)
+	return newPacerInterval(time.Second/time.Duration(rate), clk, release, dropped)
+}
+
+// paceTolerance is how far above its cap a paced source may run: a
+// device that sends at the nominal rate on a clock a little fast (0.4%
+// was measured on devicesim) would otherwise drift against the slots, and
+// every frame would wait up to a frame interval for its slot (17 ms on
+// average at 30 fps, measured glass to glass). 2% above the cap passes it
+// through undelayed; a faster source is still cut to the cap (+2%).
+const paceTolerance = 0.02
+
+// capInterval is the pacer interval for a cap of rate frames per second,
+// with paceTolerance.
+func capInterval(rate int) time.Duration {
+	return time.Duration(float64(time.Second) / (float64(rate) * (1 + paceTolerance)))
+}
+
+func newPacerInterval[T any](interval time.Duration, clk clock, release func(T), dropped *atomic.Int64) *pacer[T] {
 	return &pacer[T]{
 		interval: interval,
 		slack:    interval / 4,

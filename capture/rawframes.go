@@ -253,7 +253,7 @@ func (s *RawFramesSource) Run(ctx context.Context, emit func(*native.Frame) erro
 			return deliver(f)
 		})
 	}
-	p := newPacer(s.opts.FrameRate, s.clk, func(f *native.Frame) { f.Release() }, &s.paced)
+	p := newPacerInterval(capInterval(s.opts.FrameRate), s.clk, func(f *native.Frame) { f.Release() }, &s.paced)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	perr := make(chan error, 1)

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
+	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,8 +80,30 @@ type Config struct {
 	VAAPIDevice string
 
 	// APITokens are the bearer tokens the API accepts (API_TOKENS,
-	// comma-separated).
+	// comma-separated), each a plain secret or NAME=SECRET, optionally
+	// followed by ";view" (view only: no input, no control) and
+	// ";devices=PATTERN|PATTERN" (only devices whose serial matches one of
+	// the path.Match patterns). See Tokens.
 	APITokens []string
+	// Tokens are APITokens parsed. A plain secret is named by its
+	// position: token1, token2, ...
+	Tokens []Token
+	// MaxSessionsPerToken bounds one token's sessions
+	// (MAX_SESSIONS_PER_TOKEN); 0: no bound.
+	MaxSessionsPerToken int
+	// MaxSessions bounds the service's sessions (MAX_SESSIONS), and
+	// MaxViewersPerDevice each device's (MAX_VIEWERS_PER_DEVICE).
+	MaxSessions, MaxViewersPerDevice int
+	// TrustedProxies are the CIDRs of reverse proxies whose forwarding
+	// headers (X-Forwarded-For, X-Real-IP) name the client
+	// (TRUSTED_PROXIES); any other peer is the client itself.
+	TrustedProxies []string
+	// MaxConnections caps the HTTP connections open at once
+	// (MAX_CONNECTIONS).
+	MaxConnections int
+	// DrainTimeout is how long running sessions are kept after SIGTERM
+	// while no new ones are taken (DRAIN_TIMEOUT).
+	DrainTimeout time.Duration
 	// AuthDisabled turns authentication off (AUTH_DISABLED); the service
 	// then warns at start. With no tokens and auth not disabled, every API
 	// call is refused.
@@ -93,8 +118,9 @@ type Config struct {
 	// ICEPortMin and ICEPortMax bound the UDP ports of ICE candidates
 	// (ICE_PORT_MIN, ICE_PORT_MAX).
 	ICEPortMin, ICEPortMax int
-	// ICEUDPMuxPort, when set, serves every session on this one UDP port
-	// instead of the range (ICE_UDP_MUX_PORT).
+	// ICEUDPMuxPort serves every session on this one UDP port
+	// (ICE_UDP_MUX_PORT); by default the HTTP port's number, so one number
+	// opens both. 0 uses the ICE_PORT_MIN..ICE_PORT_MAX range instead.
 	ICEUDPMuxPort int
 	// ICETCPPort, when set, also offers ICE-TCP candidates on this port
 	// (ICE_TCP_PORT).
@@ -153,11 +179,16 @@ func Default() Config {
 		EncoderCloseTimeout: 5 * time.Second,
 		VAAPIDevice:         "/dev/dri/renderD128",
 
-		RateLimit:          20,
-		ICEPortMin:         50000,
-		ICEPortMax:         50100,
-		SessionShards:      16,
-		MaxSessionsPerUser: 5,
+		RateLimit:           20,
+		MaxSessions:         1000,
+		MaxViewersPerDevice: 200,
+		MaxConnections:      4096,
+		DrainTimeout:        30 * time.Second,
+		ICEUDPMuxPort:       30006,
+		ICEPortMin:          50000,
+		ICEPortMax:          50100,
+		SessionShards:       16,
+		MaxSessionsPerUser:  5,
 	}
 }
 
@@ -272,6 +303,12 @@ var fields = []field{
 	boolField("AUTH_DISABLED", func(c *Config) *bool { return &c.AuthDisabled }),
 	listField("CORS_ALLOW_ORIGINS", func(c *Config) *[]string { return &c.CORSAllowOrigins }),
 	intField("RATE_LIMIT", func(c *Config) *int { return &c.RateLimit }),
+	intField("MAX_SESSIONS", func(c *Config) *int { return &c.MaxSessions }),
+	intField("MAX_VIEWERS_PER_DEVICE", func(c *Config) *int { return &c.MaxViewersPerDevice }),
+	intField("MAX_SESSIONS_PER_TOKEN", func(c *Config) *int { return &c.MaxSessionsPerToken }),
+	listField("TRUSTED_PROXIES", func(c *Config) *[]string { return &c.TrustedProxies }),
+	intField("MAX_CONNECTIONS", func(c *Config) *int { return &c.MaxConnections }),
+	durationField("DRAIN_TIMEOUT", func(c *Config) *time.Duration { return &c.DrainTimeout }),
 	intField("ICE_PORT_MIN", func(c *Config) *int { return &c.ICEPortMin }),
 	intField("ICE_PORT_MAX", func(c *Config) *int { return &c.ICEPortMax }),
 	intField("ICE_UDP_MUX_PORT", func(c *Config) *int { return &c.ICEUDPMuxPort }),
@@ -341,6 +378,10 @@ func Load(envFile string, lookup func(string) (string, bool)) (Config, error) {
 			c.set[f.name] = true
 		}
 	}
+	if !c.set["ICE_UDP_MUX_PORT"] {
+		c.ICEUDPMuxPort = c.Port // one number opens both
+	}
+	c.Tokens, _ = ParseTokens(c.APITokens)
 	return c, c.Validate()
 }
 
@@ -388,11 +429,14 @@ func (c Config) Validate() error {
 			ips = append(ips, fmt.Errorf("%w: NAT_1TO1_IPS entry %q is not an IP address", ErrInvalid, ip))
 		}
 	}
-	var tokens []error
-	for _, tok := range c.APITokens {
-		if len(tok) < 16 {
-			tokens = append(tokens, fmt.Errorf("%w: API_TOKENS has a token of %d characters (want at least 16)", ErrInvalid, len(tok)))
-			break
+	_, tokErr := ParseTokens(c.APITokens)
+	tokens := []error{tokErr}
+	var proxies []error
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				proxies = append(proxies, fmt.Errorf("%w: TRUSTED_PROXIES entry %q is neither a CIDR nor an IP address", ErrInvalid, p))
+			}
 		}
 	}
 	var devs []error
@@ -425,6 +469,12 @@ func (c Config) Validate() error {
 		between("VIDEO_KEYFRAME_INTERVAL", c.KeyFrameInterval, 1, 100_000),
 		errors.Join(tokens...),
 		between("RATE_LIMIT", c.RateLimit, 1, 100_000),
+		between("MAX_SESSIONS", c.MaxSessions, 1, 1_000_000),
+		between("MAX_VIEWERS_PER_DEVICE", c.MaxViewersPerDevice, 1, 1_000_000),
+		between("MAX_SESSIONS_PER_TOKEN", c.MaxSessionsPerToken, 0, 1_000_000),
+		errors.Join(proxies...),
+		between("MAX_CONNECTIONS", c.MaxConnections, 16, 1_000_000),
+		timeout("DRAIN_TIMEOUT", c.DrainTimeout, 0, time.Hour),
 		between("ICE_PORT_MIN", c.ICEPortMin, 1024, 65535),
 		between("ICE_PORT_MAX", c.ICEPortMax, c.ICEPortMin, 65535),
 		between("ICE_UDP_MUX_PORT", c.ICEUDPMuxPort, 0, 65535),
@@ -502,4 +552,73 @@ func (c Config) Ineffective() []string {
 		note("H264_HW_ACCEL="+c.H264HWAccel+" does not use VA-API", "VAAPI_DEVICE")
 	}
 	return out
+}
+
+// Token is one API token: a name for logs and limits, its secret, and its
+// rights.
+type Token struct {
+	Name   string
+	Secret string
+	// ViewOnly tokens watch but send no input and take no control.
+	ViewOnly bool
+	// Devices, when set, are the path.Match patterns of the device
+	// serials the token may open.
+	Devices []string
+}
+
+var tokenName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// ParseTokens parses API_TOKENS entries: SECRET or NAME=SECRET, then
+// optional ";view" and ";devices=PATTERN|PATTERN".
+func ParseTokens(entries []string) ([]Token, error) {
+	var out []Token
+	names := map[string]bool{}
+	for i, e := range entries {
+		parts := strings.Split(e, ";")
+		t := Token{Name: fmt.Sprintf("token%d", i+1), Secret: strings.TrimSpace(parts[0])}
+		if name, secret, ok := strings.Cut(t.Secret, "="); ok {
+			t.Name, t.Secret = strings.TrimSpace(name), strings.TrimSpace(secret)
+			if !tokenName.MatchString(t.Name) {
+				return nil, fmt.Errorf("%w: API_TOKENS entry %d: name %q (want 1-64 of A-Z a-z 0-9 . _ -)", ErrInvalid, i+1, t.Name)
+			}
+		}
+		if len(t.Secret) < 16 {
+			return nil, fmt.Errorf("%w: API_TOKENS has a token (%s) of %d characters (want at least 16)", ErrInvalid, t.Name, len(t.Secret))
+		}
+		if names[t.Name] {
+			return nil, fmt.Errorf("%w: API_TOKENS names two tokens %q", ErrInvalid, t.Name)
+		}
+		names[t.Name] = true
+		for _, attr := range parts[1:] {
+			attr = strings.TrimSpace(attr)
+			switch k, v, _ := strings.Cut(attr, "="); k {
+			case "view", "view-only":
+				t.ViewOnly = true
+			case "devices":
+				for pat := range strings.SplitSeq(v, "|") {
+					if _, err := path.Match(pat, ""); err != nil || pat == "" {
+						return nil, fmt.Errorf("%w: API_TOKENS %s: device pattern %q is not a valid pattern", ErrInvalid, t.Name, pat)
+					}
+					t.Devices = append(t.Devices, pat)
+				}
+			default:
+				return nil, fmt.Errorf("%w: API_TOKENS %s: unknown attribute %q (want view or devices=PATTERN|PATTERN)", ErrInvalid, t.Name, attr)
+			}
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// MayOpen reports whether the token may open the device.
+func (t Token) MayOpen(serial string) bool {
+	if len(t.Devices) == 0 {
+		return true
+	}
+	for _, p := range t.Devices {
+		if ok, _ := path.Match(p, serial); ok {
+			return true
+		}
+	}
+	return false
 }

@@ -103,6 +103,7 @@ func TestLoadPrecedence(t *testing.T) {
 	want.H264Preset = "ultrafast" // the environment wins over the file
 	want.UseWorkerPool = true
 	want.Port = 31000
+	want.ICEUDPMuxPort = 31000 // ICE follows the HTTP port unless set
 	want.EncodeTimeout = 250 * time.Millisecond
 	want.ADBDevices = []string{"127.0.0.1:5555", "redroid:5555"}
 	if !reflect.DeepEqual(c.withoutSet(), want) {
@@ -261,5 +262,27 @@ func TestIneffectiveAndImpossibleSettings(t *testing.T) {
 		if _, err := Load("", lookup(map[string]string{"VIDEO_RUNGS": bad})); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "VIDEO_RUNGS") {
 			t.Errorf("VIDEO_RUNGS=%s: %v", bad, err)
 		}
+	}
+}
+
+func TestTokens(t *testing.T) {
+	toks, err := ParseTokens([]string{"0123456789abcdef", "kiosk=fedcba9876543210fedc;view;devices=10.0.0.*|emulator-*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(toks) != 2 || toks[0].Name != "token1" || toks[0].ViewOnly || toks[1].Name != "kiosk" || !toks[1].ViewOnly ||
+		toks[1].Secret != "fedcba9876543210fedc" || !toks[1].MayOpen("10.0.0.5:5555") || toks[1].MayOpen("192.168.1.2:5555") || !toks[0].MayOpen("x") {
+		t.Fatalf("tokens %+v", toks)
+	}
+	for _, bad := range [][]string{
+		{"short"}, {"a=0123456789abcdef", "a=0123456789abcdeX"}, {"0123456789abcdef;admin"},
+		{"0123456789abcdef;devices=["}, {"bad name=0123456789abcdef"},
+	} {
+		if _, err := ParseTokens(bad); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "API_TOKENS") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	if _, err := Load("", env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,not-an-ip"})); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "TRUSTED_PROXIES") {
+		t.Fatalf("TRUSTED_PROXIES: %v", err)
 	}
 }
