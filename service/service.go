@@ -53,7 +53,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if cfg.AuthDisabled {
 		log.Warn("authentication is disabled (AUTH_DISABLED=true): anyone who can reach the port can use the API")
-	} else if len(cfg.APITokens) == 0 {
+	} else if len(cfg.Tokens) == 0 {
 		log.Warn("no API_TOKENS configured: every API call will be refused")
 	}
 	client, err := adb.NewClient(cfg.ADBServer)
@@ -148,7 +148,7 @@ func Run(ctx context.Context, o Options) error {
 
 	srv := api.New(api.Options{
 		Info:         api.Info{Version: o.Version, FFmpeg: native.FFmpegVersion()},
-		Tokens:       cfg.APITokens,
+		Tokens:       secrets(cfg.Tokens),
 		AuthDisabled: cfg.AuthDisabled,
 		CORSOrigins:  cfg.CORSAllowOrigins,
 		RateLimit:    cfg.RateLimit,
@@ -268,4 +268,13 @@ func (s sessions) AddCandidate(id, candidate string) error {
 		init.Candidate = candidate
 	}
 	return s.m.AddCandidate(id, init)
+}
+
+// secrets returns the tokens' secrets.
+func secrets(tokens []config.Token) []string {
+	out := make([]string, 0, len(tokens))
+	for _, t := range tokens {
+		out = append(out, t.Secret)
+	}
+	return out
 }
