@@ -32,9 +32,11 @@ build: ## build bin/media-service
 
 run: build ## the demo: adb server, devicesim (unless ADB_DEVICES names real devices) and the service on port 30006
 	@$(DEPS) run
-	@if [ -z "$$API_TOKENS" ] && ! grep -qs '^API_TOKENS=.' .env; then \
-		echo "no API_TOKENS configured: running the demo with AUTH_DISABLED=true"; export AUTH_DISABLED=true; fi; \
-	if [ -z "$$ADB_DEVICES" ] && ! grep -qs '^ADB_DEVICES=.' .env; then \
+	@tokens=$$(./bin/media-service config tokens) || exit 1; \
+	if [ -z "$$tokens" ]; then \
+		echo "no API_TOKENS configured: running the demo with AUTH_DISABLED=true"; export AUTH_DISABLED=true; \
+	else echo "API tokens configured: $$(echo $$tokens | tr '\n' ' ')"; fi; \
+	if [ -z "$$(./bin/media-service config get ADB_DEVICES)" ]; then \
 		echo "no ADB_DEVICES configured: starting bin/devicesim on $(DEVICESIM_ADDR)"; \
 		./bin/devicesim --addr $(DEVICESIM_ADDR) & sim=$$!; \
 		trap 'kill $$sim 2>/dev/null; wait $$sim 2>/dev/null' EXIT INT TERM; \

@@ -3,7 +3,9 @@ package adb
 import (
 	"context"
 	"log/slog"
+	"net"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cloudphone/media-service/internal/retry"
@@ -14,8 +16,10 @@ import (
 // host:track-devices for prompt news of devices that arrive, and also
 // polls host:devices-l every poll interval (default 1 s), because the adb
 // server does not report a TCP device that drops into its reconnect loop:
-// `adb devices` shows it offline while track-devices stays silent. When the
-// server cannot be reached, Watch retries with backoff.
+// `adb devices` shows it offline while track-devices stays silent. While
+// the server cannot be reached, it lists no device: fn is told an empty
+// list (once), so that the devices it lists again after a restart of the
+// server are news. Watch retries the server with backoff (at most 1 s).
 func (c *Client) Watch(ctx context.Context, log *slog.Logger, poll time.Duration, fn func([]DeviceInfo)) {
 	if poll <= 0 {
 		poll = time.Second
@@ -32,14 +36,18 @@ func (c *Client) Watch(ctx context.Context, log *slog.Logger, poll time.Duration
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		bo := retry.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
+		bo := retry.Backoff{Min: 100 * time.Millisecond, Max: time.Second}
+		warned := false // once per outage
 		for ctx.Err() == nil {
-			err := c.track(ctx, func() { bo.Reset(); notify() })
+			err := c.track(ctx, func() { bo.Reset(); warned = false; notify() })
 			if ctx.Err() != nil {
 				return
 			}
 			d := bo.Next()
-			log.Warn("device tracking interrupted; retrying", "err", err, "retry_in", d)
+			if !warned {
+				warned = true
+				log.Warn("device tracking interrupted; retrying", "err", err, "retry_in", d)
+			}
 			if !retry.Sleep(ctx, d) {
 				return
 			}
@@ -52,7 +60,11 @@ func (c *Client) Watch(ctx context.Context, log *slog.Logger, poll time.Duration
 	var last []DeviceInfo
 	first := true
 	for {
-		if list, err := c.Devices(ctx); err == nil && (first || !slices.Equal(list, last)) {
+		list, err := c.Devices(ctx)
+		if err != nil {
+			list = nil // no device is reachable through a server that is gone
+		}
+		if ctx.Err() == nil && (first || !slices.Equal(list, last)) {
 			first = false
 			last = list
 			fn(list)
@@ -93,55 +105,142 @@ func (c *Client) track(ctx context.Context, changed func()) error {
 }
 
 // KeepConnected connects the adb server to each TCP device in addrs
-// (ADB_DEVICES: Redroid containers, phones with adb over Wi-Fi), and again,
-// with backoff per device, whenever one is missing or not in the "device"
-// state. It returns when ctx ends.
-func (c *Client) KeepConnected(ctx context.Context, log *slog.Logger, addrs []string, check time.Duration) {
+// (ADB_DEVICES: Redroid containers, phones with adb over Wi-Fi), and again
+// whenever one is missing or not in the "device" state, until ctx ends.
+// It checks every check interval (default 500 ms) and retries a device
+// that does not come up with a back-off (500 ms doubling to 30 s). The
+// back-off starts again from its shortest delay, with an attempt at once,
+// when the device is back: when its address accepts TCP connections again
+// (at each check, the address of each device that is not online is
+// probed from this host), when the adb server lists it in the "device"
+// state, and, for every device, when the adb server answers again after
+// it could not be reached (a restarted server knows no TCP device).
+// connected, if not nil, is called with the address after each
+// successful connect.
+func (c *Client) KeepConnected(ctx context.Context, log *slog.Logger, addrs []string, check time.Duration, connected func(addr string)) {
+	c.keepConnected(ctx, log, addrs, check, retry.Backoff{Min: 500 * time.Millisecond, Max: 30 * time.Second}, connected)
+}
+
+// keepConnected is KeepConnected with the back-off bo.
+func (c *Client) keepConnected(ctx context.Context, log *slog.Logger, addrs []string, check time.Duration, bo retry.Backoff, connected func(addr string)) {
 	if len(addrs) == 0 {
 		return
 	}
 	if check <= 0 {
-		check = 2 * time.Second
+		check = 500 * time.Millisecond
+	}
+	if connected == nil {
+		connected = func(string) {}
 	}
 	type reconnect struct {
-		bo   retry.Backoff
-		next time.Time
+		bo        retry.Backoff
+		next      time.Time // no attempt before
+		reachable bool      // the address accepted the last probe, or the device was online
 	}
 	state := make(map[string]*reconnect, len(addrs))
 	for _, a := range addrs {
-		state[a] = &reconnect{bo: retry.Backoff{Min: 500 * time.Millisecond, Max: 30 * time.Second}}
+		state[a] = &reconnect{bo: bo}
 	}
-	for {
+	serverDown := false
+	// round checks the devices once.
+	round := func() {
 		list, err := c.Devices(ctx)
-		if err != nil && ctx.Err() == nil {
-			log.Warn("list devices", "err", err)
+		if err != nil {
+			if !serverDown && ctx.Err() == nil {
+				log.Warn("adb server unreachable; devices reconnect when it answers", "err", err)
+			}
+			serverDown = true
+			return
 		}
-		now := time.Now()
-		for _, a := range addrs {
-			r := state[a]
-			i := slices.IndexFunc(list, func(d DeviceInfo) bool { return d.Serial == a })
-			if i >= 0 && list[i].State == "device" {
+		if serverDown {
+			serverDown = false
+			log.Info("adb server answers again; reconnecting devices now")
+			for _, r := range state {
 				r.bo.Reset()
 				r.next = time.Time{}
-				continue
 			}
+		}
+		stateOf := func(a string) string {
+			if i := slices.IndexFunc(list, func(d DeviceInfo) bool { return d.Serial == a }); i >= 0 {
+				return list[i].State
+			}
+			return ""
+		}
+		var missing []string // not in the "device" state: probed
+		for _, a := range addrs {
+			r := state[a]
+			if stateOf(a) == "device" {
+				r.bo.Reset()
+				r.next, r.reachable = time.Time{}, true
+			} else {
+				missing = append(missing, a)
+			}
+		}
+		up := probe(ctx, missing, check)
+		now := time.Now()
+		for _, a := range missing {
+			r, st := state[a], stateOf(a)
+			back := up[a] && !r.reachable // its address accepts connections again
+			r.reachable = up[a]
 			if now.Before(r.next) {
-				continue
+				if !back {
+					continue
+				}
+				log.Info("device reachable again; reconnecting now", "device", a)
+				r.bo.Reset()
 			}
-			if i >= 0 && list[i].State == "offline" {
+			if st == "offline" {
 				// A stale entry blocks a fresh connection on some servers.
 				c.Disconnect(ctx, a)
 			}
 			if err := c.Connect(ctx, a); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
 				d := r.bo.Next()
-				r.next = now.Add(d)
+				r.next = time.Now().Add(d)
 				log.Warn("connect device", "device", a, "err", err, "retry_in", d)
-			} else {
-				log.Info("connected device", "device", a)
+				continue
 			}
+			// Connected: it should be listed in the "device" state soon;
+			// if it is not (unauthorized, say), try again after the
+			// back-off.
+			r.next = time.Now().Add(r.bo.Next())
+			log.Info("connected device", "device", a)
+			connected(a)
 		}
+	}
+	for {
+		round()
 		if !retry.Sleep(ctx, check) {
 			return
 		}
 	}
+}
+
+// probe reports which of addrs accept a TCP connection within timeout,
+// dialing them all at once. The connection is closed at once: adbd drops
+// a peer that never says CNXN.
+func probe(ctx context.Context, addrs []string, timeout time.Duration) map[string]bool {
+	up := make(map[string]bool, len(addrs))
+	if len(addrs) == 0 {
+		return up
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	d := net.Dialer{Timeout: timeout}
+	for _, a := range addrs {
+		wg.Go(func() {
+			conn, err := d.DialContext(ctx, "tcp", a)
+			if err != nil {
+				return
+			}
+			conn.Close()
+			mu.Lock()
+			up[a] = true
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return up
 }

@@ -1,64 +1,237 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"net"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"net/netip"
+	"path"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
 
-// validToken reports whether the request carries one of the configured
-// bearer tokens. Tokens are compared in constant time, through their
-// hashes so that their lengths do not leak either.
-func (s *Server) validToken(c echo.Context) bool {
-	h := c.Request().Header.Get(echo.HeaderAuthorization)
-	tok, ok := strings.CutPrefix(h, "Bearer ")
+// Token is one accepted bearer token (API_TOKENS). Its fields are those
+// of config.Token, in the same order, so the service converts one with
+// api.Token(t).
+type Token struct {
+	// Name names the token in logs and limits; never the secret. Empty:
+	// "token1", "token2", ... by position in Options.Tokens.
+	Name string
+	// Secret is what the client sends: "Authorization: Bearer SECRET".
+	Secret string
+	// ViewOnly tokens watch but send no input and take no control; the
+	// session manager enforces it from Caller.ViewOnly.
+	ViewOnly bool
+	// Devices, when set, are the path.Match patterns of the device
+	// serials the token may open and see.
+	Devices []string
+}
+
+// MayOpen reports whether the token may open the device.
+func (t Token) MayOpen(serial string) bool { return mayOpen(t.Devices, serial) }
+
+func mayOpen(patterns []string, serial string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, serial); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Caller is who makes a request, as authentication found it. Every
+// request's context carries one (CallerFrom); the session manager gets
+// it with Sessions.Create.
+type Caller struct {
+	// Token is the name of the token the request carried. Empty when
+	// authentication is disabled (AUTH_DISABLED: the address is the
+	// principal) and for operator endpoints reached from loopback.
+	Token string
+	// ViewOnly and Devices are the token's rights (see Token).
+	ViewOnly bool
+	Devices  []string
+	// Addr is the client's address: the TCP peer, or what a trusted
+	// proxy (Options.TrustedProxies) says the client is. Invalid only for
+	// a request that did not come over IP.
+	Addr netip.Addr
+}
+
+// MayOpen reports whether the caller may open the device.
+func (c Caller) MayOpen(serial string) bool { return mayOpen(c.Devices, serial) }
+
+// Principal names the caller for per-caller limits: "token:NAME", or
+// without a token (AUTH_DISABLED) "addr:ADDRESS".
+func (c Caller) Principal() string {
+	if c.Token != "" {
+		return "token:" + c.Token
+	}
+	return "addr:" + c.Addr.String()
+}
+
+type callerKey struct{}
+
+// CallerFrom returns the caller a request's context carries; the zero
+// Caller when there is none.
+func CallerFrom(ctx context.Context) Caller {
+	c, _ := ctx.Value(callerKey{}).(Caller)
+	return c
+}
+
+func withCaller(c echo.Context, caller Caller) {
+	r := c.Request()
+	c.SetRequest(r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
+}
+
+func caller(c echo.Context) Caller { return CallerFrom(c.Request().Context()) }
+
+// identify puts the caller's address into every request's context.
+func (s *Server) identify(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		addr, _ := s.clientAddr(c.Request())
+		withCaller(c, Caller{Addr: addr})
+		return next(c)
+	}
+}
+
+// secretTokens are the configured tokens with their secrets' hashes.
+type secretToken struct {
+	Token
+	sum [sha256.Size]byte
+}
+
+func hashTokens(in []Token) []secretToken {
+	out := make([]secretToken, 0, len(in))
+	for i, t := range in {
+		if t.Name == "" {
+			t.Name = fmt.Sprintf("token%d", i+1)
+		}
+		out = append(out, secretToken{Token: t, sum: sha256.Sum256([]byte(t.Secret))})
+	}
+	return out
+}
+
+// match returns the configured token the request carries. Secrets are
+// compared in constant time, through their hashes so that their lengths
+// do not leak either, and every token is compared whichever matches.
+func (s *Server) match(r *http.Request) (Token, bool) {
+	s.authChecks.Add(1)
+	tok, ok := strings.CutPrefix(r.Header.Get(echo.HeaderAuthorization), "Bearer ")
 	if !ok || tok == "" {
-		return false
+		return Token{}, false
 	}
 	got := sha256.Sum256([]byte(tok))
-	match := 0
-	for _, t := range s.opts.Tokens {
-		want := sha256.Sum256([]byte(t))
-		match |= subtle.ConstantTimeCompare(got[:], want[:])
+	found := -1
+	for i := range s.tokens {
+		eq := subtle.ConstantTimeCompare(got[:], s.tokens[i].sum[:])
+		found = subtle.ConstantTimeSelect(eq, i, found)
 	}
-	return match == 1
+	if found < 0 {
+		return Token{}, false
+	}
+	return s.tokens[found].Token, true
 }
 
-// requireToken admits API calls with a valid bearer token, or all of them
-// when authentication is disabled.
-func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
+// authenticate admits API calls and rate-limits them.
+//
+// With authentication on, a client address that has spent its budget
+// (RATE_LIMIT a second, twice that in a burst) on requests without a
+// valid token is refused before anything else is done: no token
+// comparison, no body read. A request that fails authentication spends
+// from that budget; one that passes spends from its token's own budget
+// instead. With AUTH_DISABLED every request spends from its address's
+// budget: the address is the principal.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if s.opts.AuthDisabled || s.validToken(c) {
+		who := caller(c)
+		key := addrKey(who.Addr)
+		if s.opts.AuthDisabled {
+			if !s.addrLimit.allow(key) {
+				return s.rateLimited(c, "client address "+key)
+			}
 			return next(c)
 		}
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="media-service"`)
-		return errorJSON(c, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
+		if s.addrLimit.blocked(key) {
+			return s.rateLimited(c, "client address "+key)
+		}
+		tok, ok := s.match(c.Request())
+		if !ok {
+			s.addrLimit.allow(key)
+			s.log.Debug("api: unauthorized", "method", c.Request().Method, "path", c.Request().URL.Path, "addr", who.Addr)
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="media-service"`)
+			return errorJSON(c, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
+		}
+		if !s.tokenLimit.allow(tok.Name) {
+			return s.rateLimited(c, fmt.Sprintf("token %q", tok.Name))
+		}
+		who.Token, who.ViewOnly, who.Devices = tok.Name, tok.ViewOnly, tok.Devices
+		withCaller(c, who)
+		return next(c)
 	}
 }
 
-// loopbackOrToken admits operator endpoints for clients on this host, and
-// for others that present a valid token.
+func (s *Server) rateLimited(c echo.Context, whose string) error {
+	s.limitLog.Log(s.log, slog.LevelWarn, "api: rate limit reached", "limit", whose, "rate_limit", s.opts.RateLimit)
+	c.Response().Header().Set("Retry-After", "1")
+	return errorJSON(c, http.StatusTooManyRequests, "rate_limited",
+		fmt.Sprintf("rate limit reached for %s: RATE_LIMIT=%d requests a second; slow down", whose, s.opts.RateLimit))
+}
+
+// loopbackOrToken admits operator endpoints (/metrics, /debug/pprof) for
+// clients on this host (isLocal), and for others that present a valid
+// token with no restrictions (not view-only, not limited to devices).
 func (s *Server) loopbackOrToken(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
-		if err == nil {
-			if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() && !forwarded(c.Request()) {
-				return next(c)
-			}
-		}
-		if s.validToken(c) {
+		if s.isLocal(c.Request()) {
 			return next(c)
 		}
-		return errorJSON(c, http.StatusForbidden, "forbidden", "operator endpoints answer loopback clients or a valid bearer token")
+		who := caller(c)
+		key := addrKey(who.Addr)
+		if s.addrLimit.blocked(key) {
+			return s.rateLimited(c, "client address "+key)
+		}
+		tok, ok := s.match(c.Request())
+		if !ok {
+			s.addrLimit.allow(key)
+			return errorJSON(c, http.StatusForbidden, "forbidden", "operator endpoints answer loopback clients or a valid bearer token")
+		}
+		if tok.ViewOnly || len(tok.Devices) > 0 {
+			return errorJSON(c, http.StatusForbidden, "forbidden", fmt.Sprintf("token %q is restricted; operator endpoints need a token without restrictions", tok.Name))
+		}
+		if !s.tokenLimit.allow(tok.Name) {
+			return s.rateLimited(c, fmt.Sprintf("token %q", tok.Name))
+		}
+		who.Token = tok.Name
+		withCaller(c, who)
+		return next(c)
 	}
 }
 
-// forwarded reports whether a proxy on this host relayed the request for
-// someone else, who must not pass for a local client.
-func forwarded(r *http.Request) bool {
-	return r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" || r.Header.Get("X-Real-Ip") != ""
+// logRequests logs API requests with the caller's token name (never its
+// secret): changes at Info, reads at Debug.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		r := c.Request()
+		level := slog.LevelInfo
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			level = slog.LevelDebug
+		}
+		who := caller(c)
+		s.log.Log(r.Context(), level, "api request", "method", r.Method, "path", r.URL.Path,
+			"status", c.Response().Status, "token", who.Token, "addr", who.Addr,
+			"ms", float64(time.Since(start).Microseconds())/1000)
+		return nil
+	}
 }

@@ -21,7 +21,8 @@ type Deps struct {
 	// Sessions creates and ends WebRTC sessions.
 	Sessions Sessions
 	// ErrorStatus maps a Sessions error to an HTTP status (400 for a bad
-	// offer, 404 for an unknown device, ...); nil maps everything to 500.
+	// offer, 404 for an unknown device, 503 over a limit, ...); nil maps
+	// everything to 500. A 503 is sent with Retry-After.
 	ErrorStatus func(error) int
 	// Metrics are served on /metrics beside the Go and process collectors.
 	Metrics []prometheus.Collector
@@ -31,8 +32,11 @@ type Deps struct {
 type Sessions interface {
 	// Create answers an SDP offer for a viewer of a device. The answer
 	// carries the server's candidates (it waits for ICE gathering); the
-	// client may trickle its own with AddCandidate.
-	Create(ctx context.Context, deviceID, userID, offer string) (id, answer string, err error)
+	// client may trickle its own with AddCandidate. The caller is who
+	// asks (also in ctx, CallerFrom): a ViewOnly caller gets no input and
+	// no control, and the caller's Principal is what per-token limits
+	// count. The API has checked that the caller may open the device.
+	Create(ctx context.Context, caller Caller, deviceID, userID, offer string) (id, answer string, err error)
 	List() []rtc.SessionInfo
 	Get(id string) (rtc.SessionInfo, error)
 	Delete(id string) error

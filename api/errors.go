@@ -16,8 +16,18 @@ type ErrorResponse struct {
 	Message string `json:"message"`
 }
 
+// errorJSON answers an error. A 503 carries Retry-After: the condition
+// (a limit, a drain, a dependency down) is expected to pass.
 func errorJSON(c echo.Context, status int, code, msg string) error {
+	setRetryAfter(c, status)
 	return c.JSON(status, ErrorResponse{Error: code, Message: msg})
+}
+
+func setRetryAfter(c echo.Context, status int) {
+	h := c.Response().Header()
+	if status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", retryAfter)
+	}
 }
 
 // codes names the statuses the API answers with.
@@ -28,6 +38,7 @@ var codes = map[int]string{
 	http.StatusNotFound:              "not_found",
 	http.StatusMethodNotAllowed:      "method_not_allowed",
 	http.StatusNotAcceptable:         "not_acceptable",
+	http.StatusRequestTimeout:        "timeout",
 	http.StatusConflict:              "conflict",
 	http.StatusRequestEntityTooLarge: "too_large",
 	http.StatusUnsupportedMediaType:  "unsupported_media_type",
@@ -60,6 +71,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		if code == "" {
 			code = "error"
 		}
+		setRetryAfter(c, status)
 		if c.Request().Method == http.MethodHead {
 			c.NoContent(status)
 			return

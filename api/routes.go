@@ -4,12 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/cloudphone/media-service/device"
 	"github.com/cloudphone/media-service/media"
+	"github.com/cloudphone/media-service/metrics"
 	"github.com/cloudphone/media-service/rtc"
 
 	"github.com/labstack/echo/v4"
@@ -23,6 +27,9 @@ func (s *Server) devices(c echo.Context) error {
 	if err != nil {
 		s.log.Warn("list devices", "err", err)
 		return errorJSON(c, http.StatusBadGateway, "bad_gateway", "adb server unavailable: "+err.Error())
+	}
+	if who := caller(c); len(who.Devices) > 0 {
+		list = slices.DeleteFunc(slices.Clone(list), func(d DeviceView) bool { return !who.MayOpen(d.Serial) })
 	}
 	return c.JSON(http.StatusOK, DevicesResponse{Devices: list})
 }
@@ -38,7 +45,29 @@ func (s *Server) stats(c echo.Context) error {
 	if s.deps.Stats == nil {
 		return errorJSON(c, http.StatusServiceUnavailable, "unavailable", "statistics are not configured")
 	}
-	return c.JSON(http.StatusOK, s.deps.Stats())
+	st := s.deps.Stats()
+	if who := caller(c); len(who.Devices) > 0 {
+		st = filterStats(st, who.MayOpen)
+	}
+	return c.JSON(http.StatusOK, st)
+}
+
+// filterStats keeps the devices a restricted token may open.
+func filterStats(st StatsResponse, may func(string) bool) StatsResponse {
+	st.Devices = slices.DeleteFunc(slices.Clone(st.Devices), func(d device.Stats) bool { return !may(d.Serial) })
+	st.Broadcasters = slices.DeleteFunc(slices.Clone(st.Broadcasters), func(b rtc.BroadcasterStats) bool { return !may(b.DeviceID) })
+	st.Sessions = slices.DeleteFunc(slices.Clone(st.Sessions), func(s rtc.SessionInfo) bool { return !may(s.DeviceID) })
+	if st.E2ELatency != nil {
+		kept := make(map[string]metrics.LatencySummary, len(st.E2ELatency))
+		for k, v := range st.E2ELatency {
+			if may(k) {
+				kept[k] = v
+			}
+		}
+		st.E2ELatency = kept
+	}
+	st.WorkerPool = nil // shared by every device
+	return st
 }
 
 // CreateSessionRequest is the body of POST /api/media/sessions.
@@ -65,6 +94,29 @@ func validOffer(sdp string) error {
 		return errors.New("offer is empty")
 	}
 	return rtc.ValidateOffer(sdp)
+}
+
+// forbiddenDevice answers 403 when the caller's token may not open the
+// device.
+func (s *Server) forbiddenDevice(c echo.Context, device string) bool {
+	who := caller(c)
+	if who.MayOpen(device) {
+		return false
+	}
+	errorJSON(c, http.StatusForbidden, "forbidden", fmt.Sprintf("token %q may not open device %q", who.Token, device))
+	return true
+}
+
+// create creates a session for the caller and records its owner.
+func (s *Server) create(c echo.Context, device, user, offer string) (id, answer string, err error) {
+	who := caller(c)
+	id, answer, err = s.deps.Sessions.Create(c.Request().Context(), who, device, user, offer)
+	if err != nil {
+		return "", "", err
+	}
+	s.owners.add(id, who.Token, s.deps.Sessions.List)
+	s.log.Info("api: session created", "session", id, "device", device, "token", who.Token, "view_only", who.ViewOnly, "addr", who.Addr)
+	return id, answer, nil
 }
 
 func (s *Server) sessionsOr503(c echo.Context) bool {
@@ -100,6 +152,10 @@ func (s *Server) createSession(c echo.Context) error {
 		return errorJSON(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
 	}
 	if err := c.Bind(&req); err != nil {
+		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+			c.Response().Header().Set("Connection", "close")
+			return errorJSON(c, http.StatusRequestTimeout, "timeout", "the body did not arrive in time")
+		}
 		return errorJSON(c, http.StatusBadRequest, "bad_request", "malformed JSON body")
 	}
 	if req.UserID == "" {
@@ -114,7 +170,10 @@ func (s *Server) createSession(c echo.Context) error {
 	if err := validOffer(req.Offer); err != nil {
 		return errorJSON(c, http.StatusBadRequest, "bad_request", err.Error())
 	}
-	id, answer, err := s.deps.Sessions.Create(c.Request().Context(), req.DeviceID, req.UserID, req.Offer)
+	if s.forbiddenDevice(c, req.DeviceID) {
+		return nil
+	}
+	id, answer, err := s.create(c, req.DeviceID, req.UserID, req.Offer)
 	if err != nil {
 		return s.sessionError(c, err)
 	}
@@ -125,12 +184,19 @@ func (s *Server) listSessions(c echo.Context) error {
 	if !s.sessionsOr503(c) {
 		return nil
 	}
-	return c.JSON(http.StatusOK, SessionsResponse{Sessions: s.deps.Sessions.List()})
+	who := caller(c)
+	list := slices.DeleteFunc(slices.Clone(s.deps.Sessions.List()), func(i rtc.SessionInfo) bool { return !s.owners.owns(who.Token, i.ID) })
+	if list == nil {
+		list = []rtc.SessionInfo{}
+	}
+	return c.JSON(http.StatusOK, SessionsResponse{Sessions: list})
 }
 
+// sessionID is the session the path names, when it is well formed and
+// the caller's; else it answers 404.
 func (s *Server) sessionID(c echo.Context) (string, bool) {
 	id := c.Param("id")
-	if !sessionPattern.MatchString(id) {
+	if !sessionPattern.MatchString(id) || !s.owners.owns(caller(c).Token, id) {
 		errorJSON(c, http.StatusNotFound, "not_found", "no such session")
 		return "", false
 	}
@@ -163,6 +229,7 @@ func (s *Server) deleteSession(c echo.Context) error {
 	if err := s.deps.Sessions.Delete(id); err != nil {
 		return s.sessionError(c, err)
 	}
+	s.owners.remove(id)
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -192,6 +259,26 @@ func (s *Server) addCandidate(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
+// readBody reads a request body; when it cannot, it answers: 413 past
+// the body limit, 408 when the body did not arrive in time (the server's
+// body deadline), 400 otherwise.
+func readBody(c echo.Context, what string) ([]byte, bool) {
+	body, err := io.ReadAll(c.Request().Body)
+	var ne net.Error
+	switch {
+	case err == nil:
+		return body, true
+	case errors.Is(err, echo.ErrStatusRequestEntityTooLarge):
+		errorJSON(c, http.StatusRequestEntityTooLarge, "too_large", what+" too large")
+	case errors.As(err, &ne) && ne.Timeout():
+		c.Response().Header().Set("Connection", "close")
+		errorJSON(c, http.StatusRequestTimeout, "timeout", what+" did not arrive in time")
+	default:
+		errorJSON(c, http.StatusBadRequest, "bad_request", "cannot read the "+what)
+	}
+	return nil, false
+}
+
 // WHEP (RFC 9725): POST /whep/:deviceId with an SDP offer answers 201 with
 // the answer and a Location; PATCH on it carries trickle candidates
 // (application/trickle-ice-sdpfrag), DELETE ends the session.
@@ -207,9 +294,12 @@ func (s *Server) whepCreate(c echo.Context) error {
 	if err := media.CheckDeviceID(device); err != nil {
 		return errorJSON(c, http.StatusBadRequest, "bad_request", "deviceId: "+err.Error())
 	}
-	body, err := io.ReadAll(c.Request().Body)
-	if err != nil {
-		return errorJSON(c, http.StatusRequestEntityTooLarge, "too_large", "offer too large")
+	if s.forbiddenDevice(c, device) {
+		return nil
+	}
+	body, ok := readBody(c, "offer")
+	if !ok {
+		return nil
 	}
 	offer := string(body)
 	if err := validOffer(offer); err != nil {
@@ -222,7 +312,7 @@ func (s *Server) whepCreate(c echo.Context) error {
 	if err := media.CheckUserID(user); err != nil {
 		return errorJSON(c, http.StatusBadRequest, "bad_request", "X-User-Id: "+err.Error())
 	}
-	id, answer, err := s.deps.Sessions.Create(c.Request().Context(), device, user, offer)
+	id, answer, err := s.create(c, device, user, offer)
 	if err != nil {
 		return s.sessionError(c, err)
 	}
@@ -243,9 +333,9 @@ func (s *Server) whepPatch(c echo.Context) error {
 	if ct := c.Request().Header.Get(echo.HeaderContentType); !strings.HasPrefix(ct, "application/trickle-ice-sdpfrag") {
 		return errorJSON(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "send candidates as application/trickle-ice-sdpfrag")
 	}
-	body, err := io.ReadAll(c.Request().Body)
-	if err != nil {
-		return errorJSON(c, http.StatusRequestEntityTooLarge, "too_large", "fragment too large")
+	body, ok := readBody(c, "fragment")
+	if !ok {
+		return nil
 	}
 	if !utf8.Valid(body) {
 		return errorJSON(c, http.StatusBadRequest, "bad_request", "fragment is not UTF-8 text")

@@ -1,23 +1,75 @@
 // Package api serves the service's HTTP interface on Echo: the REST and
-// WHEP routes, the embedded viewer page, Prometheus metrics and pprof.
-// Everything sits on the service's own mux, never on http.DefaultServeMux.
+// WHEP routes, the embedded viewer page, health and readiness, Prometheus
+// metrics and pprof. Everything sits on the service's own mux, never on
+// http.DefaultServeMux.
+//
+// # Callers
+//
+// API calls carry a bearer token (Options.Tokens); each token has a name
+// for logs and limits, and may be view-only or limited to some devices.
+// Authentication puts a Caller into the request's context (CallerFrom),
+// and the session manager gets it with Sessions.Create. A token sees and
+// ends only the sessions it created (GET, DELETE, candidates and WHEP
+// PATCH on another's answer 404); /api/media/stats remains the view of
+// them all (of its devices' for a device-restricted token, which also
+// lists only its devices), as /metrics is for operators. With
+// AUTH_DISABLED every caller is anonymous and sees every session.
+//
+// The client address is the TCP peer, unless the peer is a trusted proxy
+// (Options.TrustedProxies): then it is the rightmost X-Forwarded-For hop
+// that is not itself a trusted proxy, or X-Real-IP. Forwarding headers
+// from any other peer are ignored, and a loopback peer that sends them
+// does not pass for a local client. Operator endpoints (/metrics,
+// /debug/pprof/) answer local clients, or an unrestricted token.
+//
+// Rate limits (RATE_LIMIT a second, twice that in a burst): an address
+// that has spent its budget on requests without a valid token is refused
+// before any work (token comparison, body); authenticated requests spend
+// their token's budget; with AUTH_DISABLED, their address's. Over a
+// limit: 429 with Retry-After. Every 503 carries Retry-After too.
+//
+// # Slow clients
+//
+// Serve gives a request 10 s for its headers and 20 s for headers and
+// body together (ReadTimeout; a body that stops arriving is cut, 408
+// when a handler was reading it), 30 s to write its answer (set per
+// request, so that the pprof profile and trace get their ?seconds= on
+// top), 16 KiB of headers (431 past that), and keeps idle connections 2
+// minutes.
+//
+// Options.MaxConnections (at most half the open-file limit, so that
+// accept never fails for want of descriptors) caps the connections open
+// at once. Health reserve: the last 16 of those slots (a quarter of the
+// cap when that is less) serve only GET /health and /ready, one request
+// a connection, whose reading must end within 2 s; anything else there
+// is answered 503 (Retry-After, naming MAX_CONNECTIONS) and the
+// connection closed at once. So while slow clients hold every normal
+// slot, probes still get through, on the same port: no second listener
+// to deploy. Past the cap, connections are closed as soon as accepted.
+// Reaching the cap is logged once, and its relief (a quarter of the
+// normal slots free again) once, with the count turned away; not a line
+// per connection.
 package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"sync/atomic"
 	"time"
+
+	"github.com/cloudphone/media-service/internal/lograte"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/time/rate"
 )
 
 // Info describes the running binary; /health reports it.
@@ -30,14 +82,26 @@ type Info struct {
 type Options struct {
 	Info Info
 	// Tokens are the accepted bearer tokens (API_TOKENS).
-	Tokens []string
-	// AuthDisabled lets every API call through (AUTH_DISABLED).
+	Tokens []Token
+	// AuthDisabled lets every API call through (AUTH_DISABLED); the
+	// client address is then the principal for limits.
 	AuthDisabled bool
 	// CORSOrigins may call the API from browsers (CORS_ALLOW_ORIGINS).
 	CORSOrigins []string
-	// RateLimit is API requests per second per client address; 0 means 20.
+	// RateLimit is API requests per second per token, and per client
+	// address for requests without a valid token; 0 means 20.
 	RateLimit int
-	Log       *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Real-IP name the client (TRUSTED_PROXIES; ParseTrustedProxies).
+	TrustedProxies []netip.Prefix
+	// MaxConnections caps the connections open at once, the health
+	// reserve included (MAX_CONNECTIONS); 0 means 4096. Serve lowers it
+	// to half the open-file limit.
+	MaxConnections int
+	// Ready says whether the service takes new sessions (GET /ready): nil
+	// when it does, else why not. A nil Ready is always ready.
+	Ready func() error
+	Log   *slog.Logger
 }
 
 // Server is the HTTP server. Create it with New, run it with Serve.
@@ -48,13 +112,45 @@ type Server struct {
 	registry *prometheus.Registry
 	log      *slog.Logger
 	started  time.Time
+	t        timeouts
+
+	tokens     []secretToken
+	addrLimit  *keyedLimiter // per client address: failed attempts, or all with AUTH_DISABLED
+	tokenLimit *keyedLimiter // per token name
+	limitLog   lograte.Limiter
+	owners     owners
+	// authChecks counts token comparisons (tests).
+	authChecks atomic.Int64
+	// conns is the listener Serve runs on (tests).
+	conns atomic.Pointer[connLimiter]
 }
+
+// timeouts are the HTTP server's; tests shorten them.
+type timeouts struct {
+	header  time.Duration // request headers
+	body    time.Duration // request body, after the headers
+	write   time.Duration // the answer
+	idle    time.Duration // between requests
+	reserve time.Duration // a health reserve connection's request
+}
+
+var defaultTimeouts = timeouts{header: 10 * time.Second, body: 10 * time.Second, write: 30 * time.Second,
+	idle: 2 * time.Minute, reserve: 2 * time.Second}
 
 // shutdownTimeout bounds how long Serve waits for requests in flight.
 const shutdownTimeout = 5 * time.Second
 
 // maxBodyBytes bounds every request body (an SDP offer is a few KB).
 const maxBodyBytes = 256 << 10
+
+// maxHeaderBytes bounds a request's headers.
+const maxHeaderBytes = 16 << 10
+
+// defaultMaxConnections is MaxConnections when unset.
+const defaultMaxConnections = 4096
+
+// retryAfter is the Retry-After of a 503, in seconds.
+const retryAfter = "5"
 
 // New returns a server with every route registered.
 func New(o Options, deps Deps) *Server {
@@ -64,67 +160,112 @@ func New(o Options, deps Deps) *Server {
 	if o.RateLimit <= 0 {
 		o.RateLimit = 20
 	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = defaultMaxConnections
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler(o.Log)
-	s := &Server{echo: e, deps: deps, opts: o, registry: prometheus.NewRegistry(), log: o.Log, started: time.Now()}
+	s := &Server{echo: e, deps: deps, opts: o, registry: prometheus.NewRegistry(), log: o.Log, started: time.Now(),
+		t: defaultTimeouts, tokens: hashTokens(o.Tokens),
+		addrLimit:  newKeyedLimiter(o.RateLimit, 2*o.RateLimit),
+		tokenLimit: newKeyedLimiter(o.RateLimit, 2*o.RateLimit),
+	}
+	// Whatever asks Echo for the client's address gets ours, never an
+	// unchecked forwarding header.
+	e.IPExtractor = func(r *http.Request) string { a, _ := s.clientAddr(r); return a.String() }
 	s.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	s.registry.MustRegister(deps.Metrics...)
 	e.Use(middleware.Recover())
+	e.Use(s.identify)
 	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", maxBodyBytes)))
 	if len(o.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:  o.CORSOrigins,
 			AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
-			AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, "If-Match"},
-			ExposeHeaders: []string{echo.HeaderLocation, "ETag"},
+			AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, "If-Match", "X-User-Id"},
+			ExposeHeaders: []string{echo.HeaderLocation, "ETag", "Retry-After"},
 		}))
 	}
 
-	// Public: the viewer page and the health check.
+	// Middleware is per route, never per group: a group with middleware
+	// would run it for unknown paths under it too, which must answer 404
+	// to everyone.
+
+	// Public: the viewer page, health and readiness.
 	e.GET("/", s.viewer)
 	e.GET("/health", s.health)
+	e.GET("/ready", s.ready)
 
-	// Operators: loopback clients, or a valid token.
-	ops := e.Group("", s.loopbackOrToken)
-	ops.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
-	registerPprof(ops)
+	// Operators: local clients, or an unrestricted token.
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})), s.loopbackOrToken)
+	s.registerPprof(e, s.loopbackOrToken)
 
-	// The API: a bearer token (unless disabled) and a per-client rate limit.
-	limiter := middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
-		Store: middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
-			Rate: rate.Limit(o.RateLimit), Burst: 2 * o.RateLimit, ExpiresIn: 3 * time.Minute,
-		}),
-		IdentifierExtractor: func(c echo.Context) (string, error) { return c.RealIP(), nil },
-		ErrorHandler: func(c echo.Context, err error) error {
-			return errorJSON(c, http.StatusForbidden, "forbidden", "cannot identify the client")
-		},
-		DenyHandler: func(c echo.Context, _ string, _ error) error {
-			return errorJSON(c, http.StatusTooManyRequests, "rate_limited", "too many requests; slow down")
-		},
-	})
-	apiGroup := e.Group("/api/media", limiter, s.requireToken)
-	apiGroup.GET("/devices", s.devices)
-	apiGroup.GET("/encoders", s.encoders)
-	apiGroup.GET("/stats", s.stats)
-	apiGroup.POST("/sessions", s.createSession)
-	apiGroup.GET("/sessions", s.listSessions)
-	apiGroup.GET("/sessions/:id", s.getSession)
-	apiGroup.DELETE("/sessions/:id", s.deleteSession)
-	apiGroup.POST("/sessions/:id/candidates", s.addCandidate)
-	whep := e.Group("/whep", limiter, s.requireToken)
-	whep.POST("/:deviceId", s.whepCreate)
-	whep.PATCH("/:deviceId/:id", s.whepPatch)
-	whep.DELETE("/:deviceId/:id", s.whepDelete)
+	// The API: a bearer token (unless disabled), rate-limited.
+	api := []echo.MiddlewareFunc{s.authenticate, s.logRequests}
+	e.GET("/api/media/devices", s.devices, api...)
+	e.GET("/api/media/encoders", s.encoders, api...)
+	e.GET("/api/media/stats", s.stats, api...)
+	e.POST("/api/media/sessions", s.createSession, api...)
+	e.GET("/api/media/sessions", s.listSessions, api...)
+	e.GET("/api/media/sessions/:id", s.getSession, api...)
+	e.DELETE("/api/media/sessions/:id", s.deleteSession, api...)
+	e.POST("/api/media/sessions/:id/candidates", s.addCandidate, api...)
+	e.POST("/whep/:deviceId", s.whepCreate, api...)
+	e.PATCH("/whep/:deviceId/:id", s.whepPatch, api...)
+	e.DELETE("/whep/:deviceId/:id", s.whepDelete, api...)
 	return s
 }
 
 // Handler returns the server's routes as an http.Handler.
-func (s *Server) Handler() http.Handler { return s.echo }
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// serveHTTP sets what every answer carries and the write deadline, and
+// keeps reserve connections to health probes.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.t.write))
+	if limit, ok := onReserve(r.Context()); ok {
+		h.Set("Connection", "close")
+		if !probe(r) {
+			s.refuseReserve(w, limit)
+			return
+		}
+	}
+	s.echo.ServeHTTP(w, r)
+}
+
+// refuseReserve answers a request other than a probe on a reserve
+// connection: 503, and the connection closed at once, without waiting
+// for a body, so that the slot is free for the next probe.
+func (s *Server) refuseReserve(w http.ResponseWriter, limit int) {
+	body, _ := json.Marshal(ErrorResponse{Error: "unavailable",
+		Message: fmt.Sprintf("the server is at its connection limit (MAX_CONNECTIONS=%d); retry later", limit)})
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Retry-After", retryAfter)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write(body)
+		return
+	}
+	defer conn.Close()
+	fmt.Fprintf(buf, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"+
+		"Retry-After: %s\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n\r\n%s", len(body), retryAfter, body)
+	buf.Flush()
+}
+
+// probe reports whether r is a health or readiness probe.
+func probe(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && (r.URL.Path == "/health" || r.URL.Path == "/ready")
+}
 
 // Registry returns the registry /metrics serves.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
@@ -144,18 +285,50 @@ func (s *Server) health(c echo.Context) error {
 	})
 }
 
+// ReadyResponse is the body of GET /ready: 200 with Ready true, or 503
+// (with Retry-After) with an error and why.
+type ReadyResponse struct {
+	Ready   bool   `json:"ready"`
+	Error   string `json:"error,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+func (s *Server) ready(c echo.Context) error {
+	if s.opts.Ready != nil {
+		if err := s.opts.Ready(); err != nil {
+			c.Response().Header().Set("Retry-After", retryAfter)
+			return c.JSON(http.StatusServiceUnavailable, ReadyResponse{Error: "unavailable", Message: err.Error()})
+		}
+	}
+	return c.JSON(http.StatusOK, ReadyResponse{Ready: true})
+}
+
 // Serve answers requests on ln until ctx ends, then shuts down gracefully,
 // waiting up to five seconds for requests in flight. It closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	limit := s.opts.MaxConnections
+	if fds := openFileLimit(); fds > 0 && limit > fds/2 {
+		s.log.Warn("MAX_CONNECTIONS is above half the open-file limit; using half the limit",
+			"max_connections", limit, "open_file_limit", fds, "using", max(fds/2, 16))
+		limit = max(fds/2, 16)
+	}
+	cl := newConnLimiter(ln, limit, s.t.reserve, s.log)
+	s.conns.Store(cl)
 	srv := &http.Server{
-		Handler:           s.echo,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		Handler:           http.HandlerFunc(s.serveHTTP),
+		ReadHeaderTimeout: s.t.header,
+		// The body's deadline. The write deadline is set per request
+		// (serveHTTP): a server-wide WriteTimeout would make pprof refuse
+		// profiles longer than it.
+		ReadTimeout:    s.t.header + s.t.body,
+		IdleTimeout:    s.t.idle,
+		MaxHeaderBytes: maxHeaderBytes,
+		ConnContext:    connContext,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("listening", "addr", ln.Addr().String())
+	go func() { errc <- srv.Serve(cl) }()
+	s.log.Info("listening", "addr", ln.Addr().String(), "max_connections", limit, "health_reserve", reserveSlots(limit))
 	select {
 	case err := <-errc:
 		return fmt.Errorf("api: serve: %w", err)
@@ -164,6 +337,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	if err != nil {
+		srv.Close() // what is still open after the grace period
+	}
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && serr != nil {
 		err = errors.Join(err, serr)
 	}

@@ -26,18 +26,23 @@ const testToken = "0123456789abcdef0123"
 // startServer serves on a free loopback port and stops when the test ends.
 func startServer(t *testing.T, o Options, deps Deps) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	if o.Tokens == nil && !o.AuthDisabled {
-		o.Tokens = []string{testToken}
+		o.Tokens = []Token{{Name: "test", Secret: testToken}}
 	}
 	o.Info = Info{Version: "test", FFmpeg: "7.1.5"}
-	s := New(o, deps)
+	return serve(t, New(o, deps))
+}
+
+// serve serves s on a free loopback port until the test ends.
+func serve(t *testing.T, s *Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln) }()
@@ -110,7 +115,7 @@ func TestAuth(t *testing.T) {
 		t.Fatalf("valid token: %d", resp.StatusCode)
 	}
 	// No tokens and auth not disabled: nothing gets in.
-	closed := startServer(t, Options{Tokens: []string{}}, Deps{Devices: func(context.Context) ([]DeviceView, error) { return nil, nil }})
+	closed := startServer(t, Options{Tokens: []Token{}}, Deps{Devices: func(context.Context) ([]DeviceView, error) { return nil, nil }})
 	if resp := do(t, "GET", closed+"/api/media/devices", testToken, "", "", nil, nil); resp.StatusCode != 401 {
 		t.Fatalf("no tokens configured: %d", resp.StatusCode)
 	}
@@ -204,15 +209,20 @@ func TestDevicesEncodersStats(t *testing.T) {
 type recordingSessions struct {
 	mu      sync.Mutex
 	creates int
+	callers []Caller
 	fail    error
 }
 
 var errUnknown = errors.New("unknown device")
 
-func (r *recordingSessions) Create(_ context.Context, device, user, offer string) (string, string, error) {
+func (r *recordingSessions) Create(ctx context.Context, c Caller, device, user, offer string) (string, string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if CallerFrom(ctx).Token != c.Token {
+		panic("the context carries another caller")
+	}
 	r.creates++
+	r.callers = append(r.callers, c)
 	if r.fail != nil {
 		return "", "", r.fail
 	}

@@ -234,7 +234,7 @@ func TestDeviceVanishesAndReturns(t *testing.T) {
 	defer cancel()
 	// The service keeps TCP devices connected; so does this test.
 	wg.Go(func() {
-		d.client.KeepConnected(ctx, slog.New(slog.DiscardHandler), []string{addr}, 200*time.Millisecond)
+		d.client.KeepConnected(ctx, slog.New(slog.DiscardHandler), []string{addr}, 200*time.Millisecond, nil)
 	})
 	samples := make(chan Sample, 256)
 	wg.Go(func() {

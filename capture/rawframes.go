@@ -274,6 +274,11 @@ func (s *RawFramesSource) Run(ctx context.Context, emit func(*native.Frame) erro
 	return err
 }
 
+// Kick tells the source that its device is back, as
+// ScreenrecordSource.Kick does: a source waiting to retry starts
+// screenrecord now, with its back-off reset. It never blocks.
+func (s *RawFramesSource) Kick() { s.sup.kickNow() }
+
 // Size returns the size of the frames delivered last (even), or before
 // the first one, of the frames the running screenrecord sends.
 func (s *RawFramesSource) Size() media.Size {

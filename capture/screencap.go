@@ -66,6 +66,7 @@ type ScreencapSource struct {
 	dec    pngDecoder
 	clk    clock
 	shoot  func(context.Context) ([]byte, error) // takes one PNG screenshot
+	kick   chan struct{}                         // Kick: the device is back
 
 	mu   sync.Mutex
 	size media.Size
@@ -104,7 +105,7 @@ func NewScreencapSource(c *adb.Client, serial string, o ScreencapOptions) (*Scre
 	if err != nil {
 		return nil, err
 	}
-	s := &ScreencapSource{client: c, serial: serial, opts: o, dec: dec, clk: wallClock{}}
+	s := &ScreencapSource{client: c, serial: serial, opts: o, dec: dec, clk: wallClock{}, kick: make(chan struct{}, 1)}
 	s.shoot = s.capture
 	return s, nil
 }
@@ -135,6 +136,20 @@ func (s *ScreencapSource) Run(ctx context.Context, emit func(*native.Frame) erro
 			return true
 		}
 	}
+	// backOff waits out the retry delay, or less if the device is back
+	// (Kick), which also resets the back-off.
+	backOff := func() bool {
+		pause.Reset(bo.Next())
+		select {
+		case <-ctx.Done():
+			return false
+		case <-pause.C():
+		case <-s.kick:
+			pause.Stop()
+			bo.Reset()
+		}
+		return true
+	}
 	for ctx.Err() == nil {
 		t0 := s.clk.Now()
 		data, err := s.shoot(ctx)
@@ -154,6 +169,10 @@ func (s *ScreencapSource) Run(ctx context.Context, emit func(*native.Frame) erro
 					return err
 				}
 				bo.Reset()
+				select {
+				case <-s.kick: // capture works: a kick meanwhile is moot
+				default:
+				}
 				if window++; time.Since(windowStart) >= time.Second {
 					s.mu.Lock()
 					s.fps = float64(window) / time.Since(windowStart).Seconds()
@@ -168,7 +187,7 @@ func (s *ScreencapSource) Run(ctx context.Context, emit func(*native.Frame) erro
 			}
 			s.errors.Add(1)
 			s.opts.OnError(fmt.Errorf("screencap: %w", err))
-			if !sleep(bo.Next()) {
+			if !backOff() {
 				break
 			}
 			continue
@@ -178,6 +197,17 @@ func (s *ScreencapSource) Run(ctx context.Context, emit func(*native.Frame) erro
 		}
 	}
 	return ctx.Err()
+}
+
+// Kick tells the source that its device is back (listed again by the adb
+// server, reconnected, or the adb server answers again): a source waiting
+// to retry a failed capture tries now, with its back-off reset; a kick
+// during a capture that then fails retries it at once. It never blocks.
+func (s *ScreencapSource) Kick() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 }
 
 // capture runs screencap -p and returns the PNG.

@@ -283,6 +283,13 @@ func (s *ScreenrecordSource) RequestKeyFrame() {
 	s.sup.requestKeyFrame()
 }
 
+// Kick tells the source that its device is back (listed again by the adb
+// server, reconnected, or the adb server answers again): the retry
+// back-off starts again from its shortest delay, and a source waiting to
+// retry starts screenrecord now. A running stream is left alone. It never
+// blocks.
+func (s *ScreenrecordSource) Kick() { s.sup.kickNow() }
+
 // SourceStats are a source's counters.
 type SourceStats struct {
 	Units, Bytes, Restarts, KeyFrameRequests int64

@@ -19,6 +19,11 @@ import (
 // start a stream (an IDR with SPS/PPS for H.264), restarts at once when a
 // generation ends early, and retries with backoff while the device is gone.
 
+// A source whose device is gone retries with a back-off (200 ms doubling
+// to 5 s). Kick ends the wait when the device is back: the owner calls it
+// when the adb server lists the device again, so that capture resumes at
+// once instead of at the end of a long delay.
+
 // unit is one piece of output of a generation.
 type unit[T any] struct {
 	gen     int
@@ -49,6 +54,9 @@ type supervisorConfig[T any] struct {
 	// onError receives every error of a generation that ended early or
 	// could not start, as it happens.
 	onError func(error)
+	// backoff spaces the starts that fail at once; zero: 200 ms doubling
+	// to 5 s.
+	backoff retry.Backoff
 }
 
 // generation is a running generation.
@@ -65,6 +73,7 @@ type supervisor[T any] struct {
 	units chan unit[T]
 	ends  chan genEnd
 	keyRq chan struct{}
+	kick  chan struct{}
 	wg    sync.WaitGroup
 	next  int
 
@@ -75,11 +84,25 @@ func newSupervisor[T any](cfg supervisorConfig[T]) *supervisor[T] {
 	if cfg.onError == nil {
 		cfg.onError = func(error) {}
 	}
+	if cfg.backoff == (retry.Backoff{}) {
+		cfg.backoff = retry.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
+	}
 	return &supervisor[T]{
 		cfg:   cfg,
 		units: make(chan unit[T], 4),
 		ends:  make(chan genEnd, 4),
 		keyRq: make(chan struct{}, 1),
+		kick:  make(chan struct{}, 1),
+	}
+}
+
+// kickNow resets the retry back-off and, when no generation runs or
+// starts (the loop waits to retry), starts one now. It never blocks;
+// kicks close together are merged.
+func (s *supervisor[T]) kickNow() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -146,7 +169,8 @@ func (s *supervisor[T]) loop(ctx context.Context, emit func(v T, at time.Time) e
 			g.cancel()
 		}
 	}
-	bo := retry.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
+	bo := s.cfg.backoff
+	kicked := false // kicked while a start was under way with nothing running
 
 	cur = s.start(lctx)
 	again := time.NewTimer(time.Hour)
@@ -176,6 +200,7 @@ func (s *supervisor[T]) loop(ctx context.Context, emit func(v T, at time.Time) e
 				cur, repl = repl, nil
 				cur.seenKey = true
 				bo.Reset()
+				kicked = false
 				armRenew(cur)
 				s.cfg.log.Debug("switched to replacement stream", "generation", cur.id)
 			case cur != nil && u.gen == cur.id:
@@ -212,7 +237,11 @@ func (s *supervisor[T]) loop(ctx context.Context, emit func(v T, at time.Time) e
 				}
 				repl = nil
 				if cur == nil {
-					again.Reset(bo.Next())
+					d := bo.Next()
+					if kicked {
+						d, kicked = 0, false
+					}
+					again.Reset(d)
 				}
 			}
 
@@ -226,6 +255,18 @@ func (s *supervisor[T]) loop(ctx context.Context, emit func(v T, at time.Time) e
 			if repl == nil && cur != nil {
 				repl = s.start(lctx)
 				s.restarts.Add(1)
+			}
+
+		case <-s.kick:
+			// The device is back: a wait under way ends now, and a start
+			// under way that fails is retried at once.
+			bo.Reset()
+			switch {
+			case cur == nil && repl == nil:
+				s.cfg.log.Debug("device back: capture retries now")
+				again.Reset(0)
+			case cur == nil:
+				kicked = true
 			}
 
 		case <-s.keyRq:

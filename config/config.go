@@ -145,8 +145,9 @@ type Config struct {
 	// comma-separated).
 	ADBDevices []string
 
-	// set names the variables that were set (IsSet).
+	// set names the variables that were set (IsSet), and where (Source).
 	set map[string]bool
+	src map[string]string
 }
 
 // Default returns the configuration used where nothing overrides it.
@@ -208,6 +209,7 @@ var (
 type field struct {
 	name string
 	set  func(c *Config, v string) error
+	get  func(c *Config) string
 }
 
 func intField(name string, p func(*Config) *int) field {
@@ -218,7 +220,7 @@ func intField(name string, p func(*Config) *int) field {
 		}
 		*p(c) = n
 		return nil
-	}}
+	}, func(c *Config) string { return strconv.Itoa(*p(c)) }}
 }
 
 func boolField(name string, p func(*Config) *bool) field {
@@ -229,7 +231,7 @@ func boolField(name string, p func(*Config) *bool) field {
 		}
 		*p(c) = b
 		return nil
-	}}
+	}, func(c *Config) string { return strconv.FormatBool(*p(c)) }}
 }
 
 func durationField(name string, p func(*Config) *time.Duration) field {
@@ -240,7 +242,7 @@ func durationField(name string, p func(*Config) *time.Duration) field {
 		}
 		*p(c) = d
 		return nil
-	}}
+	}, func(c *Config) string { return p(c).String() }}
 }
 
 func listField(name string, p func(*Config) *[]string) field {
@@ -253,14 +255,14 @@ func listField(name string, p func(*Config) *[]string) field {
 		}
 		*p(c) = out
 		return nil
-	}}
+	}, func(c *Config) string { return strings.Join(*p(c), ",") }}
 }
 
 func stringField(name string, p func(*Config) *string) field {
 	return field{name, func(c *Config, v string) error {
 		*p(c) = strings.TrimSpace(v)
 		return nil
-	}}
+	}, func(c *Config) string { return *p(c) }}
 }
 
 var fields = []field{
@@ -293,6 +295,12 @@ var fields = []field{
 		}
 		c.Rungs = rungs
 		return nil
+	}, func(c *Config) string {
+		parts := make([]string, len(c.Rungs))
+		for i, r := range c.Rungs {
+			parts[i] = strconv.FormatFloat(r, 'g', -1, 64)
+		}
+		return strings.Join(parts, ",")
 	}},
 	intField("VIDEO_KEYFRAME_INTERVAL", func(c *Config) *int { return &c.KeyFrameInterval }),
 	durationField("ENCODE_TIMEOUT", func(c *Config) *time.Duration { return &c.EncodeTimeout }),
@@ -346,7 +354,7 @@ func lookupField(name string) (field, bool) {
 // (os.LookupEnv in the service), validated.
 func Load(envFile string, lookup func(string) (string, bool)) (Config, error) {
 	c := Default()
-	c.set = map[string]bool{}
+	c.set, c.src = map[string]bool{}, map[string]string{}
 	if envFile != "" {
 		data, err := os.ReadFile(envFile)
 		switch {
@@ -367,6 +375,7 @@ func Load(envFile string, lookup func(string) (string, bool)) (Config, error) {
 					return Config{}, fmt.Errorf("%s: %w", envFile, err)
 				}
 				c.set[kv.Key] = true
+				c.src[kv.Key] = envFile
 			}
 		}
 	}
@@ -376,6 +385,7 @@ func Load(envFile string, lookup func(string) (string, bool)) (Config, error) {
 				return Config{}, err
 			}
 			c.set[f.name] = true
+			c.src[f.name] = "environment"
 		}
 	}
 	if !c.set["ICE_UDP_MUX_PORT"] {
@@ -524,6 +534,52 @@ func encoderForMode(mode, kind string) error {
 // IsSet reports whether the variable name was set, in the .env file or
 // the environment.
 func (c Config) IsSet(name string) bool { return c.set[name] }
+
+// Setting is one variable's effective value and where it came from.
+type Setting struct {
+	Name, Value string
+	// Source is "default", "environment" or the .env file's path.
+	Source string
+	// Secret is set for values that must not be shown (API_TOKENS,
+	// TURN_PASSWORD); Value is then redacted.
+	Secret bool
+}
+
+// Settings returns every variable's effective value, in the order of
+// Variables, with secrets redacted: API_TOKENS shows the tokens' names
+// and rights only.
+func (c Config) Settings() []Setting {
+	out := make([]Setting, 0, len(fields))
+	for _, f := range fields {
+		s := Setting{Name: f.name, Value: f.get(&c), Source: "default"}
+		if src := c.src[f.name]; src != "" {
+			s.Source = src
+		}
+		switch f.name {
+		case "API_TOKENS":
+			s.Secret = true
+			var names []string
+			for _, t := range c.Tokens {
+				n := t.Name
+				if t.ViewOnly {
+					n += ";view"
+				}
+				if len(t.Devices) > 0 {
+					n += ";devices=" + strings.Join(t.Devices, "|")
+				}
+				names = append(names, n)
+			}
+			s.Value = strings.Join(names, ",")
+		case "TURN_PASSWORD":
+			s.Secret = true
+			if s.Value != "" {
+				s.Value = "(set)"
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
 
 // Ineffective returns the variables that were set but have no effect with
 // this CAPTURE_MODE and VIDEO_ENCODER_TYPE, each with the reason: the

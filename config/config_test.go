@@ -225,7 +225,7 @@ func TestBitRateBounds(t *testing.T) {
 // withoutSet drops the record of which variables were set, to compare
 // values only.
 func (c Config) withoutSet() Config {
-	c.set = nil
+	c.set, c.src = nil, nil
 	return c
 }
 
@@ -284,5 +284,39 @@ func TestTokens(t *testing.T) {
 	}
 	if _, err := Load("", env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,not-an-ip"})); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "TRUSTED_PROXIES") {
 		t.Fatalf("TRUSTED_PROXIES: %v", err)
+	}
+}
+
+func TestSettingsShowSourcesAndHideSecrets(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, ".env")
+	if err := os.WriteFile(file, []byte("VIDEO_BITRATE=3000000\nTURN_PASSWORD=hunter2-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(file, env(map[string]string{"API_TOKENS": "ops=0123456789abcdef0123;view", "PORT": "31000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Setting{}
+	for _, s := range c.Settings() {
+		got[s.Name] = s
+	}
+	if len(got) != len(Variables()) {
+		t.Fatalf("%d settings for %d variables", len(got), len(Variables()))
+	}
+	checks := []struct{ name, value, source string }{
+		{"VIDEO_BITRATE", "3000000", file}, {"PORT", "31000", "environment"}, {"ICE_UDP_MUX_PORT", "31000", "default"},
+		{"API_TOKENS", "ops;view", "environment"}, {"TURN_PASSWORD", "(set)", file}, {"VIDEO_RUNGS", "1,0.5", "default"},
+		{"ENCODE_TIMEOUT", "200ms", "default"},
+	}
+	for _, w := range checks {
+		if s := got[w.name]; s.Value != w.value || s.Source != w.source {
+			t.Errorf("%s = %+v, want %q from %s", w.name, s, w.value, w.source)
+		}
+	}
+	for _, s := range c.Settings() {
+		if strings.Contains(s.Value, "0123456789abcdef") || strings.Contains(s.Value, "hunter2") {
+			t.Errorf("%s shows a secret: %q", s.Name, s.Value)
+		}
 	}
 }

@@ -47,6 +47,7 @@ type Device struct {
 	control control
 
 	sourceStats func() capture.SourceStats
+	kickSource  func()                      // the capture's Kick: the device is back
 	recorder    *capture.ScreenrecordSource // screenrecord modes: keyframe requests
 	pool        *poolRouter                 // set when encoding on the worker pool
 	h264Once    sync.Once
@@ -183,6 +184,14 @@ func (d *Device) encoderError(err error) {
 	d.mu.Lock()
 	d.lastErr = err
 	d.mu.Unlock()
+}
+
+// kick tells the device's capture that the device is back: a capture
+// waiting to retry starts now, with its back-off reset.
+func (d *Device) kick() {
+	if d.kickSource != nil {
+		d.kickSource()
+	}
 }
 
 // ID is the device's serial.

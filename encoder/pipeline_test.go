@@ -35,7 +35,7 @@ func lockstep(t *testing.T, p *Pipeline, pool *native.FramePool, first, n int) [
 func TestPipelineEncodesInOrder(t *testing.T) {
 	needFFmpeg(t)
 	pool := newPool(t, 4)
-	p, err := NewPipeline(PipelineOptions{Chain: ChainFor([]string{native.CodecX264}, x264Options()), Log: quiet})
+	p, err := NewPipeline(PipelineOptions{Chain: ChainFor([]string{native.CodecX264}, x264Options()), EncodeTimeout: time.Minute, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestPipelineHungEncoderIsReplaced(t *testing.T) {
 	hung.hang = make(chan struct{})
 	defer close(hung.hang) // lets the abandoned goroutine finish
 	next := newFake(t, "works")
-	p, err := NewPipeline(PipelineOptions{Chain: chainOf(hung, next), EncodeTimeout: 50 * time.Millisecond, Log: quiet})
+	p, err := NewPipeline(PipelineOptions{Chain: chainOf(hung, next), EncodeTimeout: time.Second, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestPipelineFallsBackMidStream(t *testing.T) {
 	failing := newFake(t, "hw")
 	failing.failAfter = 6
 	next := newFake(t, "sw")
-	p, err := NewPipeline(PipelineOptions{Chain: chainOf(nil, failing, next), Log: quiet}) // candidate 0 fails to open
+	p, err := NewPipeline(PipelineOptions{Chain: chainOf(nil, failing, next), EncodeTimeout: time.Minute, Log: quiet}) // candidate 0 fails to open
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestPipelineNoEncoder(t *testing.T) {
 	needFFmpeg(t)
 	pool := newPool(t, 2)
 	var errs errorLog
-	p, err := NewPipeline(PipelineOptions{Chain: chainOf(nil, nil), OnError: errs.add, Log: quiet, stalls: noStalls{}})
+	p, err := NewPipeline(PipelineOptions{Chain: chainOf(nil, nil), OnError: errs.add, EncodeTimeout: time.Minute, Log: quiet, stalls: noStalls{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestPipelineSlowConsumer(t *testing.T) {
 	needFFmpeg(t)
 	pool := newPool(t, 4)
 	p, err := NewPipeline(PipelineOptions{Chain: ChainFor([]string{native.CodecX264}, x264Options()),
-		OutputBuffer: 1, WriteTimeout: 10 * time.Millisecond, Log: quiet})
+		OutputBuffer: 1, WriteTimeout: 10 * time.Millisecond, EncodeTimeout: time.Minute, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func TestPipelineCloseTimeout(t *testing.T) {
 	needFFmpeg(t)
 	stuck := newFake(t, "stuck-close")
 	stuck.hangClose = make(chan struct{})
-	p, err := NewPipeline(PipelineOptions{Chain: chainOf(stuck), CloseTimeout: 50 * time.Millisecond, Log: quiet})
+	p, err := NewPipeline(PipelineOptions{Chain: chainOf(stuck), CloseTimeout: 50 * time.Millisecond, EncodeTimeout: time.Minute, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func TestWorkerPoolKeepsStreamsInOrder(t *testing.T) {
 	p, err := NewWorkerPool(WorkerPoolOptions{
 		Workers: 2, InputBuffer: streams * frames, OutputBuffer: streams * frames * 2,
 		EncoderFactory: func(string) Chain { return ChainFor([]string{native.CodecX264}, x264Options()) },
-		Log:            quiet,
+		EncodeTimeout:  time.Minute, Log: quiet,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func TestWorkerPoolStreamRecovers(t *testing.T) {
 	var broken atomic.Bool
 	broken.Store(true)
 	var errs sync.Map
-	p, err := NewWorkerPool(WorkerPoolOptions{Workers: 1, Log: quiet, RetryMin: time.Millisecond, RetryMax: time.Millisecond,
+	p, err := NewWorkerPool(WorkerPoolOptions{Workers: 1, EncodeTimeout: time.Minute, Log: quiet, RetryMin: time.Millisecond, RetryMax: time.Millisecond,
 		EncoderFactory: func(string) Chain {
 			return chainFunc(func(size media.Size) (Encoder, error) {
 				if broken.Load() {

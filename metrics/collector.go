@@ -27,6 +27,8 @@ type Sources struct {
 	// included (rtc.Manager.Totals): the webrtc_*_total and
 	// sessions_total series, which never go down.
 	Totals func() []rtc.DeviceTotals
+	// DevicesConnected counts the devices adb lists in state "device".
+	DevicesConnected func() int
 }
 
 // Collector turns the service's statistics into Prometheus series when
@@ -37,6 +39,7 @@ type Collector struct {
 	fps, bitrate, units, keyframes, restarts, keyRequests    *prometheus.Desc
 	encErrors, encTimeouts, encSwitches, dropped, encLatency *prometheus.Desc
 	encReplaced, encReopened, encRestarts, stalls, abandoned *prometheus.Desc
+	connected                                                *prometheus.Desc
 	deviceEncoder, viewers, viewerDrops, captureErrors       *prometheus.Desc
 	sessions, sessionsTotal, bytesSent, packetsSent          *prometheus.Desc
 	nacks, plis                                              *prometheus.Desc
@@ -66,6 +69,7 @@ func NewCollector(src Sources) *Collector {
 		encRestarts:   d("encoder_chain_restarts_total", "Times every encoder candidate had failed and the chain started over from the best after a back-off.", "device"),
 		stalls:        d("process_stalls_total", "Encodes that overran ENCODE_TIMEOUT while the whole process was frozen (not blamed on the encoder).", "device"),
 		abandoned:     d("encoders_abandoned", "Hung encoders abandoned process-wide that have not returned yet."),
+		connected:     d("devices_connected", "Devices the adb server lists in state device (usable)."),
 		dropped:       d("frames_dropped_total", "Frames or units dropped, by reason.", "device", "reason"),
 		encLatency:    d("encode_latency_seconds", "Time one frame took to encode.", "device"),
 		deviceEncoder: d("device_encoder", "The encoder a device's stream uses (value 1).", "device", "encoder"),
@@ -83,7 +87,7 @@ func NewCollector(src Sources) *Collector {
 // Describe sends every series' description.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.fps, c.bitrate, c.units, c.keyframes, c.restarts, c.keyRequests, c.encErrors,
-		c.encTimeouts, c.encSwitches, c.encReplaced, c.encReopened, c.encRestarts, c.stalls, c.abandoned, c.dropped, c.encLatency, c.deviceEncoder, c.viewers, c.viewerDrops, c.captureErrors,
+		c.encTimeouts, c.encSwitches, c.encReplaced, c.encReopened, c.encRestarts, c.stalls, c.abandoned, c.connected, c.dropped, c.encLatency, c.deviceEncoder, c.viewers, c.viewerDrops, c.captureErrors,
 		c.sessions, c.sessionsTotal, c.bytesSent, c.packetsSent, c.nacks, c.plis} {
 		ch <- d
 	}
@@ -98,6 +102,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
 	gauge(c.abandoned, float64(encoder.AbandonedEncoders()))
+	if c.src.DevicesConnected != nil {
+		gauge(c.connected, float64(c.src.DevicesConnected()))
+	}
 	if c.src.Streams != nil {
 		for _, s := range c.src.Streams() {
 			dev := s.Serial
@@ -138,9 +145,24 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if c.src.Broadcasters != nil {
+		// A device has one broadcaster per output (codec and rung): one
+		// series per device sums them.
+		type sums struct{ viewers, dropped float64 }
+		per := map[string]*sums{}
+		var order []string
 		for _, b := range c.src.Broadcasters() {
-			gauge(c.viewers, float64(b.Viewers), b.DeviceID)
-			counter(c.viewerDrops, float64(b.Dropped), b.DeviceID)
+			s := per[b.DeviceID]
+			if s == nil {
+				s = &sums{}
+				per[b.DeviceID] = s
+				order = append(order, b.DeviceID)
+			}
+			s.viewers += float64(b.Viewers)
+			s.dropped += float64(b.Dropped)
+		}
+		for _, dev := range order {
+			gauge(c.viewers, per[dev].viewers, dev)
+			counter(c.viewerDrops, per[dev].dropped, dev)
 		}
 	}
 	if c.src.Sessions != nil {

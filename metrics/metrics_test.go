@@ -323,3 +323,23 @@ func TestResourceMonitorMoves(t *testing.T) {
 	_ = ballast[x%len(ballast)]
 	runtime.KeepAlive(ballast)
 }
+
+// TestCollectorSumsOutputsPerDevice: a device with two outputs (codecs or
+// rungs) has two broadcasters; its series are one per device.
+func TestCollectorSumsOutputsPerDevice(t *testing.T) {
+	c := NewCollector(Sources{
+		Broadcasters: func() []rtc.BroadcasterStats {
+			return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 2, Dropped: 1}, {DeviceID: "dev1", Viewers: 1, Dropped: 4}, {DeviceID: "dev2", Viewers: 1}}
+		},
+		DevicesConnected: func() int { return 2 },
+	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	got := seriesValues(t, reg)
+	if got[`media_service_viewers{device=dev1}`] != 3 || got[`media_service_viewer_units_dropped_total{device=dev1}`] != 5 || got[`media_service_viewers{device=dev2}`] != 1 {
+		t.Fatalf("series %v", got)
+	}
+	if got[`media_service_devices_connected{}`] != 2 {
+		t.Fatalf("devices_connected: %v", got)
+	}
+}

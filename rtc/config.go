@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
 )
@@ -16,11 +17,18 @@ import (
 // environment; the zero value of a field selects the default that
 // WithDefaults documents.
 type Config struct {
-	// ICEPortMin and ICEPortMax bound the UDP ports of host candidates.
-	// Default 50000-50100.
+	// ICEPortMin and ICEPortMax bound the UDP ports of ICE: without a
+	// mux, each session's host candidates take one port of the range per
+	// local address, so the range bounds the sessions (one that gathers
+	// no candidate is refused with ErrUnavailable); with a mux, only the
+	// sockets of server-reflexive candidates (STUN_URLS), which Pion
+	// cannot gather through the mux. Default 50000-50100.
 	ICEPortMin, ICEPortMax uint16
 	// ICEUDPMuxPort, when above 0, serves every session on this one UDP
-	// port (on every interface) instead of a port per session.
+	// port (on every interface) instead of a port per session: the
+	// manager opens it and closes it with Close. The service sets it by
+	// default (the HTTP port's number). ICE never uses multicast DNS: no
+	// socket on port 5353 and no ".local" candidates.
 	ICEUDPMuxPort int
 	// ICETCP also gathers ICE-TCP candidates, served by one listener on
 	// ICETCPPort (passive TCP, RFC 6544).
@@ -36,7 +44,22 @@ type Config struct {
 	NAT1To1IPs []string
 	// Shards is the number of session map shards. Default 16.
 	Shards int
-	// MaxSessionsPerUser bounds each user's sessions. Default 5.
+	// MaxSessions bounds the manager's sessions (MAX_SESSIONS); Create
+	// refuses more with a *LimitError (503). Default 1000, as the
+	// service's configuration.
+	MaxSessions int
+	// MaxViewersPerDevice bounds each device's sessions
+	// (MAX_VIEWERS_PER_DEVICE; *LimitError, 503). Default 200, as the
+	// service's configuration.
+	MaxViewersPerDevice int
+	// MaxSessionsPerToken bounds the sessions of each API token
+	// (CreateRequest.Token, MAX_SESSIONS_PER_TOKEN; *LimitError, 503).
+	// 0: no bound. Requests without a token are not bound by it.
+	MaxSessionsPerToken int
+	// MaxSessionsPerUser bounds each user's sessions under one token
+	// (CreateRequest.Token and UserID; the same user ID under two tokens
+	// is two users). Over it, Create fails with a *LimitError that
+	// matches ErrTooManySessions (429). Default 5.
 	MaxSessionsPerUser int
 	// IdleTimeout is how long a session may stay unconnected (never
 	// connected, or disconnected) before it is closed. Default 30s.
@@ -60,8 +83,10 @@ type Config struct {
 	Log *slog.Logger
 
 	// settings, in tests, adjusts every session's setting engine
-	// (loopback candidates, no mDNS).
+	// (loopback candidates).
 	settings func(*webrtc.SettingEngine)
+	// udpMuxOptions, in tests, are more options of the UDP mux (loopback).
+	udpMuxOptions []ice.UDPMuxFromPortOption
 	// wrapWriter, in tests, wraps a session's sample writer (a viewer
 	// that stops reading).
 	wrapWriter func(sessionIndex int, w SampleWriter) SampleWriter
@@ -74,6 +99,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Shards <= 0 {
 		c.Shards = 16
+	}
+	if c.MaxSessions <= 0 {
+		c.MaxSessions = 1000
+	}
+	if c.MaxViewersPerDevice <= 0 {
+		c.MaxViewersPerDevice = 200
 	}
 	if c.MaxSessionsPerUser <= 0 {
 		c.MaxSessionsPerUser = 5
@@ -121,6 +152,9 @@ func (c Config) Validate() error {
 	if c.MinBitRate > c.MaxBitRate {
 		return fmt.Errorf("rtc: minimum bit rate %d above maximum %d", c.MinBitRate, c.MaxBitRate)
 	}
+	if c.MaxSessionsPerToken < 0 {
+		return fmt.Errorf("rtc: MaxSessionsPerToken %d is negative (0: no bound)", c.MaxSessionsPerToken)
+	}
 	if c.Shards > 4096 {
 		return fmt.Errorf("rtc: %d shards (at most 4096)", c.Shards)
 	}
@@ -151,6 +185,14 @@ func validICEURL(u string, schemes ...stun.SchemeType) error {
 		return fmt.Errorf("rtc: ICE server %q: scheme %s not allowed here", u, uri.Scheme)
 	}
 	return nil
+}
+
+// noCandidate says why a session may have gathered no ICE candidate.
+func (c Config) noCandidate() string {
+	if c.ICEUDPMuxPort > 0 {
+		return fmt.Sprintf("no ICE candidate could be gathered on the ICE UDP mux port %d", c.ICEUDPMuxPort)
+	}
+	return fmt.Sprintf("no ICE candidate could be gathered; the UDP port range %d-%d may be exhausted", c.ICEPortMin, c.ICEPortMax)
 }
 
 // iceServers returns the configured ICE servers.

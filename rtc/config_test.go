@@ -2,6 +2,7 @@ package rtc
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -36,7 +37,8 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if ok.ICEPortMin != 50000 || ok.ICEPortMax != 50100 || ok.Shards != 16 || ok.MaxSessionsPerUser != 5 ||
 		ok.IdleTimeout != 30*time.Second || ok.SweepInterval != 500*time.Millisecond || ok.GatherTimeout != 5*time.Second ||
-		ok.StartBitRate != 2_000_000 || ok.MinBitRate != 150_000 || ok.MaxBitRate != 8_000_000 || ok.Log == nil {
+		ok.StartBitRate != 2_000_000 || ok.MinBitRate != 150_000 || ok.MaxBitRate != 8_000_000 || ok.Log == nil ||
+		ok.MaxSessions != 1000 || ok.MaxViewersPerDevice != 200 || ok.MaxSessionsPerToken != 0 {
 		t.Errorf("defaults %+v", ok)
 	}
 	for name, c := range map[string]Config{
@@ -49,6 +51,7 @@ func TestConfigValidate(t *testing.T) {
 		"turn scheme": {TURNURLs: []string{"stun:example.com"}, TURNUsername: "u", TURNPassword: "p"},
 		"turn creds":  {TURNURLs: []string{"turn:example.com"}},
 		"bit rates":   {MinBitRate: 2_000_000, MaxBitRate: 1_000_000},
+		"per token":   {MaxSessionsPerToken: -1},
 	} {
 		if err := c.WithDefaults().Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -80,16 +83,17 @@ func TestMuxPortsAndNAT(t *testing.T) {
 	r := newRig(t, cfg, 10*time.Millisecond)
 	r.p.add("dev1", syntheticStreamH264())
 	s, answer, err := r.m.Create(context.Background(), CreateRequest{DeviceID: "dev1", UserID: "u", Offer: chromeOffer})
+	if errors.Is(err, ErrUnavailable) {
+		t.Skipf("no candidate: the machine has no interface but loopback? %v", err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(answer, "a=candidate") { // none when the machine has no interface but loopback
-		if !strings.Contains(answer, "203.0.113.7 "+strconv.Itoa(udp)+" typ host") {
-			t.Errorf("no UDP mux candidate with the NAT address:\n%s", answer)
-		}
-		if !strings.Contains(answer, "203.0.113.7 "+strconv.Itoa(tcp)+" typ host tcptype passive") {
-			t.Errorf("no ICE-TCP candidate with the NAT address:\n%s", answer)
-		}
+	if !strings.Contains(answer, "203.0.113.7 "+strconv.Itoa(udp)+" typ host") {
+		t.Errorf("no UDP mux candidate with the NAT address:\n%s", answer)
+	}
+	if !strings.Contains(answer, "203.0.113.7 "+strconv.Itoa(tcp)+" typ host tcptype passive") {
+		t.Errorf("no ICE-TCP candidate with the NAT address:\n%s", answer)
 	}
 	_ = r.m.Delete(s.ID())
 	r.close()

@@ -9,8 +9,14 @@
 //   - [Manager] creates, finds and ends sessions ([Manager.Create],
 //     [Manager.Get], [Manager.List], [Manager.Delete],
 //     [Manager.AddCandidate], [Manager.AddSDPFragment]). Its map is sharded
-//     ([Config.Shards]); each user may hold [Config.MaxSessionsPerUser]
-//     sessions. A sweep closes sessions that never connected or stayed
+//     ([Config.Shards]). Admission bounds the sessions of the service
+//     ([Config.MaxSessions]), of each device ([Config.MaxViewersPerDevice]),
+//     of each API token ([Config.MaxSessionsPerToken]) and of each user
+//     within a token ([Config.MaxSessionsPerUser]); a session is counted
+//     from before its device is joined until it has closed, and one over a
+//     bound is refused with a [*LimitError] that names it. A session of a
+//     view-only token ([CreateRequest.ViewOnly]) only watches. A sweep
+//     closes sessions that never connected or stayed
 //     disconnected for [Config.IdleTimeout], and at once those whose
 //     connection failed or closed. [Manager.Totals] sums each device's
 //     session counters, closed sessions included, so they never go down.
@@ -63,13 +69,29 @@
 //
 // [Manager.Create] takes the offer as raw SDP (application/sdp, as WHEP
 // posts it) or as the JSON of an RTCSessionDescription, and validates it
-// before anything is allocated ([ValidateOffer]: an offer, with a video
-// m-line that can receive, ICE credentials, a fingerprint and mids). The
-// answer waits for ICE gathering and holds every server candidate; the
-// client may trickle its own through [Manager.AddCandidate] or
-// [Manager.AddSDPFragment] (WHEP's PATCH body,
-// application/trickle-ice-sdpfrag). ICE restarts are not supported. Errors are
-// sentinels that carry HTTP status codes ([StatusCode]).
+// fully before anything is allocated or counted ([ValidateOffer]: an
+// offer, with a video m-line that can receive H.264 or VP8, well-formed
+// ICE credentials and DTLS fingerprints, and mids). The answer waits for
+// ICE gathering and holds every server candidate; a session that gathered
+// none (its UDP port range exhausted, say) is refused with
+// [ErrUnavailable], never answered. The client may trickle its own
+// candidates through [Manager.AddCandidate] or [Manager.AddSDPFragment]
+// (WHEP's PATCH body, application/trickle-ice-sdpfrag). ICE restarts are
+// not supported. Errors carry HTTP status codes ([StatusCode]): sentinels,
+// and [*LimitError].
+//
+// # ICE
+//
+// With [Config.ICEUDPMuxPort] every session's host candidates share one
+// UDP port (the manager opens it, and closes it with [Manager.Close]);
+// else each takes a port of [Config.ICEPortMin] .. [Config.ICEPortMax]
+// per local address. ICE-TCP, when enabled, has one passive listener
+// ([Config.ICETCPPort]). Multicast DNS is off: no socket on port 5353
+// and no ".local" candidates; a client's ".local" candidates are not
+// resolved, which ICE does not need (the client's checks reach the
+// server's candidates). Server-reflexive candidates (STUN) take ports
+// of the range even with the mux; TURN allocations use a socket of the
+// system's choosing.
 //
 // # Input
 //
@@ -90,7 +112,10 @@
 // Coordinates are fractions (0..1) of the displayed video; [Feed.Input]
 // maps them to device pixels. One viewer controls a device at a time: the
 // first to send input, or the last to send "control", until it leaves or
-// releases. Input from others is refused. Every refused or malformed
-// message is answered with {"type":"error","message":"..."}; a change of
-// control with {"type":"control","state":"granted"|"revoked"|"released"}.
+// releases. Input from others is refused, and so are the input and
+// "control" of a view-only session ("this token is view-only"). Every
+// refused or malformed message is answered with
+// {"type":"error","message":"..."}; a change of control with
+// {"type":"control","state":"granted"|"revoked"|"released"}. A session
+// logs its input, input errors and control takeovers when it closes.
 package rtc

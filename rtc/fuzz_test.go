@@ -3,12 +3,16 @@ package rtc
 import (
 	"errors"
 	"math"
+	"net/http"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/cloudphone/media-service/media"
+
+	"github.com/pion/sdp/v3"
 )
 
 // FuzzInputMessage feeds the input channel's parser arbitrary bytes: it
@@ -61,16 +65,65 @@ func FuzzInputMessage(f *testing.F) {
 	})
 }
 
+// Well-formed DTLS fingerprints and ICE credentials, as FuzzOffer checks
+// what parseOffer accepted.
+var (
+	wellFormedFingerprint = regexp.MustCompile(`^(?i)(sha-1 (?:[0-9a-f]{2}:){19}|sha-224 (?:[0-9a-f]{2}:){27}|` +
+		`sha-256 (?:[0-9a-f]{2}:){31}|sha-384 (?:[0-9a-f]{2}:){47}|sha-512 (?:[0-9a-f]{2}:){63})[0-9a-f]{2}$`)
+	wellFormedUfrag = regexp.MustCompile(`^[A-Za-z0-9+/]{4,256}$`)
+	wellFormedPwd   = regexp.MustCompile(`^[A-Za-z0-9+/]{22,256}$`)
+)
+
+// checkAccepted checks the fingerprints and ICE credentials of an offer
+// parseOffer accepted: each one well-formed, and each m-line that is not
+// rejected has all three, at session level or its own.
+func checkAccepted(t *testing.T, text string) {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(text); err != nil {
+		t.Fatalf("accepted an offer that does not parse: %v", err)
+	}
+	check := func(attrs []sdp.Attribute) (fp, ufrag, pwd bool) {
+		for _, a := range attrs {
+			var re *regexp.Regexp
+			switch a.Key {
+			case "fingerprint":
+				re, fp = wellFormedFingerprint, true
+			case "ice-ufrag":
+				re, ufrag = wellFormedUfrag, true
+			case "ice-pwd":
+				re, pwd = wellFormedPwd, true
+			default:
+				continue
+			}
+			if !re.MatchString(a.Value) {
+				t.Fatalf("accepted a=%s:%q", a.Key, a.Value)
+			}
+		}
+		return fp, ufrag, pwd
+	}
+	sfp, sufrag, spwd := check(d.Attributes)
+	for i, m := range d.MediaDescriptions {
+		if m.MediaName.Port.Value == 0 {
+			continue
+		}
+		fp, ufrag, pwd := check(m.Attributes)
+		if !(fp || sfp) || !(ufrag || sufrag) || !(pwd || spwd) {
+			t.Fatalf("accepted m-line %d without a fingerprint or ICE credentials", i)
+		}
+	}
+}
+
 // FuzzOffer feeds offer validation, codec choice and SDP fragment parsing
-// arbitrary text: no panics, ErrBadOffer for what is refused, and an
-// accepted offer has a video m-line.
+// arbitrary text: no panics, ErrBadOffer (a bad request) for what is
+// refused, and an accepted offer has a video m-line and well-formed DTLS
+// fingerprints and ICE credentials.
 func FuzzOffer(f *testing.F) {
 	f.Add(chromeOffer)
 	f.Fuzz(func(t *testing.T, s string) {
 		_, _, _ = ParseSDPFragment(s)
 		o, err := parseOffer(s)
 		if err != nil {
-			if !errors.Is(err, ErrBadOffer) {
+			if !errors.Is(err, ErrBadOffer) || !errors.Is(err, ErrBadRequest) || StatusCode(err) != http.StatusBadRequest {
 				t.Fatalf("error %v does not wrap ErrBadOffer", err)
 			}
 			return
@@ -78,6 +131,7 @@ func FuzzOffer(f *testing.F) {
 		if o.sdp == "" {
 			t.Fatal("accepted an empty offer")
 		}
+		checkAccepted(t, o.sdp)
 		codecs := o.codecs()
 		for i, c := range codecs {
 			if c != media.H264 && c != media.VP8 || slices.Contains(codecs[:i], c) {

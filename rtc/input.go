@@ -225,4 +225,5 @@ type inputReply struct {
 // Reply texts.
 const (
 	msgNotController = "another viewer controls this device"
+	msgViewOnly      = "this token is view-only"
 )

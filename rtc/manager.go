@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -29,12 +30,24 @@ type CreateRequest struct {
 	// DeviceID is the device to show: 1..128 of A-Z a-z 0-9 . _ : -.
 	DeviceID string
 	// UserID is the user the session counts against
-	// (Config.MaxSessionsPerUser): at most 256 printable bytes.
+	// (Config.MaxSessionsPerUser, within Token): 1..128 of A-Z a-z 0-9 .
+	// _ @ : - (media.CheckUserID).
 	UserID string
+	// Token names the API token of the caller (1..128 of A-Z a-z 0-9 . _
+	// @ : -), for Config.MaxSessionsPerToken, the per-user bound (which
+	// counts each (Token, UserID) apart) and the logs; "" when
+	// authentication is off: the per-token bound then does not apply.
+	Token string
+	// ViewOnly makes a session that only watches: its input and "control"
+	// messages are refused with an error reply.
+	ViewOnly bool
 	// Offer is the client's SDP offer: raw SDP, or the JSON of an
 	// RTCSessionDescription.
 	Offer string
 }
+
+// tokenPattern is what CreateRequest.Token may hold.
+var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,128}$`)
 
 // Manager creates, finds and ends sessions. Its session map is sharded;
 // a sweep every Config.SweepInterval closes sessions that never
@@ -52,8 +65,9 @@ type Manager struct {
 
 	shards []*shard
 
-	usersMu sync.Mutex
-	users   map[string]int
+	// admitted counts the sessions against the bounds of Config, from
+	// before the device is joined until the session has closed.
+	admitted admissions
 
 	// totals holds each device's session counters (see Totals). An entry
 	// is made when a device's first session registers and is kept for the
@@ -93,8 +107,10 @@ func NewManager(cfg Config, p Provider) (*Manager, error) {
 	}
 	m := &Manager{
 		cfg: cfg, provider: p, log: cfg.Log, logs: pionLogs{cfg.Log},
-		seed:   maphash.MakeSeed(),
-		users:  map[string]int{},
+		seed: maphash.MakeSeed(),
+		admitted: admissions{
+			devices: map[string]int{}, tokens: map[string]int{}, users: map[principal]int{},
+		},
 		totals: map[string]*deviceTotals{},
 		kickCh: make(chan struct{}, 1),
 	}
@@ -117,15 +133,27 @@ func (m *Manager) settingEngine() error {
 	cfg := m.cfg
 	se := webrtc.SettingEngine{LoggerFactory: m.logs}
 	se.SetSCTPMaxMessageSize(sctpMaxMessage)
+	// No multicast DNS: no socket on port 5353 per session, no ".local"
+	// candidates. A client's ".local" candidates are not resolved; its
+	// checks reach the server's candidates and make peer-reflexive ones.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	if cfg.ICEUDPMuxPort > 0 {
-		mux, err := ice.NewMultiUDPMuxFromPort(cfg.ICEUDPMuxPort, ice.UDPMuxFromPortWithLogger(m.logs.NewLogger("udpmux")))
+		opts := append([]ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithLogger(m.logs.NewLogger("udpmux"))}, cfg.udpMuxOptions...)
+		mux, err := ice.NewMultiUDPMuxFromPort(cfg.ICEUDPMuxPort, opts...)
 		if err != nil {
 			return fmt.Errorf("rtc: ICE UDP mux on port %d: %w", cfg.ICEUDPMuxPort, err)
 		}
 		m.closers = append(m.closers, mux)
 		se.SetICEUDPMux(mux)
-	} else if err := se.SetEphemeralUDPPortRange(cfg.ICEPortMin, cfg.ICEPortMax); err != nil {
-		return fmt.Errorf("rtc: ICE port range: %w", err)
+	}
+	// With the mux, host candidates are all on its port; the range still
+	// bounds the sockets of server-reflexive candidates (STUN), which
+	// Pion gathers apart from the mux (on any port, without a range).
+	if cfg.ICEUDPMuxPort == 0 || (cfg.ICEPortMin > 0 && cfg.ICEPortMax >= cfg.ICEPortMin) {
+		if err := se.SetEphemeralUDPPortRange(cfg.ICEPortMin, cfg.ICEPortMax); err != nil {
+			return fmt.Errorf("rtc: ICE port range: %w", err)
+		}
 	}
 	if cfg.ICETCP {
 		l, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.ICETCPPort)))
@@ -160,13 +188,18 @@ func (m *Manager) closeMuxes() {
 	m.closers = nil
 }
 
-// Create validates the offer, then joins the device, builds the peer
-// connection and answers. The answer is SDP and holds every server
-// candidate (it waits for ICE gathering); the client may trickle its own.
-// Every failure after the device was joined closes the peer connection
-// and leaves the device. Errors: ErrBadRequest,
-// ErrBadOffer (before anything is allocated), ErrTooManySessions, the
-// provider's (ErrUnknownDevice), ErrCodecUnsupported, ErrClosed.
+// Create validates the request and the offer, counts the session
+// against the limits, then joins the device, builds the peer connection
+// and answers. The answer is SDP and holds every server candidate (it
+// waits for ICE gathering); the client may trickle its own. Nothing is
+// allocated and the provider is not called before the request, the offer
+// (ValidateOffer) and the limits passed. Every failure after the device
+// was joined closes the peer connection and leaves the device. Errors:
+// ErrBadRequest and ErrBadOffer (400); ErrCodecUnsupported (406) for an
+// offer with neither H.264 (packetization mode 1) nor VP8, or without the
+// device's codec; *LimitError (503; 429 for the per-user bound, matching
+// ErrTooManySessions); the provider's (ErrUnknownDevice); ErrUnavailable
+// (503) when no ICE candidate could be gathered; ErrClosed.
 func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Session, string, error) {
 	if err := media.CheckDeviceID(req.DeviceID); err != nil {
 		return nil, "", fmt.Errorf("%w: %w", ErrBadRequest, err)
@@ -174,9 +207,16 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Session, stri
 	if err := media.CheckUserID(req.UserID); err != nil {
 		return nil, "", fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
+	if req.Token != "" && !tokenPattern.MatchString(req.Token) {
+		return nil, "", fmt.Errorf("%w: token name %s (want 1 to 128 of A-Z a-z 0-9 . _ @ : -)", ErrBadRequest, quote(req.Token))
+	}
 	o, err := parseOffer(req.Offer)
 	if err != nil {
 		return nil, "", err
+	}
+	codecs := o.codecs()
+	if len(codecs) == 0 {
+		return nil, "", fmt.Errorf("%w: the offer's video takes neither H.264 (packetization mode 1) nor VP8", ErrCodecUnsupported)
 	}
 	m.mu.Lock()
 	if m.closed {
@@ -192,13 +232,14 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Session, stri
 	defer cancel()
 	defer context.AfterFunc(m.ctx, cancel)()
 
-	if !m.reserve(req.UserID) {
-		return nil, "", fmt.Errorf("%w (%d)", ErrTooManySessions, m.cfg.MaxSessionsPerUser)
+	release, err := m.admit(req)
+	if err != nil {
+		return nil, "", err
 	}
 	id := rand.Text()
-	feed, err := m.provider.Join(ctx, JoinRequest{DeviceID: req.DeviceID, ViewerID: id, Codecs: o.codecs()})
+	feed, err := m.provider.Join(ctx, JoinRequest{DeviceID: req.DeviceID, ViewerID: id, Codecs: codecs})
 	if err != nil {
-		m.unreserve(req.UserID)
+		release()
 		if m.ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			err = ErrClosed // Close cancelled the wait
 		}
@@ -208,17 +249,24 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Session, stri
 	choice, err := chooseCodec(o, f.Codec, f.ProfileLevelID)
 	if err != nil {
 		feed.Close()
-		m.unreserve(req.UserID)
+		release()
 		return nil, "", err
 	}
 	s := &Session{
-		m: m, id: id, deviceID: req.DeviceID, userID: req.UserID,
+		m: m, id: id, deviceID: req.DeviceID, userID: req.UserID, token: req.Token, viewOnly: req.ViewOnly,
 		createdAt: time.Now(), index: int(m.created.Add(1) - 1),
 		choice: choice, twcc: o.twcc, ufrags: o.ufrags,
-		feed: feed, unjoin: func() { m.unreserve(req.UserID) },
+		feed: feed, unjoin: release,
 		done: make(chan struct{}),
 	}
-	s.log = m.log.With("session", s.id, "device", s.deviceID, "user", s.userID)
+	attrs := []any{"session", s.id, "device", s.deviceID, "user", s.userID}
+	if req.Token != "" {
+		attrs = append(attrs, "token", req.Token)
+	}
+	if req.ViewOnly {
+		attrs = append(attrs, "viewOnly", true)
+	}
+	s.log = m.log.With(attrs...)
 	s.ctx, s.cancel = context.WithCancel(m.ctx)
 	s.pcState.Store(int32(webrtc.PeerConnectionStateNew))
 	s.iceState.Store(int32(webrtc.ICEConnectionStateNew))
@@ -305,7 +353,22 @@ func (m *Manager) connect(ctx context.Context, s *Session, o *offer) (string, er
 	if err := checkAnswer(local.SDP, s.choice); err != nil {
 		return "", err
 	}
+	if !hasCandidate(local.SDP) {
+		why := m.cfg.noCandidate()
+		s.log.Warn("rtc: refusing the session: " + why)
+		return "", fmt.Errorf("%w: %s", ErrUnavailable, why)
+	}
 	return local.SDP, nil
+}
+
+// hasCandidate reports whether an SDP holds a candidate line.
+func hasCandidate(sdp string) bool {
+	for line := range strings.Lines(sdp) {
+		if strings.HasPrefix(line, "a=candidate:") {
+			return true
+		}
+	}
+	return false
 }
 
 // checkAnswer makes sure the answer accepted video in the chosen format.
@@ -448,22 +511,64 @@ func (m *Manager) AddSDPFragment(id, frag string) error {
 	return nil
 }
 
-// reserve counts a session against its user, if the limit allows.
-func (m *Manager) reserve(user string) bool {
-	m.usersMu.Lock()
-	defer m.usersMu.Unlock()
-	if m.users[user] >= m.cfg.MaxSessionsPerUser {
-		return false
-	}
-	m.users[user]++
-	return true
+// principal is who a session counts against for the per-user bound: a
+// user ID within a token.
+type principal struct{ token, user string }
+
+// admissions counts the sessions against Config's bounds.
+type admissions struct {
+	mu      sync.Mutex
+	total   int
+	devices map[string]int
+	tokens  map[string]int // only requests with a token
+	users   map[principal]int
 }
 
-func (m *Manager) unreserve(user string) {
-	m.usersMu.Lock()
-	defer m.usersMu.Unlock()
-	if m.users[user]--; m.users[user] <= 0 {
-		delete(m.users, user)
+// admit counts a session against every bound, or refuses it with a
+// *LimitError naming the first bound it would pass, the narrowest first
+// (user, token, device, service). The count holds until release, which
+// may be called more than once.
+func (m *Manager) admit(req CreateRequest) (release func(), err error) {
+	a := &m.admitted
+	c := m.cfg
+	who := principal{req.Token, req.UserID}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case a.users[who] >= c.MaxSessionsPerUser:
+		return nil, &LimitError{Limit: LimitSessionsPerUser, Max: c.MaxSessionsPerUser}
+	case req.Token != "" && c.MaxSessionsPerToken > 0 && a.tokens[req.Token] >= c.MaxSessionsPerToken:
+		return nil, &LimitError{Limit: LimitSessionsPerToken, Max: c.MaxSessionsPerToken}
+	case a.devices[req.DeviceID] >= c.MaxViewersPerDevice:
+		return nil, &LimitError{Limit: LimitViewersPerDevice, Max: c.MaxViewersPerDevice}
+	case a.total >= c.MaxSessions:
+		return nil, &LimitError{Limit: LimitSessions, Max: c.MaxSessions}
+	}
+	a.total++
+	a.devices[req.DeviceID]++
+	if req.Token != "" {
+		a.tokens[req.Token]++
+	}
+	a.users[who]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			a.total--
+			decrement(a.devices, req.DeviceID)
+			if req.Token != "" {
+				decrement(a.tokens, req.Token)
+			}
+			decrement(a.users, who)
+		})
+	}, nil
+}
+
+// decrement counts one less for k, and forgets k at 0.
+func decrement[K comparable](m map[K]int, k K) {
+	if m[k]--; m[k] <= 0 {
+		delete(m, k)
 	}
 }
 

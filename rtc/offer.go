@@ -46,9 +46,14 @@ type offerFormat struct {
 
 // ValidateOffer checks that s is an SDP offer, as raw SDP
 // (application/sdp, WHEP) or as the JSON of an RTCSessionDescription with
-// type "offer", that has a video m-line able to receive, ICE credentials, a
-// DTLS fingerprint and a mid for every m-line. It allocates nothing else;
-// Manager.Create runs it before anything else.
+// type "offer", that has a video m-line able to receive and, for every
+// m-line that is not rejected, a mid, ICE credentials (a=ice-ufrag of 4 to
+// 256 and a=ice-pwd of 22 to 256 ice-chars: A-Z a-z 0-9 + /) and a DTLS
+// fingerprint (a=fingerprint with sha-1, sha-224, sha-256, sha-384 or
+// sha-512 and its digest as colon-separated hex pairs), each at session
+// level or on the m-line; every one given must be well-formed. Its errors
+// wrap ErrBadOffer (a case of ErrBadRequest, 400) and name the problem. It
+// allocates nothing; Manager.Create runs it before anything else.
 func ValidateOffer(s string) error {
 	_, err := parseOffer(s)
 	return err
@@ -114,12 +119,23 @@ func parseOffer(s string) (*offer, error) {
 		return nil, fmt.Errorf("%w: %d m-lines (at most %d)", ErrBadOffer, len(d.MediaDescriptions), maxMediaSections)
 	}
 	o := &offer{sdp: text}
-	_, sessionFP := d.Attribute("fingerprint")
-	ufrag, sessionUfrag := d.Attribute("ice-ufrag")
+	// DTLS fingerprints and ICE credentials may be given at session
+	// level or on each m-line; every one given must be well-formed.
+	sessionFP, err := checkFingerprints(d.Attributes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: session level: %v", ErrBadOffer, err)
+	}
+	ufrag, sessionUfrag, err := iceCredential(d.Attributes, "ice-ufrag", minICEUfrag)
+	if err != nil {
+		return nil, fmt.Errorf("%w: session level: %v", ErrBadOffer, err)
+	}
 	if sessionUfrag {
 		o.ufrags = append(o.ufrags, ufrag)
 	}
-	_, sessionPwd := d.Attribute("ice-pwd")
+	_, sessionPwd, err := iceCredential(d.Attributes, "ice-pwd", minICEPwd)
+	if err != nil {
+		return nil, fmt.Errorf("%w: session level: %v", ErrBadOffer, err)
+	}
 	sessionDir := direction(d.Attributes)
 	found := false
 	for i, m := range d.MediaDescriptions {
@@ -132,13 +148,26 @@ func parseOffer(s string) (*offer, error) {
 		if m.MediaName.Port.Value == 0 {
 			continue // rejected section
 		}
-		if _, ok := m.Attribute("fingerprint"); !ok && !sessionFP {
-			return nil, fmt.Errorf("%w: m-line %d has no DTLS fingerprint", ErrBadOffer, i)
+		fp, err := checkFingerprints(m.Attributes)
+		if err != nil {
+			return nil, fmt.Errorf("%w: m-line %d: %v", ErrBadOffer, i, err)
 		}
-		mufrag, hasUfrag := m.Attribute("ice-ufrag")
-		_, pwd := m.Attribute("ice-pwd")
-		if !(hasUfrag || sessionUfrag) || !(pwd || sessionPwd) {
-			return nil, fmt.Errorf("%w: m-line %d has no ICE credentials", ErrBadOffer, i)
+		if !fp && !sessionFP {
+			return nil, fmt.Errorf("%w: m-line %d has no DTLS fingerprint (a=fingerprint)", ErrBadOffer, i)
+		}
+		mufrag, hasUfrag, err := iceCredential(m.Attributes, "ice-ufrag", minICEUfrag)
+		if err != nil {
+			return nil, fmt.Errorf("%w: m-line %d: %v", ErrBadOffer, i, err)
+		}
+		_, hasPwd, err := iceCredential(m.Attributes, "ice-pwd", minICEPwd)
+		if err != nil {
+			return nil, fmt.Errorf("%w: m-line %d: %v", ErrBadOffer, i, err)
+		}
+		if !hasUfrag && !sessionUfrag {
+			return nil, fmt.Errorf("%w: m-line %d has no ICE username fragment (a=ice-ufrag)", ErrBadOffer, i)
+		}
+		if !hasPwd && !sessionPwd {
+			return nil, fmt.Errorf("%w: m-line %d has no ICE password (a=ice-pwd)", ErrBadOffer, i)
 		}
 		if hasUfrag && !slices.Contains(o.ufrags, mufrag) {
 			o.ufrags = append(o.ufrags, mufrag)
@@ -166,6 +195,96 @@ func parseOffer(s string) (*offer, error) {
 	}
 	return o, nil
 }
+
+// Lengths of ICE credentials (RFC 8839, section 5.4), in ice-chars.
+const (
+	minICEUfrag = 4
+	minICEPwd   = 22
+	maxICECred  = 256
+)
+
+// fingerprintSizes are the hash functions a DTLS fingerprint may use
+// (RFC 8122; Pion's), with their digests' sizes in bytes.
+var fingerprintSizes = map[string]int{
+	"sha-1": 20, "sha-224": 28, "sha-256": 32, "sha-384": 48, "sha-512": 64,
+}
+
+// checkFingerprints checks every a=fingerprint among attrs: a known hash
+// function, one space, and the digest as colon-separated pairs of hex
+// digits, as many as the hash has bytes. It reports whether there was one.
+func checkFingerprints(attrs []sdp.Attribute) (bool, error) {
+	found := false
+	for _, a := range attrs {
+		if a.Key != "fingerprint" {
+			continue
+		}
+		found = true
+		if err := checkFingerprint(a.Value); err != nil {
+			return true, err
+		}
+	}
+	return found, nil
+}
+
+// checkFingerprint checks one fingerprint attribute's value.
+func checkFingerprint(v string) error {
+	hash, digest, ok := strings.Cut(v, " ")
+	if !ok || hash == "" || digest == "" {
+		return fmt.Errorf("DTLS fingerprint %s: want a hash function, a space and the digest", quote(v))
+	}
+	n, ok := fingerprintSizes[strings.ToLower(hash)]
+	if !ok {
+		return fmt.Errorf("DTLS fingerprint %s: unknown hash function (want sha-1, sha-224, sha-256, sha-384 or sha-512)", quote(v))
+	}
+	if len(digest) != 3*n-1 {
+		return fmt.Errorf("DTLS fingerprint %s: want %d bytes as colon-separated hex pairs for %s", quote(v), n, hash)
+	}
+	for i := range len(digest) {
+		c := digest[i]
+		if i%3 == 2 {
+			if c != ':' {
+				return fmt.Errorf("DTLS fingerprint %s: want colon-separated hex pairs", quote(v))
+			}
+			continue
+		}
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return fmt.Errorf("DTLS fingerprint %s: %q is not a hex digit", quote(v), c)
+		}
+	}
+	return nil
+}
+
+// iceCredential checks every attribute key (ice-ufrag or ice-pwd) among
+// attrs: minLen..256 ice-chars (ALPHA, DIGIT, "+", "/"). It returns the
+// first value and whether there was one.
+func iceCredential(attrs []sdp.Attribute, key string, minLen int) (string, bool, error) {
+	value, found := "", false
+	for _, a := range attrs {
+		if a.Key != key {
+			continue
+		}
+		if len(a.Value) < minLen || len(a.Value) > maxICECred {
+			return "", true, fmt.Errorf("a=%s %s: want %d to %d characters", key, quote(a.Value), minLen, maxICECred)
+		}
+		for i := range len(a.Value) {
+			if !isICEChar(a.Value[i]) {
+				return "", true, fmt.Errorf("a=%s %s: %q is not an ice-char (A-Z a-z 0-9 + /)", key, quote(a.Value), a.Value[i])
+			}
+		}
+		if !found {
+			value, found = a.Value, true
+		}
+	}
+	return value, found, nil
+}
+
+// isICEChar reports whether c is an ice-char: ALPHA / DIGIT / "+" / "/".
+func isICEChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '+' || c == '/'
+}
+
+// quote quotes an offer's value, shortened, for an error message.
+func quote(s string) string { return strconv.Quote(truncate(s, 64)) }
 
 // direction returns the direction attribute among attrs, or "".
 func direction(attrs []sdp.Attribute) string {

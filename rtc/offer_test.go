@@ -2,6 +2,7 @@ package rtc
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -91,24 +92,71 @@ func TestValidateOffer(t *testing.T) {
 		t.Errorf("Chrome's offer as JSON: %v", err)
 	}
 	for name, bad := range map[string]string{
-		"empty":        "",
-		"garbage":      "hello",
-		"answer JSON":  `{"type":"answer","sdp":` + jsonString(chromeOffer) + `}`,
-		"bad JSON":     `{"type":`,
-		"no video":     strings.Replace(chromeOffer, "m=video", "m=audio", 1),
-		"sendonly":     strings.Replace(chromeOffer, "a=recvonly", "a=sendonly", 1),
-		"rejected":     strings.Replace(chromeOffer, "m=video 9", "m=video 0", 1),
-		"no mid":       strings.Replace(chromeOffer, "a=mid:0\r\n", "", 1),
-		"no ufrag":     strings.ReplaceAll(chromeOffer, "a=ice-ufrag:Kq8B\r\n", ""),
-		"no print":     strings.ReplaceAll(chromeOffer, "a=fingerprint:", "a=fingerprinz:"),
-		"huge":         chromeOffer + strings.Repeat("a=x\r\n", maxOfferBytes/5),
-		"no m-line":    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n",
-		"many m-lines": chromeOffer + strings.Repeat("m=audio 0 UDP/TLS/RTP/SAVPF 0\r\na=mid:x\r\n", maxMediaSections),
+		"empty":             "",
+		"garbage":           "hello",
+		"answer JSON":       `{"type":"answer","sdp":` + jsonString(chromeOffer) + `}`,
+		"bad JSON":          `{"type":`,
+		"no video":          strings.Replace(chromeOffer, "m=video", "m=audio", 1),
+		"sendonly":          strings.Replace(chromeOffer, "a=recvonly", "a=sendonly", 1),
+		"rejected":          strings.Replace(chromeOffer, "m=video 9", "m=video 0", 1),
+		"no mid":            strings.Replace(chromeOffer, "a=mid:0\r\n", "", 1),
+		"no ufrag":          strings.ReplaceAll(chromeOffer, "a=ice-ufrag:Kq8B\r\n", ""),
+		"no print":          strings.ReplaceAll(chromeOffer, "a=fingerprint:", "a=fingerprinz:"),
+		"huge":              chromeOffer + strings.Repeat("a=x\r\n", maxOfferBytes/5),
+		"no m-line":         "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n",
+		"many m-lines":      chromeOffer + strings.Repeat("m=audio 0 UDP/TLS/RTP/SAVPF 0\r\na=mid:x\r\n", maxMediaSections),
+		"no pwd":            strings.ReplaceAll(chromeOffer, "a=ice-pwd:mWLN0v4PzQ3Jqv2VYp1u2cY5\r\n", ""),
+		"one pwd":           strings.Replace(chromeOffer, "a=ice-pwd:mWLN0v4PzQ3Jqv2VYp1u2cY5\r\n", "", 1),
+		"short pwd":         strings.ReplaceAll(chromeOffer, "ice-pwd:mWLN0v4PzQ3Jqv2VYp1u2cY5", "ice-pwd:mWLN0v4PzQ3Jqv2VYp1u2"),
+		"long pwd":          strings.ReplaceAll(chromeOffer, "ice-pwd:mWLN0v4PzQ3Jqv2VYp1u2cY5", "ice-pwd:"+strings.Repeat("a", 257)),
+		"pwd char":          strings.ReplaceAll(chromeOffer, "ice-pwd:mWLN0v4PzQ3Jqv2VYp1u2cY5", "ice-pwd:mWLN0v4PzQ3Jqv2VYp1u2cY5-"),
+		"empty ufrag":       strings.ReplaceAll(chromeOffer, "a=ice-ufrag:Kq8B", "a=ice-ufrag:"),
+		"short ufrag":       strings.ReplaceAll(chromeOffer, "a=ice-ufrag:Kq8B", "a=ice-ufrag:Kq8"),
+		"ufrag space":       strings.ReplaceAll(chromeOffer, "a=ice-ufrag:Kq8B", "a=ice-ufrag:Kq8B x"),
+		"ufrag char":        strings.ReplaceAll(chromeOffer, "a=ice-ufrag:Kq8B", "a=ice-ufrag:Kq8B;"),
+		"bad session ufrag": strings.Replace(chromeOffer, "t=0 0\r\n", "t=0 0\r\na=ice-ufrag:!!!!\r\n", 1),
+		"print md5":         strings.ReplaceAll(chromeOffer, "sha-256 8B:AB", "md5 8B:AB"),
+		"print sha-1 size":  strings.ReplaceAll(chromeOffer, "sha-256 8B:AB", "sha-1 8B:AB"),
+		"print short":       strings.ReplaceAll(chromeOffer, ":8D:9E\r\n", ":8D\r\n"),
+		"print long":        strings.ReplaceAll(chromeOffer, ":8D:9E\r\n", ":8D:9E:00\r\n"),
+		"print not hex":     strings.ReplaceAll(chromeOffer, "sha-256 8B:AB", "sha-256 8G:AB"),
+		"print dashes":      strings.ReplaceAll(chromeOffer, "sha-256 8B:AB", "sha-256 8B-AB"),
+		"print no digest":   strings.ReplaceAll(chromeOffer, "a=fingerprint:sha-256 8B", "a=fingerprint:sha-256\r\nx=8B"),
+		"print two spaces":  strings.ReplaceAll(chromeOffer, "sha-256 8B:AB", "sha-256  8B:AB"),
+		"one bad print":     strings.Replace(chromeOffer, "sha-256 8B:AB", "sha-256 8B:XY", 1),
+		"bad session print": strings.Replace(chromeOffer, "t=0 0\r\n", "t=0 0\r\na=fingerprint:sha-256 00\r\n", 1),
 	} {
 		err := ValidateOffer(bad)
-		if !errors.Is(err, ErrBadOffer) || StatusCode(err) != http.StatusBadRequest {
+		if !errors.Is(err, ErrBadOffer) || !errors.Is(err, ErrBadRequest) || StatusCode(err) != http.StatusBadRequest {
 			t.Errorf("%s: %v, want ErrBadOffer", name, err)
 		}
+	}
+	// Credentials and fingerprints may be at session level, in any case
+	// and with any of the hash functions.
+	atSessionLevel := func(hash, pair string, n int) string {
+		return strings.Replace(strings.NewReplacer(
+			"a=ice-ufrag:Kq8B\r\n", "",
+			"a=ice-pwd:mWLN0v4PzQ3Jqv2VYp1u2cY5\r\n", "",
+			"a=fingerprint:sha-256 8B:AB:1E:49:5A:9C:C8:1C:69:6C:0D:1F:63:B4:D8:1C:5D:04:3B:3F:4A:0F:75:0E:1D:2E:3A:4F:6B:7C:8D:9E\r\n", "",
+		).Replace(chromeOffer), "t=0 0\r\n", "t=0 0\r\n"+
+			"a=ice-ufrag:a+/9\r\na=ice-pwd:"+strings.Repeat("Z", 22)+"\r\n"+
+			"a=fingerprint:"+hash+" "+strings.TrimSuffix(strings.Repeat(pair+":", n), ":")+"\r\n", 1)
+	}
+	sessionLevel := atSessionLevel("SHA-1", "ab", 20)
+	good := map[string]string{
+		"session level": sessionLevel,
+		"sha-512":       atSessionLevel("sha-512", "0F", 64),
+		"sha-384":       atSessionLevel("sha-384", "0f", 48),
+		"sha-224":       atSessionLevel("sha-224", "99", 28),
+		"longest creds": strings.ReplaceAll(strings.ReplaceAll(chromeOffer, "ice-ufrag:Kq8B", "ice-ufrag:"+strings.Repeat("u", 256)), "ice-pwd:mWLN0v4PzQ3Jqv2VYp1u2cY5", "ice-pwd:"+strings.Repeat("p", 256)),
+	}
+	for name, o := range good {
+		if err := ValidateOffer(o); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if o, err := parseOffer(sessionLevel); err != nil || !slices.Equal(o.ufrags, []string{"a+/9"}) {
+		t.Errorf("session-level ufrag: %v", err)
 	}
 }
 
@@ -241,7 +289,17 @@ func TestStatusCode(t *testing.T) {
 		ErrTooManySessions:  429,
 		ErrCodecUnsupported: 406,
 		ErrClosed:           503,
+		ErrUnavailable:      503,
+		ErrLimit:            503,
+		ErrBadRequest:       400,
+		ErrBadCandidate:     400,
 		errors.New("other"): 500,
+		&LimitError{Limit: LimitSessions, Max: 1000}:                        503,
+		&LimitError{Limit: LimitViewersPerDevice, Max: 200}:                 503,
+		&LimitError{Limit: LimitSessionsPerToken, Max: 5}:                   503,
+		&LimitError{Limit: LimitSessionsPerUser, Max: 5}:                    429,
+		fmt.Errorf("%w: no ICE candidate", ErrUnavailable):                  503,
+		fmt.Errorf("create: %w", &LimitError{Limit: LimitSessions, Max: 1}): 503,
 	} {
 		if got := StatusCode(err); got != want {
 			t.Errorf("StatusCode(%v) = %d, want %d", err, got, want)
@@ -250,6 +308,20 @@ func TestStatusCode(t *testing.T) {
 	wrapped := errors.Join(errors.New("context"), ErrUnknownDevice)
 	if StatusCode(wrapped) != 404 || !errors.Is(wrapped, ErrUnknownDevice) {
 		t.Error("a wrapped error lost its status")
+	}
+	if msg := (&LimitError{Limit: LimitSessions, Max: 1000}).Error(); msg != "MAX_SESSIONS (1000) reached: the service takes no more sessions now" {
+		t.Errorf("message %q", msg)
+	}
+	perUser := fmt.Errorf("wrapped: %w", &LimitError{Limit: LimitSessionsPerUser, Max: 5})
+	if !errors.Is(perUser, ErrTooManySessions) || !errors.Is(perUser, ErrLimit) {
+		t.Error("a per-user LimitError does not match ErrTooManySessions and ErrLimit")
+	}
+	if errors.Is(&LimitError{Limit: LimitSessions, Max: 1}, ErrTooManySessions) || errors.Is(ErrLimit, ErrUnavailable) {
+		t.Error("an error matches a sentinel it is not")
+	}
+	bad := fmt.Errorf("%w: detail", ErrBadOffer)
+	if !errors.Is(bad, ErrBadRequest) || !errors.Is(ErrBadCandidate, ErrBadRequest) || errors.Is(ErrBadRequest, ErrBadOffer) || errors.Is(ErrBadOffer, ErrBadCandidate) {
+		t.Error("ErrBadOffer and ErrBadCandidate should be, and only be, cases of ErrBadRequest")
 	}
 }
 

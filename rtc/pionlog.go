@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/pion/logging"
 )
 
 // pionLogs routes Pion's logs to slog: its debug and info lines at debug
-// level (Pion's info is chatty), trace lines nowhere, warnings and errors as such, each
-// with the Pion scope under the key "pion".
+// level (Pion's info is chatty), trace lines nowhere, warnings and errors
+// as such (but the expected ones at debug level), each with the Pion
+// scope under the key "pion".
 type pionLogs struct{ log *slog.Logger }
 
 var _ logging.LoggerFactory = pionLogs{}
@@ -37,6 +39,24 @@ func (l pionLogger) Debugf(format string, args ...any) { l.logf(slog.LevelDebug,
 func (l pionLogger) Info(msg string)                   { l.logf(slog.LevelDebug, "%s", msg) }
 func (l pionLogger) Infof(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
 func (l pionLogger) Warn(msg string)                   { l.logf(slog.LevelWarn, "%s", msg) }
-func (l pionLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelWarn, format, args...) }
+func (l pionLogger) Warnf(format string, args ...any)  { l.logf(warnLevel(format), format, args...) }
 func (l pionLogger) Error(msg string)                  { l.logf(slog.LevelError, "%s", msg) }
 func (l pionLogger) Errorf(format string, args ...any) { l.logf(slog.LevelError, format, args...) }
+
+// expectedWarnings are the formats of Pion warnings that are the
+// service's choice, not a problem: with multicast DNS off, a browser's
+// ".local" host candidates are dropped (its checks still reach the
+// server's candidates).
+var expectedWarnings = []string{
+	"Remote mDNS candidate added, but mDNS is disabled",
+}
+
+// warnLevel is the level of a Pion warning: debug for an expected one.
+func warnLevel(format string) slog.Level {
+	for _, w := range expectedWarnings {
+		if strings.HasPrefix(format, w) {
+			return slog.LevelDebug
+		}
+	}
+	return slog.LevelWarn
+}

@@ -38,6 +38,8 @@ type Session struct {
 	id        string
 	deviceID  string
 	userID    string
+	token     string // the caller's token name; "" without authentication
+	viewOnly  bool
 	createdAt time.Time
 	index     int
 	choice    codecChoice
@@ -46,7 +48,7 @@ type Session struct {
 	log       *slog.Logger
 
 	feed   Feed
-	unjoin func() // gives the user's slot back
+	unjoin func() // gives the session's admission back (Manager.admit)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -76,6 +78,7 @@ type Session struct {
 	nackPackets, nacks           atomic.Uint64
 	plis, firs                   atomic.Uint64
 	inputs, inputErrors, reports atomic.Uint64
+	takeovers                    atomic.Uint64 // "control" messages granted
 	repliesDropped               atomic.Uint64
 }
 
@@ -87,6 +90,13 @@ func (s *Session) DeviceID() string { return s.deviceID }
 
 // UserID is the user the session belongs to.
 func (s *Session) UserID() string { return s.userID }
+
+// Token is the name of the API token that created the session ("" without
+// authentication).
+func (s *Session) Token() string { return s.token }
+
+// ViewOnly reports whether the session only watches: its input is refused.
+func (s *Session) ViewOnly() bool { return s.viewOnly }
 
 // Codec is the codec the session sends.
 func (s *Session) Codec() media.Codec { return s.choice.codec }
@@ -211,7 +221,8 @@ func (s *Session) onDataChannel(dc *webrtc.DataChannel) {
 }
 
 // handleInput validates one input message and acts on it. Every rejected
-// message gets an error reply.
+// message gets an error reply; a view-only session's input and "control"
+// are refused (and counted as input errors).
 func (s *Session) handleInput(dc *webrtc.DataChannel, data []byte) {
 	msg, err := ParseInputMessage(data)
 	if err != nil {
@@ -219,11 +230,18 @@ func (s *Session) handleInput(dc *webrtc.DataChannel, data []byte) {
 		s.reply(dc, inputReply{Type: "error", Message: truncate(err.Error(), 200)})
 		return
 	}
+	if s.viewOnly && (msg.Type == InputControl || msg.IsGesture()) {
+		s.inputErrors.Add(1)
+		s.reply(dc, inputReply{Type: "error", Message: msgViewOnly})
+		return
+	}
 	switch msg.Type {
 	case InputControl:
 		prev := s.feed.TakeControl()
+		s.takeovers.Add(1)
 		s.reply(dc, inputReply{Type: "control", State: "granted"})
 		if prev != "" && prev != s.id {
+			s.log.Info("rtc: control taken over", "from", prev)
 			if p, ok := s.m.session(prev); ok {
 				p.replyControl("revoked")
 			}
@@ -334,7 +352,8 @@ func (s *Session) close() {
 			s.unjoin()
 		}
 		close(s.done)
-		s.log.Info("rtc: session closed")
+		s.log.Info("rtc: session closed", "inputs", s.inputs.Load(), "inputErrors", s.inputErrors.Load(),
+			"controlTakeovers", s.takeovers.Load())
 	})
 	<-s.done
 }
@@ -375,9 +394,14 @@ func (s *Session) estimate(now time.Time) (int, bool) {
 
 // SessionInfo describes a session for the API.
 type SessionInfo struct {
-	ID        string      `json:"id"`
-	DeviceID  string      `json:"deviceId"`
-	UserID    string      `json:"userId"`
+	ID       string `json:"id"`
+	DeviceID string `json:"deviceId"`
+	UserID   string `json:"userId"`
+	// Token names the API token that created the session (none without
+	// authentication); ViewOnly is set for a session whose input is
+	// refused.
+	Token     string      `json:"token,omitempty"`
+	ViewOnly  bool        `json:"viewOnly,omitempty"`
 	CreatedAt time.Time   `json:"createdAt"`
 	State     string      `json:"state"`    // peer connection state
 	ICEState  string      `json:"iceState"` // ICE connection state
@@ -413,6 +437,9 @@ type SessionStats struct {
 	Inputs        uint64 `json:"inputs"`
 	InputErrors   uint64 `json:"inputErrors"`
 	Reports       uint64 `json:"reports"`
+	// ControlTakeovers counts the "control" messages granted: the times
+	// the viewer took control of its device.
+	ControlTakeovers uint64 `json:"controlTakeovers"`
 	// RungSwitches counts the viewer's moves between quality rungs.
 	RungSwitches uint64 `json:"rungSwitches"`
 }
@@ -429,7 +456,7 @@ func (s *Session) Info() SessionInfo {
 	}
 	return SessionInfo{
 		Rung: rung,
-		ID:   s.id, DeviceID: s.deviceID, UserID: s.userID, CreatedAt: s.createdAt,
+		ID:   s.id, DeviceID: s.deviceID, UserID: s.userID, Token: s.token, ViewOnly: s.viewOnly, CreatedAt: s.createdAt,
 		State:          webrtc.PeerConnectionState(s.pcState.Load()).String(),
 		ICEState:       webrtc.ICEConnectionState(s.iceState.Load()).String(),
 		Codec:          s.choice.codec,
@@ -452,7 +479,7 @@ func (s *Session) counters() SessionStats {
 		PLIs: s.plis.Load(), FIRs: s.firs.Load(),
 		FramesSent: vs.Sent, FramesDropped: vs.Dropped, Skips: vs.Skips,
 		Inputs: s.inputs.Load(), InputErrors: s.inputErrors.Load(), Reports: s.reports.Load(),
-		RungSwitches: vs.Switches,
+		ControlTakeovers: s.takeovers.Load(), RungSwitches: vs.Switches,
 	}
 }
 
@@ -471,4 +498,5 @@ func (st *SessionStats) add(o SessionStats) {
 	st.RungSwitches += o.RungSwitches
 	st.InputErrors += o.InputErrors
 	st.Reports += o.Reports
+	st.ControlTakeovers += o.ControlTakeovers
 }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudphone/media-service/adb"
@@ -36,10 +37,14 @@ type Options struct {
 	Listener net.Listener
 	// Version names the build in /health and the logs.
 	Version string
+	// Drain, when closed, starts the drain (drain.go): new sessions are
+	// refused, running ones kept for DRAIN_TIMEOUT at most, then Run
+	// returns. Nil: the one WithDrain put in Run's ctx, if any.
+	Drain <-chan struct{}
 }
 
-// Run runs the service until ctx ends, then stops every session and
-// device and returns.
+// Run runs the service until ctx ends, or until a drain (Options.Drain)
+// has ended, then stops every session and device and returns.
 func Run(ctx context.Context, o Options) error {
 	cfg, log, ln := o.Config, o.Log, o.Listener
 	native.SetLogger(log)
@@ -88,15 +93,6 @@ func Run(ctx context.Context, o Options) error {
 		return chain
 	}
 
-	wg.Go(func() { client.KeepConnected(ctx, log, cfg.ADBDevices, 0) })
-	wg.Go(func() {
-		client.Watch(ctx, log, 0, func(list []adb.DeviceInfo) {
-			for _, d := range list {
-				log.Info("device", "device", d.Serial, "state", d.State, "model", d.Model)
-			}
-		})
-	})
-
 	registry := device.NewRegistry(device.Config{
 		ADB:                 client,
 		Mode:                media.CaptureMode(cfg.CaptureMode),
@@ -115,11 +111,29 @@ func Run(ctx context.Context, o Options) error {
 		Log:                 log,
 	})
 	defer registry.Close() // after the manager has ended every session
+	// Devices: kept connected, watched; one that is back resumes capture
+	// at once (recovery.go).
+	wg.Go(func() { client.KeepConnected(ctx, log, cfg.ADBDevices, 0, deviceBack(log, registry)) })
+	var connected atomic.Int64 // devices listed in state "device", for metrics
+	watch := deviceWatch(log, registry)
+	wg.Go(func() {
+		client.Watch(ctx, log, 500*time.Millisecond, func(list []adb.DeviceInfo) {
+			n := 0
+			for _, d := range list {
+				if d.State == "device" {
+					n++
+				}
+			}
+			connected.Store(int64(n))
+			watch(list)
+		})
+	})
 	rcfg := rtc.Config{
 		ICEPortMin: uint16(cfg.ICEPortMin), ICEPortMax: uint16(cfg.ICEPortMax), ICEUDPMuxPort: cfg.ICEUDPMuxPort,
 		ICETCP: cfg.ICETCPPort > 0, ICETCPPort: cfg.ICETCPPort,
 		STUNURLs: cfg.STUNURLs, TURNURLs: cfg.TURNURLs, TURNUsername: cfg.TURNUsername, TURNPassword: cfg.TURNPassword,
 		NAT1To1IPs: cfg.NAT1To1IPs, Shards: cfg.SessionShards, MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+		MaxSessions: cfg.MaxSessions, MaxViewersPerDevice: cfg.MaxViewersPerDevice, MaxSessionsPerToken: cfg.MaxSessionsPerToken,
 		StartBitRate: cfg.VideoBitRate, MinBitRate: cfg.MinBitRate, MaxBitRate: cfg.MaxBitRate, Log: log,
 	}
 	e2e := metrics.NewE2ELatency()
@@ -138,21 +152,39 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("webrtc: %w", err)
 	}
 	defer manager.Close()
+	// The drain (drain.go): adm refuses new sessions once it starts; it
+	// ends serving (serveCtx) when no session is left or DRAIN_TIMEOUT
+	// passed, and then the deferred Closes end the sessions left cleanly.
+	adm := &admission{}
+	serveCtx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	wg.Go(func() {
+		runDrain(ctx, log, drainOf(ctx, o), cfg.DrainTimeout, adm, func() int { return len(manager.List()) }, stopServing)
+	})
 
 	res := metrics.NewResources()
 	wg.Go(func() {
 		(&metrics.GoroutineMonitor{Interval: cfg.GoroutineMonitorInterval, Gauge: res.Goroutines, Log: log}).Run(ctx)
 	})
 	wg.Go(func() { (&metrics.ResourceMonitor{Interval: cfg.ResourceMonitorInterval, R: res, Log: log}).Run(ctx) })
-	collector := metrics.NewCollector(metrics.Sources{Streams: registry.Stats, Broadcasters: registry.BroadcasterStats, Sessions: manager.List, Totals: manager.Totals})
+	collector := metrics.NewCollector(metrics.Sources{Streams: registry.Stats, Broadcasters: registry.BroadcasterStats, Sessions: manager.List, Totals: manager.Totals,
+		DevicesConnected: func() int { return int(connected.Load()) }})
 
+	proxies, err := api.ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
 	srv := api.New(api.Options{
-		Info:         api.Info{Version: o.Version, FFmpeg: native.FFmpegVersion()},
-		Tokens:       secrets(cfg.Tokens),
-		AuthDisabled: cfg.AuthDisabled,
-		CORSOrigins:  cfg.CORSAllowOrigins,
-		RateLimit:    cfg.RateLimit,
-		Log:          log,
+		Info:           api.Info{Version: o.Version, FFmpeg: native.FFmpegVersion()},
+		Tokens:         apiTokens(cfg.Tokens),
+		TrustedProxies: proxies,
+		MaxConnections: cfg.MaxConnections,
+		Ready:          adm.Ready, // /ready: 503 while draining
+		AuthDisabled:   cfg.AuthDisabled,
+		CORSOrigins:    cfg.CORSAllowOrigins,
+		RateLimit:      cfg.RateLimit,
+		Log:            log,
 	}, api.Deps{
 		Devices: func(ctx context.Context) ([]api.DeviceView, error) {
 			return devices(ctx, client, registry, cfg.CaptureMode)
@@ -163,10 +195,10 @@ func Run(ctx context.Context, o Options) error {
 				WorkerPool: registry.WorkerPoolStats(), Sessions: manager.List(), E2ELatency: e2e.Summary()}
 		},
 		Metrics:     append([]prometheus.Collector{collector, e2e.Collector()}, res.Collectors()...),
-		Sessions:    sessions{manager},
+		Sessions:    sessions{manager, adm}, // adm: no new session while draining
 		ErrorStatus: rtc.StatusCode,
 	})
-	return srv.Serve(ctx, ln)
+	return srv.Serve(serveCtx, ln)
 }
 
 // HWAccelEncoder returns the encoder of an accelerator that H264_HW_ACCEL
@@ -230,11 +262,20 @@ func devices(ctx context.Context, client *adb.Client, reg *device.Registry, mode
 	return out, nil
 }
 
-// sessions adapts rtc.Manager to the API.
-type sessions struct{ m *rtc.Manager }
+// sessions adapts rtc.Manager to the API; it refuses new sessions while
+// the service drains.
+type sessions struct {
+	m   *rtc.Manager
+	adm *admission
+}
 
-func (s sessions) Create(ctx context.Context, device, user, offer string) (string, string, error) {
-	sess, answer, err := s.m.Create(ctx, rtc.CreateRequest{DeviceID: device, UserID: user, Offer: offer})
+func (s sessions) Create(ctx context.Context, caller api.Caller, device, user, offer string) (string, string, error) {
+	if err := s.adm.Ready(); err != nil {
+		return "", "", err
+	}
+	// Limits key on the caller: its token, or with AUTH_DISABLED its
+	// address.
+	sess, answer, err := s.m.Create(ctx, rtc.CreateRequest{DeviceID: device, UserID: user, Token: principal(caller), ViewOnly: caller.ViewOnly, Offer: offer})
 	if err != nil {
 		return "", "", err
 	}
@@ -270,11 +311,23 @@ func (s sessions) AddCandidate(id, candidate string) error {
 	return s.m.AddCandidate(id, init)
 }
 
-// secrets returns the tokens' secrets.
-func secrets(tokens []config.Token) []string {
-	out := make([]string, 0, len(tokens))
+// principal names the caller for rtc's limits: its token's name, or its
+// address when authentication is off.
+func principal(c api.Caller) string {
+	if c.Token != "" {
+		return c.Token
+	}
+	if c.Addr.IsValid() {
+		return "addr-" + strings.ReplaceAll(c.Addr.String(), "%", "-")
+	}
+	return ""
+}
+
+// apiTokens converts the configured tokens for the API.
+func apiTokens(tokens []config.Token) []api.Token {
+	out := make([]api.Token, 0, len(tokens))
 	for _, t := range tokens {
-		out = append(out, t.Secret)
+		out = append(out, api.Token{Name: t.Name, Secret: t.Secret, ViewOnly: t.ViewOnly, Devices: t.Devices})
 	}
 	return out
 }

@@ -30,7 +30,9 @@ func TestRunServesTypedAPIAndStops(t *testing.T) {
 	testutil.Deadline(t, 2*time.Minute)
 	srv := adbtest.Start(t)
 	sim := simtest.Device(t, srv, devicesim.Options{Width: 120, Height: 160, Static: true})
-	env := map[string]string{"ADB_SERVER": srv.Addr(), "AUTH_DISABLED": "true", "LOG_LEVEL": "error"}
+	// ICE on a port range: the default mux port (the HTTP port's number,
+	// 30006) may be taken by whatever else runs on the machine.
+	env := map[string]string{"ADB_SERVER": srv.Addr(), "AUTH_DISABLED": "true", "LOG_LEVEL": "error", "ICE_UDP_MUX_PORT": "0"}
 	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)

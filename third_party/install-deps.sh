@@ -18,8 +18,9 @@ die() { log "error: $*"; exit 1; }
 build_pkgs=(gcc libc6-dev make pkg-config nasm xz-utils curl ca-certificates unzip git
 	libx264-dev libvpx-dev libva-dev libvpl-dev zlib1g-dev)
 # Test: the ffmpeg program (oracle and benchmark baseline), the real adb
-# server, and Chromium for the viewer page's end-to-end test.
-test_pkgs=(ffmpeg adb chromium)
+# server, Chromium for the viewer page's end-to-end test, and prometheus
+# for promtool, which checks and unit-tests the alert rules in deploy/.
+test_pkgs=(ffmpeg adb chromium prometheus)
 
 case "${1:-}" in
 build) pkgs=("${build_pkgs[@]}") ;;

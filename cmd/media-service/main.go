@@ -7,11 +7,39 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/cloudphone/media-service/service"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
+	ctx, stop := context.WithCancel(context.Background())
+	drain := make(chan struct{})
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	args := os.Args[1:]
+	serving := len(args) == 0 || args[0] == "serve"
+	go onSignals(signals, serving, drain, stop)
+	code := run(service.WithDrain(ctx, drain), args, os.Stdout, os.Stderr, os.LookupEnv)
+	signal.Stop(signals)
 	stop()
 	os.Exit(code)
+}
+
+// onSignals turns signals into the service's ways to stop. While serving,
+// the first SIGTERM starts the drain (closes drain): no new sessions, the
+// running ones kept for DRAIN_TIMEOUT, so that a rolling upgrade drops no
+// viewer; a second SIGTERM, or SIGINT, stops at once (stop ends run's
+// context). Any other command stops at once on either. The service logs
+// each step.
+func onSignals(signals <-chan os.Signal, serving bool, drain chan<- struct{}, stop func()) {
+	draining := false
+	for sig := range signals {
+		if serving && sig == syscall.SIGTERM && !draining {
+			draining = true
+			close(drain)
+			continue
+		}
+		stop()
+		return
+	}
 }

@@ -48,6 +48,12 @@ commands:
   version   print the version, the linked FFmpeg and its encoders
   encoders  probe each encoder by encoding a few frames; print which work,
             why the others do not, and the H.264 encoder H264_HW_ACCEL selects
+  config    print the effective configuration, each setting with its source
+            (default, .env or environment), secrets hidden; fail if invalid
+  config tokens
+            print the names of the configured API tokens, one per line
+  config get NAME
+            print one variable's effective value
   help      print this text
 
 Configuration comes from a .env file in the working directory and from the
@@ -59,6 +65,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd = args[0]
+	}
+	if cmd == "config" {
+		return configCommand(args[1:], stdout, stderr, lookup)
 	}
 	if len(args) > 1 {
 		fmt.Fprintf(stderr, "media-service: %s takes no arguments\n\n%s", cmd, usage)

@@ -21,6 +21,11 @@ import (
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "serve" {
+		if _, ok := os.LookupEnv("DRAIN_TIMEOUT"); !ok {
+			// SIGTERM drains; a test's cleanup SIGTERM stops at once
+			// unless the test sets DRAIN_TIMEOUT itself.
+			os.Setenv("DRAIN_TIMEOUT", "0s")
+		}
 		os.Args = []string{os.Args[0], "serve"}
 		main() // a child process that is the service; exits
 	}

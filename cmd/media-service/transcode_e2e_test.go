@@ -71,7 +71,9 @@ func TestProductionSettingsInChromium(t *testing.T) {
 	if codec != "video/H264" {
 		t.Fatalf("playing %s", codec)
 	}
-	if outs := deviceOutputs(t, base); len(outs) != 1 || outs[0] != "h264:pool:libx264" {
+	// Rung 0 first; on a loaded machine the viewer may also have moved to
+	// the half-size rung.
+	if outs := deviceOutputs(t, base); len(outs) == 0 || outs[0] != "h264:pool:libx264" {
 		t.Fatalf("outputs %v, want the pooled libx264 encode", outs)
 	}
 }
@@ -81,7 +83,9 @@ func TestProductionSettingsInChromium(t *testing.T) {
 // first gets a VP8 encoding made here, the second the device's own
 // stream.
 func TestVP8BrowserBesideH264(t *testing.T) {
-	base, sim, _ := startService(t, nil)
+	// One rung: on a loaded machine a viewer's estimate may move it to a
+	// lower rung, which is another test's business.
+	base, sim, _ := startService(t, map[string]string{"VIDEO_RUNGS": "1"})
 	_, h264 := watchInChromium(t, base, sim.Addr(), "")
 	_, vp8 := watchInChromium(t, base, sim.Addr(), "&codec=vp8")
 	if h264 != "video/H264" || vp8 != "video/VP8" {

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package api
+
+// openFileLimit is unknown off Unix.
+func openFileLimit() int { return 0 }

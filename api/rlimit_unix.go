@@ -1,0 +1,15 @@
+//go:build unix
+
+package api
+
+import "syscall"
+
+// openFileLimit is the process's soft limit on open files; 0 when
+// unknown.
+func openFileLimit() int {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil || l.Cur > 1<<30 {
+		return 0
+	}
+	return int(l.Cur)
+}
