@@ -57,13 +57,15 @@ test-nocgo: ## build and test without cgo (pass-through only)
 	CGO_ENABLED=0 go build ./...
 	CGO_ENABLED=0 go test -count=1 ./...
 
-bench: ## benchmarks side by side: libx264 in-process vs the ffmpeg program, framing, PNG decoders, input, pacing, recovery from a freeze
+bench: ## benchmarks side by side: libx264 in-process vs the ffmpeg program, framing, PNG decoders, input, pacing, recovery from a freeze, capacity, device return
 	@$(DEPS) test
 	$(WITH) go test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./native | tee bench.out
 	$(WITH) go test -run '^$$' -bench . -benchmem ./capture/annexb ./capture | tee -a bench.out
 	$(WITH) go test -run '^$$' -bench . -benchtime 200x ./encoder | tee -a bench.out
 	$(WITH) go test -run '^$$' -bench GlassToGlass -benchtime 1x ./cmd/media-service | tee -a bench.out
 	$(WITH) go test -run '^$$' -bench FreezeRecovery -benchtime 8x ./cmd/media-service | tee -a bench.out
+	$(WITH) go test -run '^$$' -bench Capacity -benchtime 1x ./cmd/media-service | tee -a bench.out
+	$(WITH) go test -run '^$$' -bench DeviceReturn ./service | tee -a bench.out
 	@go run ./internal/tools/benchtable < bench.out
 
 fmtcheck: ## fail if gofmt would change a file

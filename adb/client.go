@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os/exec"
 	"strconv"
@@ -27,6 +28,105 @@ const dialTimeout = 5 * time.Second
 type Client struct {
 	addr string
 	adb  *goadb.Adb
+
+	// What the loops that poll the server (Watch, KeepConnected) log of
+	// its outages: see serverDown.
+	server    outage
+	now       func() time.Time // nil: time.Now; tests set a fake clock
+	warnAfter time.Duration    // 0: ServerWarnAfter
+}
+
+// ServerWarnAfter is how long the adb server may stay unreachable before
+// Watch and KeepConnected warn. A server that is starting (the first
+// request starts a local one; a Redroid host's may start after the
+// service) or restarting is unreachable for a moment: that is logged once
+// at info level ("waiting for the adb server"), and only an outage that
+// lasts this long is warned of, once.
+const ServerWarnAfter = 10 * time.Second
+
+// outage follows one recurring failure that usually ends by itself: the
+// adb server unreachable, device tracking broken. It says when to log:
+// once at info level when it starts, once as a warning when it has lasted
+// the warning delay, and at its end. It is safe for concurrent use.
+type outage struct {
+	mu     sync.Mutex
+	since  time.Time // the first failure; zero while all is well
+	okAt   time.Time // the last success
+	warned bool
+}
+
+// fail records a failure of an attempt that started at started. first is
+// set for the outage's first failure, warn for the first one at least
+// after since it started (once per outage). A failure of an attempt
+// that started before the last success is stale: ignored.
+func (o *outage) fail(now, started time.Time, after time.Duration) (first, warn bool, lasted time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if started.Before(o.okAt) {
+		return false, false, 0
+	}
+	if o.since.IsZero() {
+		o.since, o.warned = now, false
+		first = true
+	}
+	lasted = now.Sub(o.since)
+	if !o.warned && lasted >= after {
+		o.warned, warn = true, true
+	}
+	return first, warn, lasted
+}
+
+// ok records a success. ended is set when it ends an outage, warned when
+// that outage was warned of.
+func (o *outage) ok(now time.Time) (ended, warned bool, lasted time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.okAt = now
+	if o.since.IsZero() {
+		return false, false, 0
+	}
+	ended, warned, lasted = true, o.warned, now.Sub(o.since)
+	o.since, o.warned = time.Time{}, false
+	return ended, warned, lasted
+}
+
+func (c *Client) clock() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
+}
+
+func (c *Client) serverWarnAfter() time.Duration {
+	if c.warnAfter > 0 {
+		return c.warnAfter
+	}
+	return ServerWarnAfter
+}
+
+// serverDown logs that a request started at started found the adb server
+// unreachable: "waiting for the adb server" at info level once, when the
+// outage starts, and a warning once, if it lasts ServerWarnAfter. Watch
+// and KeepConnected share one outage: it is logged once, not by each.
+func (c *Client) serverDown(log *slog.Logger, started time.Time, err error) {
+	first, warn, lasted := c.server.fail(c.clock(), started, c.serverWarnAfter())
+	if first {
+		log.Info("waiting for the adb server", "adb_server", c.addr, "err", err)
+	}
+	if warn {
+		log.Warn("adb server unreachable", "adb_server", c.addr, "for", lasted.Round(time.Millisecond), "err", err)
+	}
+}
+
+// serverUp logs the end of an outage that serverDown logged.
+func (c *Client) serverUp(log *slog.Logger) {
+	ended, warned, lasted := c.server.ok(c.clock())
+	switch {
+	case warned:
+		log.Info("adb server answers again", "adb_server", c.addr, "after", lasted.Round(time.Millisecond))
+	case ended:
+		log.Info("adb server answers", "adb_server", c.addr, "after", lasted.Round(time.Millisecond))
+	}
 }
 
 // NewClient returns a client of the adb server at addr ("host:port"). If
@@ -83,6 +183,37 @@ type rawDialer struct{}
 type rawScanner struct {
 	wire.Scanner
 	conn *closeOnce
+}
+
+// maxMessage bounds one length-prefixed message from the adb server.
+const maxMessage = 1 << 20
+
+// ReadMessage reads one hex-length-prefixed message in full. goadb's own
+// clips the length to 255 bytes, which cuts the device list of a host
+// with more than about three devices (host:devices-l writes a line of
+// about 100 bytes per device): the last devices vanished from every list.
+func (s *rawScanner) ReadMessage() ([]byte, error) {
+	return readHexMessage(s.conn)
+}
+
+// readHexMessage reads four hex digits of length, then that many bytes.
+func readHexMessage(r io.Reader) ([]byte, error) {
+	var hex [4]byte
+	if _, err := io.ReadFull(r, hex[:]); err != nil {
+		return nil, fmt.Errorf("%w: read message length: %v", ErrADB, err)
+	}
+	n, err := strconv.ParseUint(string(hex[:]), 16, 32)
+	if err != nil {
+		return nil, fmt.Errorf("%w: message length %q is not hexadecimal", ErrADB, hex[:])
+	}
+	if n > maxMessage {
+		return nil, fmt.Errorf("%w: message of %d bytes (at most %d)", ErrADB, n, maxMessage)
+	}
+	data := make([]byte, n)
+	if _, err := io.ReadFull(r, data); err != nil {
+		return nil, fmt.Errorf("%w: read %d-byte message: %v", ErrADB, n, err)
+	}
+	return data, nil
 }
 
 type closeOnce struct {

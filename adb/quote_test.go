@@ -3,6 +3,7 @@ package adb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -195,5 +196,27 @@ func TestHostileArgumentsNeverReachADB(t *testing.T) {
 	}
 	if n := conns.Load(); n != 0 {
 		t.Fatalf("%d connections reached the adb server's port", n)
+	}
+}
+
+// TestReadHexMessageLong: a device list longer than 255 bytes (four
+// devices or more) is read in full; goadb's reader clipped it.
+func TestReadHexMessageLong(t *testing.T) {
+	var list strings.Builder
+	for i := range 6 {
+		fmt.Fprintf(&list, "127.0.0.1:%d          device product:devicesim model:DeviceSim device:devicesim transport_id:%d\n", 40000+i, i+1)
+	}
+	msg := fmt.Sprintf("%04x%s", list.Len(), list.String())
+	got, err := readHexMessage(strings.NewReader(msg))
+	if err != nil || string(got) != list.String() {
+		t.Fatalf("read %d bytes of %d: %v", len(got), list.Len(), err)
+	}
+	if devs := parseDevices(string(got)); len(devs) != 6 || devs[5].Device != "devicesim" {
+		t.Fatalf("parsed %+v", devs)
+	}
+	for _, bad := range []string{"00", "zzzz", "0010short", "fffff"} {
+		if _, err := readHexMessage(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
 	}
 }

@@ -24,6 +24,15 @@ import (
 // new server is stopped when the test ends.
 func restartServer(t *testing.T, srv *adbtest.Server, down time.Duration) {
 	t.Helper()
+	stopServer(t, srv)
+	time.Sleep(down)
+	serveAgain(t, srv)
+}
+
+// stopServer stops the adb server (kill-server) and waits until its port
+// refuses connections.
+func stopServer(t *testing.T, srv *adbtest.Server) {
+	t.Helper()
 	srv.Run(t, "kill-server")
 	testutil.Eventually(t, "the adb server gone", testutil.Generous, func() bool {
 		c, err := net.DialTimeout("tcp", srv.Addr(), time.Second)
@@ -32,7 +41,12 @@ func restartServer(t *testing.T, srv *adbtest.Server, down time.Duration) {
 		}
 		return err != nil
 	})
-	time.Sleep(down)
+}
+
+// serveAgain starts a new adb server on the port and HOME of srv, which
+// stopServer stopped; it is stopped when the test ends.
+func serveAgain(t *testing.T, srv *adbtest.Server) {
+	t.Helper()
 	bin, err := exec.LookPath("adb")
 	if err != nil {
 		t.Fatal(err)

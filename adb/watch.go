@@ -20,6 +20,12 @@ import (
 // the server cannot be reached, it lists no device: fn is told an empty
 // list (once), so that the devices it lists again after a restart of the
 // server are news. Watch retries the server with backoff (at most 1 s).
+//
+// An adb server that cannot be reached is logged once at info level
+// ("waiting for the adb server"): one that is starting or restarting
+// answers soon. Only one that stays unreachable for ServerWarnAfter is
+// warned of, once ("adb server unreachable"). Tracking that breaks while
+// the server answers is logged the same way.
 func (c *Client) Watch(ctx context.Context, log *slog.Logger, poll time.Duration, fn func([]DeviceInfo)) {
 	if poll <= 0 {
 		poll = time.Second
@@ -37,16 +43,29 @@ func (c *Client) Watch(ctx context.Context, log *slog.Logger, poll time.Duration
 	go func() {
 		defer close(done)
 		bo := retry.Backoff{Min: 100 * time.Millisecond, Max: time.Second}
-		warned := false // once per outage
+		var broken outage // tracking that fails although the server answers
 		for ctx.Err() == nil {
-			err := c.track(ctx, func() { bo.Reset(); warned = false; notify() })
+			reached, err := c.track(ctx, func() {
+				bo.Reset()
+				if _, warned, _ := broken.ok(c.clock()); warned {
+					log.Info("device tracking resumed")
+				}
+				notify()
+			})
 			if ctx.Err() != nil {
 				return
 			}
 			d := bo.Next()
-			if !warned {
-				warned = true
-				log.Warn("device tracking interrupted; retrying", "err", err, "retry_in", d)
+			// An unreachable server is the polls' to log (serverDown).
+			if reached {
+				now := c.clock()
+				first, warn, lasted := broken.fail(now, now, c.serverWarnAfter())
+				if first {
+					log.Info("device tracking interrupted; retrying", "err", err, "retry_in", d)
+				}
+				if warn {
+					log.Warn("device tracking keeps failing; polling the device list meanwhile", "for", lasted.Round(time.Millisecond), "err", err)
+				}
 			}
 			if !retry.Sleep(ctx, d) {
 				return
@@ -60,9 +79,15 @@ func (c *Client) Watch(ctx context.Context, log *slog.Logger, poll time.Duration
 	var last []DeviceInfo
 	first := true
 	for {
+		started := c.clock()
 		list, err := c.Devices(ctx)
 		if err != nil {
 			list = nil // no device is reachable through a server that is gone
+			if ctx.Err() == nil {
+				c.serverDown(log, started, err)
+			}
+		} else {
+			c.serverUp(log)
 		}
 		if ctx.Err() == nil && (first || !slices.Equal(list, last)) {
 			first = false
@@ -79,26 +104,27 @@ func (c *Client) Watch(ctx context.Context, log *slog.Logger, poll time.Duration
 }
 
 // track follows host:track-devices until the connection fails or ctx ends,
-// calling changed for every update.
-func (c *Client) track(ctx context.Context, changed func()) error {
+// calling changed for every update. reached is false when the server
+// could not be reached at all.
+func (c *Client) track(ctx context.Context, changed func()) (reached bool, err error) {
 	conn, raw, err := c.dial(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	const req = "host:track-devices"
 	if err := conn.SendMessage([]byte(req)); err != nil {
-		return err
+		return true, err
 	}
 	if _, err := conn.ReadStatus(req); err != nil {
-		return adbError(req, err)
+		return true, adbError(req, err)
 	}
 	raw.SetDeadline(time.Time{})
 	for {
 		if _, err := conn.ReadMessage(); err != nil {
-			return err
+			return true, err
 		}
 		changed()
 	}
@@ -133,9 +159,10 @@ func (c *Client) keepConnected(ctx context.Context, log *slog.Logger, addrs []st
 		connected = func(string) {}
 	}
 	type reconnect struct {
-		bo        retry.Backoff
-		next      time.Time // no attempt before
-		reachable bool      // the address accepted the last probe, or the device was online
+		bo           retry.Backoff
+		next         time.Time // no attempt before
+		reachable    bool      // the address accepted the last probe, or the device was online
+		offlineSince time.Time // when it was first seen "offline" in a row; zero otherwise
 	}
 	state := make(map[string]*reconnect, len(addrs))
 	for _, a := range addrs {
@@ -144,17 +171,21 @@ func (c *Client) keepConnected(ctx context.Context, log *slog.Logger, addrs []st
 	serverDown := false
 	// round checks the devices once.
 	round := func() {
+		started := c.clock()
 		list, err := c.Devices(ctx)
 		if err != nil {
-			if !serverDown && ctx.Err() == nil {
-				log.Warn("adb server unreachable; devices reconnect when it answers", "err", err)
+			if ctx.Err() == nil {
+				// Logged once for Watch and this loop, and warned of only
+				// when it lasts (serverDown).
+				c.serverDown(log, started, err)
 			}
 			serverDown = true
 			return
 		}
+		c.serverUp(log)
 		if serverDown {
 			serverDown = false
-			log.Info("adb server answers again; reconnecting devices now")
+			log.Debug("adb server answers; reconnecting devices now")
 			for _, r := range state {
 				r.bo.Reset()
 				r.next = time.Time{}
@@ -180,6 +211,16 @@ func (c *Client) keepConnected(ctx context.Context, log *slog.Logger, addrs []st
 		now := time.Now()
 		for _, a := range missing {
 			r, st := state[a], stateOf(a)
+			if st != "offline" {
+				r.offlineSince = time.Time{}
+			} else if r.offlineSince.IsZero() {
+				r.offlineSince = now
+			}
+			if st == "offline" && now.Sub(r.offlineSince) < staleOffline {
+				// "offline" is also what the adb server lists while it
+				// is still connecting: leave the handshake alone.
+				continue
+			}
 			back := up[a] && !r.reachable // its address accepts connections again
 			r.reachable = up[a]
 			if now.Before(r.next) {
@@ -192,6 +233,7 @@ func (c *Client) keepConnected(ctx context.Context, log *slog.Logger, addrs []st
 			if st == "offline" {
 				// A stale entry blocks a fresh connection on some servers.
 				c.Disconnect(ctx, a)
+				r.offlineSince = time.Time{}
 			}
 			if err := c.Connect(ctx, a); err != nil {
 				if ctx.Err() != nil {
@@ -217,6 +259,12 @@ func (c *Client) keepConnected(ctx context.Context, log *slog.Logger, addrs []st
 		}
 	}
 }
+
+// staleOffline is how long a device must stay "offline" before
+// KeepConnected takes the entry for stale and disconnects it: the adb
+// server also lists a device as offline during its connection handshake,
+// and disconnecting then breaks the handshake.
+const staleOffline = 3 * time.Second
 
 // probe reports which of addrs accept a TCP connection within timeout,
 // dialing them all at once. The connection is closed at once: adbd drops

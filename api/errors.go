@@ -16,16 +16,18 @@ type ErrorResponse struct {
 	Message string `json:"message"`
 }
 
-// errorJSON answers an error. A 503 carries Retry-After: the condition
-// (a limit, a drain, a dependency down) is expected to pass.
+// errorJSON answers an error. A 429 or 503 carries Retry-After: the
+// condition (a limit, a drain, a dependency down) is expected to pass.
 func errorJSON(c echo.Context, status int, code, msg string) error {
 	setRetryAfter(c, status)
 	return c.JSON(status, ErrorResponse{Error: code, Message: msg})
 }
 
+// setRetryAfter sets Retry-After on a 429 or 503 that has none yet (the
+// rate limiter sets its own).
 func setRetryAfter(c echo.Context, status int) {
 	h := c.Response().Header()
-	if status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && h.Get("Retry-After") == "" {
 		h.Set("Retry-After", retryAfter)
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -25,20 +27,22 @@ func (s *Server) devices(c echo.Context) error {
 	}
 	list, err := s.deps.Devices(c.Request().Context())
 	if err != nil {
-		s.log.Warn("list devices", "err", err)
+		// The caller gets the error; the log says it at most once per
+		// interval (an adb server that is still starting is no news).
+		s.devicesLog.Log(s.log, slog.LevelInfo, "list devices: the adb server does not answer", "err", err)
 		return errorJSON(c, http.StatusBadGateway, "bad_gateway", "adb server unavailable: "+err.Error())
 	}
 	if who := caller(c); len(who.Devices) > 0 {
 		list = slices.DeleteFunc(slices.Clone(list), func(d DeviceView) bool { return !who.MayOpen(d.Serial) })
 	}
-	return c.JSON(http.StatusOK, DevicesResponse{Devices: list})
+	return c.JSON(http.StatusOK, DevicesResponse{Devices: nonNil(list)})
 }
 
 func (s *Server) encoders(c echo.Context) error {
 	if s.deps.Encoders == nil {
 		return errorJSON(c, http.StatusServiceUnavailable, "unavailable", "encoder probing is not configured")
 	}
-	return c.JSON(http.StatusOK, EncodersResponse{Encoders: s.deps.Encoders(c.Request().Context())})
+	return c.JSON(http.StatusOK, EncodersResponse{Encoders: nonNil(s.deps.Encoders(c.Request().Context()))})
 }
 
 func (s *Server) stats(c echo.Context) error {
@@ -49,7 +53,20 @@ func (s *Server) stats(c echo.Context) error {
 	if who := caller(c); len(who.Devices) > 0 {
 		st = filterStats(st, who.MayOpen)
 	}
+	// Lists are lists, and the latency map an object, even when empty.
+	st.Devices, st.Broadcasters, st.Sessions = nonNil(st.Devices), nonNil(st.Broadcasters), nonNil(st.Sessions)
+	if st.E2ELatency == nil {
+		st.E2ELatency = map[string]metrics.LatencySummary{}
+	}
 	return c.JSON(http.StatusOK, st)
+}
+
+// nonNil returns s, or an empty slice for nil: a JSON [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // filterStats keeps the devices a restricted token may open.
@@ -186,14 +203,12 @@ func (s *Server) listSessions(c echo.Context) error {
 	}
 	who := caller(c)
 	list := slices.DeleteFunc(slices.Clone(s.deps.Sessions.List()), func(i rtc.SessionInfo) bool { return !s.owners.owns(who.Token, i.ID) })
-	if list == nil {
-		list = []rtc.SessionInfo{}
-	}
-	return c.JSON(http.StatusOK, SessionsResponse{Sessions: list})
+	return c.JSON(http.StatusOK, SessionsResponse{Sessions: nonNil(list)})
 }
 
-// sessionID is the session the path names, when it is well formed and
-// the caller's; else it answers 404.
+// sessionID is the session the path names (percent-decoded, as every
+// path parameter: unescapePathParams), when it is well formed and the
+// caller's; else it answers 404.
 func (s *Server) sessionID(c echo.Context) (string, bool) {
 	id := c.Param("id")
 	if !sessionPattern.MatchString(id) || !s.owners.owns(caller(c).Token, id) {
@@ -290,7 +305,7 @@ func (s *Server) whepCreate(c echo.Context) error {
 	if ct := c.Request().Header.Get(echo.HeaderContentType); !strings.HasPrefix(ct, "application/sdp") {
 		return errorJSON(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the offer as application/sdp")
 	}
-	device := c.Param("deviceId")
+	device := c.Param("deviceId") // percent-decoded: unescapePathParams
 	if err := media.CheckDeviceID(device); err != nil {
 		return errorJSON(c, http.StatusBadRequest, "bad_request", "deviceId: "+err.Error())
 	}
@@ -317,7 +332,7 @@ func (s *Server) whepCreate(c echo.Context) error {
 		return s.sessionError(c, err)
 	}
 	h := c.Response().Header()
-	h.Set(echo.HeaderLocation, fmt.Sprintf("/whep/%s/%s", device, id))
+	h.Set(echo.HeaderLocation, "/whep/"+url.PathEscape(device)+"/"+url.PathEscape(id))
 	h.Set("ETag", `"`+id+`"`)
 	return c.Blob(http.StatusCreated, "application/sdp", []byte(answer))
 }

@@ -49,6 +49,35 @@
 // Reaching the cap is logged once, and its relief (a quarter of the
 // normal slots free again) once, with the count turned away; not a line
 // per connection.
+//
+// # Contract
+//
+// openapi.json is the API's OpenAPI 3.1 document, embedded and served at
+// GET /api/openapi.json, public like /health: it describes routes and
+// bodies, nothing secret. It is written by hand, and openapi_test.go keeps
+// it true with kin-openapi:
+//
+//   - it loads and validates as OpenAPI 3.1;
+//   - its paths and methods are exactly the routes registered on Echo
+//     (e.Routes(), :name read as {name});
+//   - each schema of a Go type (ErrorResponse, DeviceView, device.Stats,
+//     rtc.SessionInfo, encoder.Snapshot, ...) names exactly that type's
+//     JSON fields, of matching JSON types, with the fields always written
+//     marked required;
+//   - every error response is the Error schema (ErrorResponse), whose
+//     codes are those of errors.go, and every 429 and 503 has Retry-After;
+//   - real answers of a running server with fake Deps, successes and
+//     errors, validate against it (openapi3filter.ValidateResponse, an
+//     undocumented status failing), the requests meant to be valid
+//     validate too, and every status the document lists is produced.
+//
+// So a new route, field or status fails the tests until the document
+// says it. Answers net/http gives before any route (a request line that
+// does not parse: 400; headers over the limit: 431) are plain text.
+//
+// Path parameters are percent-decoded, once, before any handler checks
+// them (unescapePathParams, on every route): Echo matches on the raw path
+// and would otherwise hand "127.0.0.1%3A5555" to the device-ID check.
 package api
 
 import (
@@ -118,6 +147,7 @@ type Server struct {
 	addrLimit  *keyedLimiter // per client address: failed attempts, or all with AUTH_DISABLED
 	tokenLimit *keyedLimiter // per token name
 	limitLog   lograte.Limiter
+	devicesLog lograte.Limiter
 	owners     owners
 	// authChecks counts token comparisons (tests).
 	authChecks atomic.Int64
@@ -191,15 +221,19 @@ func New(o Options, deps Deps) *Server {
 			ExposeHeaders: []string{echo.HeaderLocation, "ETag", "Retry-After"},
 		}))
 	}
+	// Every route's path parameters are percent-decoded before a handler
+	// checks them.
+	e.Use(unescapePathParams)
 
 	// Middleware is per route, never per group: a group with middleware
 	// would run it for unknown paths under it too, which must answer 404
 	// to everyone.
 
-	// Public: the viewer page, health and readiness.
+	// Public: the viewer page, health and readiness, the OpenAPI document.
 	e.GET("/", s.viewer)
 	e.GET("/health", s.health)
 	e.GET("/ready", s.ready)
+	e.GET("/api/openapi.json", s.openapi)
 
 	// Operators: local clients, or an unrestricted token.
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})), s.loopbackOrToken)

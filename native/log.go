@@ -64,13 +64,16 @@ func (r *logRouter) detach(tid int) {
 	r.setFlagsLocked()
 }
 
-func (r *logRouter) capture(tid int, line string) {
+// capture adds line to the sink of thread tid, if it has one, and reports
+// whether it has.
+func (r *logRouter) capture(tid int, line string) bool {
 	r.mu.Lock()
 	s := r.sinks[tid]
 	r.mu.Unlock()
 	if s != nil {
 		s.add(line)
 	}
+	return s != nil
 }
 
 // maxProbeLines bounds what a probe keeps of FFmpeg's log.
@@ -87,8 +90,11 @@ func (s *lineSink) add(line string) {
 
 // SetLogger sends FFmpeg's log lines at warning level and above to l, with
 // the FFmpeg component in the "component" attribute, and the results of
-// encoder probes ([Prober]) at info level. Call it once, at start. A nil l
-// restores FFmpeg's own stderr output.
+// encoder and decoder probes ([Prober]) at info level, one line each. The
+// lines FFmpeg logs while a [Prober] probes (a missing GPU's "Cannot load
+// libcuda.so.1") are part of the probe's result, its Reason: they reach l
+// at debug level only, with "probe" set, never as warnings or errors.
+// Call it once, at start. A nil l restores FFmpeg's own stderr output.
 func SetLogger(l *slog.Logger) {
 	ffmpegLog.mu.Lock()
 	ffmpegLog.logger.Store(l)
@@ -110,14 +116,18 @@ func goNativeLog(level C.int, item, msg *C.char, toGo, toCapture C.int) {
 	if text == "" {
 		return
 	}
-	if toCapture != 0 {
-		ffmpegLog.capture(threadID(), text)
-	}
+	probing := toCapture != 0 && ffmpegLog.capture(threadID(), text)
 	if toGo == 0 {
 		return
 	}
 	l := ffmpegLog.logger.Load()
 	if l == nil {
+		return
+	}
+	if probing {
+		// What a probe finds missing is no error of the service: the line
+		// is in the probe's result, which the Prober logs at info level.
+		l.Log(context.Background(), slog.LevelDebug, text, "component", "ffmpeg", "ffmpeg_class", C.GoString(item), "probe", true)
 		return
 	}
 	lvl := slog.LevelWarn
@@ -128,9 +138,9 @@ func goNativeLog(level C.int, item, msg *C.char, toGo, toCapture C.int) {
 }
 
 // withLogCapture runs fn on a locked OS thread and adds to sink the FFmpeg
-// warnings and errors that this thread logs meanwhile; lines still go to
-// the logger as usual. Lines that FFmpeg logs from threads of its own (an
-// encoder's worker threads) are not captured.
+// warnings and errors that this thread logs meanwhile; they go to the
+// logger at debug level only (goNativeLog). Lines that FFmpeg logs from
+// threads of its own (an encoder's worker threads) are not captured.
 func withLogCapture(sink *lineSink, fn func() error) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

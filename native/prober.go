@@ -50,6 +50,12 @@ type ProbeResult struct {
 // so each encoder and decoder is probed once per Prober. A Prober is safe
 // for concurrent use.
 //
+// Each probe's result is logged once, when it is probed, to the logger
+// that [SetLogger] set: one info line, "encoder probe" (or "decoder
+// probe"), with available=false and the reason when it failed. A probe
+// that finds no GPU is no error: what FFmpeg logs meanwhile becomes part
+// of the reason and reaches the logger at debug level only.
+//
 // A probe that does not finish within the timeout is reported unavailable
 // ("timed out after 5s") and abandoned: its goroutine keeps its OS thread
 // and whatever the encoder allocated in C until the stuck call returns (it

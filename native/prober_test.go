@@ -131,11 +131,11 @@ func TestProbeReason(t *testing.T) {
 }
 
 // TestLogCapture: a probe's thread has its warnings and errors captured,
-// whatever the log level, while they still reach the logger; other
-// threads' lines are not captured.
+// whatever the log level, and they reach the logger at debug level only;
+// other threads' lines are not captured and reach it at their level.
 func TestLogCapture(t *testing.T) {
 	var buf safeBuffer
-	SetLogger(slog.New(slog.NewTextHandler(&buf, nil)))
+	SetLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	defer func() {
 		SetLogger(nil)
 		astiav.SetLogLevel(astiav.LogLevelError) // as TestMain has it
@@ -160,10 +160,13 @@ func TestLogCapture(t *testing.T) {
 	if got := sink.snapshot(); !slices.Equal(got, []string{"capture me: probe thread"}) {
 		t.Fatalf("captured %q, want only the probe thread's error", got)
 	}
-	for _, want := range []string{"capture me: probe thread", "from another thread"} {
+	for _, want := range []string{`level=DEBUG msg="capture me: probe thread" component=ffmpeg`, `level=ERROR msg="from another thread"`} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("logger missed %q: %s", want, buf.String())
 		}
+	}
+	if strings.Contains(buf.String(), `level=ERROR msg="capture me`) {
+		t.Errorf("a captured line reached the logger as an error: %s", buf.String())
 	}
 
 	// Without a logger, below the log level: still captured.
@@ -194,4 +197,127 @@ func (s *safeBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// recorder is a slog.Handler that keeps every record.
+type recorder struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recs = append(r.recs, rec.Clone())
+	return nil
+}
+func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *recorder) WithGroup(string) slog.Handler      { return r }
+
+func (r *recorder) records() []slog.Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.recs)
+}
+
+func attrOf(rec slog.Record, key string) (v slog.Value, ok bool) {
+	rec.Attrs(func(a slog.Attr) bool {
+		if a.Key == key {
+			v, ok = a.Value, true
+			return false
+		}
+		return true
+	})
+	return v, ok
+}
+
+// TestProberLogsQuietly probes every encoder and decoder on this machine
+// (on one without a GPU, the hardware ones fail) with a logger that keeps
+// every record: FFmpeg's lines meanwhile reach it at debug level only,
+// never as warnings or errors, and become part of the reasons; each
+// result is logged once, at info level, however often the results are
+// asked for.
+func TestProberLogsQuietly(t *testing.T) {
+	rec := &recorder{}
+	SetLogger(slog.New(rec))
+	defer func() {
+		SetLogger(nil)
+		astiav.SetLogLevel(astiav.LogLevelError) // as TestMain has it
+	}()
+	p := NewProber(0, "")
+	ctx := context.Background()
+	enc := p.All(ctx)
+	dec := p.Decoders(ctx)
+	// Asked again, as the service's /encoders and Best do: cached, not
+	// logged again.
+	p.All(ctx)
+	p.Decoders(ctx)
+	if _, err := p.Best(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.BestDecoder(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	results := map[string]ProbeResult{}
+	for _, r := range enc {
+		results["encoder "+r.Encoder] = r
+	}
+	for _, r := range dec {
+		results["decoder "+r.Decoder] = r
+	}
+	logged := map[string]int{}
+	var pending []string // FFmpeg's lines since the last probe's result
+	for _, r := range rec.records() {
+		if c, _ := attrOf(r, "component"); c.String() == "ffmpeg" {
+			if r.Level > slog.LevelDebug {
+				t.Errorf("FFmpeg's line at %s while probing: %q", r.Level, r.Message)
+			}
+			if pr, _ := attrOf(r, "probe"); pr.Kind() != slog.KindBool || !pr.Bool() {
+				t.Errorf("FFmpeg's line while probing without probe=true: %q", r.Message)
+			}
+			if l := strings.TrimRight(r.Message, ". "); !slices.Contains(pending, l) {
+				pending = append(pending, l)
+			}
+			continue
+		}
+		kind, _, ok := strings.Cut(r.Message, " probe")
+		if !ok || r.Level != slog.LevelInfo {
+			t.Errorf("unexpected record at %s: %q", r.Level, r.Message)
+			continue
+		}
+		name, _ := attrOf(r, kind)
+		key := kind + " " + name.String()
+		logged[key]++
+		res, ok := results[key]
+		if !ok {
+			t.Errorf("logged %s, which has no result", key)
+			continue
+		}
+		avail, _ := attrOf(r, "available")
+		reason := ""
+		if v, ok := attrOf(r, "reason"); ok {
+			reason = v.String()
+		}
+		if avail.Bool() != res.Available || reason != res.Reason {
+			t.Errorf("%s logged available=%v reason=%q; the result says %v %q", key, avail, reason, res.Available, res.Reason)
+		}
+		if !res.Available {
+			t.Logf("%s unavailable: %s", key, res.Reason)
+			// The probe's own lines (up to the number it keeps) are
+			// in its reason.
+			for i, l := range pending {
+				if i < maxProbeLines && !strings.Contains(res.Reason, l) {
+					t.Errorf("%s: FFmpeg's %q missing from the reason %q", key, l, res.Reason)
+				}
+			}
+		}
+		pending = nil
+	}
+	for key := range results {
+		if logged[key] != 1 {
+			t.Errorf("%s logged %d times, want once", key, logged[key])
+		}
+	}
 }

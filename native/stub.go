@@ -4,6 +4,7 @@ package native
 
 import (
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -110,10 +111,15 @@ func (d *Decoder) Decode(data []byte, fn func(*Picture) error) error { return Er
 func (d *Decoder) Flush(fn func(*Picture) error) error               { return ErrUnavailable }
 func (d *Decoder) Close() error                                      { return nil }
 
-// SetLogger does nothing without cgo.
-func SetLogger(l *slog.Logger) {}
+// stubLogger is the logger SetLogger set: without FFmpeg, only the
+// results of probes ([Prober]) are logged.
+var stubLogger atomic.Pointer[slog.Logger]
 
-func logger() *slog.Logger { return nil }
+// SetLogger sends the results of probes ([Prober]) to l at info level,
+// one line each; without cgo there is no FFmpeg log to send.
+func SetLogger(l *slog.Logger) { stubLogger.Store(l) }
+
+func logger() *slog.Logger { return stubLogger.Load() }
 
 // withLogCapture runs fn: without FFmpeg there is nothing to capture.
 func withLogCapture(_ *lineSink, fn func() error) error { return fn() }

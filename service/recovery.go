@@ -34,7 +34,7 @@ func deviceWatch(log *slog.Logger, reg *device.Registry) func([]adb.DeviceInfo) 
 			}
 		}
 		if len(list) == 0 && len(online) > 0 {
-			log.Warn("the adb server lists no device (or cannot be reached)")
+			log.Info("the adb server lists no device (or cannot be reached)")
 		}
 		online = now
 	}

@@ -72,13 +72,11 @@ func Run(ctx context.Context, o Options) error {
 	defer wg.Wait()
 	defer cancel()
 	// Encoders: probe once, in the background, so the port answers at once.
+	// The prober logs each result once ("encoder probe", via SetLogger).
 	prober := native.NewProber(0, cfg.VAAPIDevice)
 	probed := make(chan []string, 1)
 	wg.Go(func() {
 		res := prober.All(ctx)
-		for _, r := range res {
-			log.Info("encoder probe", "encoder", r.Encoder, "available", r.Available, "reason", r.Reason, "elapsed", r.Elapsed)
-		}
 		if best, err := prober.Best(ctx); err == nil {
 			log.Info("best H.264 encoder by the probe", "encoder", best, "hw_accel", cfg.H264HWAccel)
 		} else {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -28,21 +29,36 @@ const childEnv = "MEDIA_SERVICE_TEST_CHILD"
 // device and the process. extra adds or overrides environment variables.
 func childService(tb testing.TB, simOpts devicesim.Options, extra map[string]string) (string, *devicesim.Device, *exec.Cmd, *testutil.SyncBuffer) {
 	tb.Helper()
+	base, sims, cmd, logs := childServiceDevices(tb, 1, simOpts, extra)
+	return base, sims[0], cmd, logs
+}
+
+// childServiceDevices is childService with n simulated devices.
+func childServiceDevices(tb testing.TB, n int, simOpts devicesim.Options, extra map[string]string) (string, []*devicesim.Device, *exec.Cmd, *testutil.SyncBuffer) {
+	tb.Helper()
 	if !native.Available {
 		tb.Skip("built without cgo")
 	}
 	adbs := adbtest.Start(tb)
-	simOpts.Addr = "127.0.0.1:0"
-	sim, err := devicesim.New(simOpts)
-	if err != nil {
-		tb.Fatal(err)
+	var sims []*devicesim.Device
+	var addrs []string
+	for range n {
+		simOpts.Addr = "127.0.0.1:0"
+		sim, err := devicesim.New(simOpts)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		sim.Start()
+		tb.Cleanup(func() { sim.Close() })
+		sims = append(sims, sim)
+		addrs = append(addrs, sim.Addr())
 	}
-	sim.Start()
-	tb.Cleanup(func() { sim.Close() })
-	adbs.Connect(tb, sim.Addr())
+	for _, a := range addrs {
+		adbs.Connect(tb, a)
+	}
 	port := freePort(tb)
 	vars := map[string]string{
-		childEnv: "serve", "PORT": strconv.Itoa(port), "ADB_SERVER": adbs.Addr(), "ADB_DEVICES": sim.Addr(),
+		childEnv: "serve", "PORT": strconv.Itoa(port), "ADB_SERVER": adbs.Addr(), "ADB_DEVICES": strings.Join(addrs, ","),
 		"API_TOKENS": e2eToken, "LOG_LEVEL": "info", "LOG_FORMAT": "text",
 	}
 	for k, v := range extra {
@@ -86,7 +102,7 @@ func childService(tb testing.TB, simOpts devicesim.Options, extra map[string]str
 			tb.Fatalf("the service did not answer: %s", logs.String())
 		}
 	}
-	return base, sim, cmd, logs
+	return base, sims, cmd, logs
 }
 
 // freeze stops the process for d, as a CPU quota's throttling or a VM

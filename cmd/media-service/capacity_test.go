@@ -1,0 +1,217 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cloudphone/media-service/internal/testutil"
+	"github.com/pion/webrtc/v4"
+)
+
+// lightViewer is a Pion peer that only counts the RTP packets and the
+// frames (packets with the marker bit) it receives: many of them fit in
+// one test process.
+type lightViewer struct {
+	pc              *webrtc.PeerConnection
+	packets, frames atomic.Int64
+}
+
+func newLightViewer(tb testing.TB) (*lightViewer, string) {
+	tb.Helper()
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { pc.Close() })
+	v := &lightViewer{pc: pc}
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		tb.Fatal(err)
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			v.packets.Add(1)
+			if p.Marker {
+				v.frames.Add(1)
+			}
+		}
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		tb.Fatal(err)
+	}
+	<-gathered
+	return v, pc.LocalDescription().SDP
+}
+
+// createResult is one POST /api/media/sessions answer.
+type createResult struct {
+	status     int
+	retryAfter string
+	body       string
+	answer     string
+}
+
+func createSession(tb testing.TB, base, device, user, offer string) createResult {
+	tb.Helper()
+	b, _ := json.Marshal(map[string]string{"deviceId": device, "userId": user, "offer": offer})
+	req, _ := http.NewRequest("POST", base+"/api/media/sessions", strings.NewReader(string(b)))
+	req.Header.Set("Authorization", "Bearer "+e2eToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	r := createResult{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), body: string(data)}
+	var created struct{ Answer string }
+	json.Unmarshal(data, &created)
+	r.answer = created.Answer
+	return r
+}
+
+// openViewers creates n viewers of device, with distinct user IDs and the
+// one test token, pacing themselves on the rate limit's 429 and
+// Retry-After as a client should; it returns them with their answers
+// applied.
+func openViewers(tb testing.TB, base, device string, n int) []*lightViewer {
+	tb.Helper()
+	var out []*lightViewer
+	for i := 0; i < n; i++ {
+		v, offer := newLightViewer(tb)
+		var r createResult
+		for attempt := 0; ; attempt++ {
+			r = createSession(tb, base, device, fmt.Sprintf("user-%d", i), offer)
+			if r.status != http.StatusTooManyRequests || attempt > 100 {
+				break
+			}
+			wait, _ := strconv.Atoi(r.retryAfter)
+			time.Sleep(time.Duration(max(wait, 1)) * 250 * time.Millisecond)
+		}
+		if r.status != http.StatusCreated {
+			tb.Fatalf("viewer %d: %d %s", i, r.status, r.body)
+		}
+		if err := v.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: r.answer}); err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// TestManyViewersOneDevice: 150 Pion viewers of one device, on the
+// default settings (one UDP port for every session), with distinct user
+// IDs and one token, all receive frames. The frame rate they get is a
+// benchmark figure (BenchmarkCapacity), not asserted here.
+func TestManyViewersOneDevice(t *testing.T) {
+	testutil.Deadline(t, 8*time.Minute)
+	n := 150
+	if testing.Short() {
+		n = 30
+	}
+	base, sim, _ := startService(t, map[string]string{"LOG_LEVEL": "warn"})
+	start := time.Now()
+	viewers := openViewers(t, base, sim.Addr(), n)
+	t.Logf("%d sessions created in %v", n, time.Since(start).Round(time.Millisecond))
+	testutil.Eventually(t, fmt.Sprintf("frames at all %d viewers", n), 3*time.Minute, func() bool {
+		for _, v := range viewers {
+			if v.frames.Load() < 3 {
+				return false
+			}
+		}
+		return true
+	})
+	var least int64 = -1
+	for _, v := range viewers {
+		if f := v.frames.Load(); least < 0 || f < least {
+			least = f
+		}
+	}
+	t.Logf("%d viewers on one UDP port; the least served has %d frames", n, least)
+}
+
+// TestTinyPortRangeRefusesClearly: with ICE on a range of two ports, the
+// viewers that cannot get a port are refused with 503 and Retry-After,
+// never answered with an SDP that has no candidate, and every 201 plays.
+func TestTinyPortRangeRefusesClearly(t *testing.T) {
+	port := freePort(t)
+	base, sim, _ := startService(t, map[string]string{
+		"ICE_UDP_MUX_PORT": "0", "ICE_PORT_MIN": strconv.Itoa(port), "ICE_PORT_MAX": strconv.Itoa(port + 1), "LOG_LEVEL": "warn",
+	})
+	var played []*lightViewer
+	refused := 0
+	for i := range 5 {
+		v, offer := newLightViewer(t)
+		r := createSession(t, base, sim.Addr(), fmt.Sprintf("user-%d", i), offer)
+		switch r.status {
+		case http.StatusCreated:
+			if !strings.Contains(r.answer, "a=candidate:") {
+				t.Fatalf("viewer %d: 201 with no candidate:\n%s", i, r.answer)
+			}
+			if err := v.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: r.answer}); err != nil {
+				t.Fatal(err)
+			}
+			played = append(played, v)
+		case http.StatusServiceUnavailable:
+			if r.retryAfter == "" || !strings.Contains(r.body, "candidate") {
+				t.Fatalf("viewer %d: 503 without Retry-After or reason: %q %s", i, r.retryAfter, r.body)
+			}
+			refused++
+		default:
+			t.Fatalf("viewer %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if len(played) == 0 || refused == 0 {
+		t.Fatalf("%d played, %d refused: want both with two ports for five viewers", len(played), refused)
+	}
+	testutil.Eventually(t, "frames at every admitted viewer", testutil.Generous, func() bool {
+		for _, v := range played {
+			if v.frames.Load() < 3 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestLimitsRefuseWithTheirName: MAX_SESSIONS, MAX_VIEWERS_PER_DEVICE and
+// MAX_SESSIONS_PER_TOKEN each refuse the session over them with 503,
+// Retry-After and an error naming the limit.
+func TestLimitsRefuseWithTheirName(t *testing.T) {
+	for _, limit := range []string{"MAX_SESSIONS", "MAX_VIEWERS_PER_DEVICE", "MAX_SESSIONS_PER_TOKEN"} {
+		t.Run(limit, func(t *testing.T) {
+			base, sim, _ := startService(t, map[string]string{limit: "2", "LOG_LEVEL": "warn"})
+			var mu sync.Mutex
+			var results []createResult
+			for i := range 3 {
+				_, offer := newLightViewer(t)
+				r := createSession(t, base, sim.Addr(), fmt.Sprintf("user-%d", i), offer)
+				mu.Lock()
+				results = append(results, r)
+				mu.Unlock()
+			}
+			if results[0].status != 201 || results[1].status != 201 {
+				t.Fatalf("first two: %d %s / %d %s", results[0].status, results[0].body, results[1].status, results[1].body)
+			}
+			if r := results[2]; r.status != http.StatusServiceUnavailable || r.retryAfter == "" || !strings.Contains(r.body, limit) {
+				t.Fatalf("third: %d Retry-After %q %s, want 503 naming %s", r.status, r.retryAfter, r.body, limit)
+			}
+		})
+	}
+}
