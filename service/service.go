@@ -21,6 +21,7 @@ import (
 	"github.com/cloudphone/media-service/api"
 	"github.com/cloudphone/media-service/config"
 	"github.com/cloudphone/media-service/device"
+	"github.com/cloudphone/media-service/encoder"
 	"github.com/cloudphone/media-service/media"
 	"github.com/cloudphone/media-service/metrics"
 	"github.com/cloudphone/media-service/native"
@@ -77,12 +78,9 @@ func Run(ctx context.Context, o Options) error {
 	probed := make(chan []string, 1)
 	wg.Go(func() {
 		res := prober.All(ctx)
-		if best, err := prober.Best(ctx); err == nil {
-			log.Info("best H.264 encoder by the probe", "encoder", best, "hw_accel", cfg.H264HWAccel)
-		} else {
-			log.Warn("no H.264 encoder works", "err", err)
-		}
-		probed <- H264Chain(cfg.H264HWAccel, res)
+		chain := H264Chain(cfg.H264HWAccel, res)
+		logChoice(ctx, log, prober, cfg.H264HWAccel, res, chain)
+		probed <- chain
 	})
 	var chainOnce sync.Once
 	var chain []string
@@ -328,4 +326,27 @@ func apiTokens(tokens []config.Token) []api.Token {
 		out = append(out, api.Token{Name: t.Name, Secret: t.Secret, ViewOnly: t.ViewOnly, Devices: t.Devices})
 	}
 	return out
+}
+
+// logChoice says in one line which encoder each codec uses, the decoder
+// of the devices' H.264, and why.
+func logChoice(ctx context.Context, log *slog.Logger, prober *native.Prober, accel string, res []native.ProbeResult, chain []string) {
+	works := func(name string) bool {
+		return slices.ContainsFunc(res, func(r native.ProbeResult) bool { return r.Encoder == name && r.Available })
+	}
+	h264 := encoder.H264Chain(chain)
+	if !works(h264[0]) {
+		log.Warn("no H.264 encoder works: only pass-through can stream", "tried", h264)
+		return
+	}
+	vp8 := native.CodecVP8
+	if !works(vp8) {
+		vp8 = "none (libvpx unavailable)"
+	}
+	dec, err := prober.BestDecoder(ctx)
+	if err != nil {
+		dec = "none (" + err.Error() + ")"
+	}
+	log.Info("encoders chosen", "h264", h264[0], "h264_fallbacks", h264[1:], "vp8", vp8, "h264_decoder", dec,
+		"why", "the first that works in the probe order nvenc > qsv > vaapi > libx264, narrowed by H264_HW_ACCEL="+accel+"; decoders nvdec > qsv > vaapi > software")
 }
