@@ -93,6 +93,18 @@ func (d *Device) rungs() []Rung {
 	return d.cfg.Rungs
 }
 
+// hasEncoded reports whether any output encodes here.
+func (d *Device) hasEncoded() bool {
+	d.outMu.Lock()
+	defer d.outMu.Unlock()
+	for _, o := range d.outputs {
+		if o.enc != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // encodedOutputs returns the outputs that encode here.
 func (d *Device) encodedOutputs() []*output {
 	d.outMu.Lock()
@@ -232,22 +244,18 @@ func (p pipelineProducer) stats() (encoder.Snapshot, bool) { return p.p.Stats(),
 // no copy) and keeps it as the latest. It takes f.
 func (d *Device) distribute(f *native.Frame) {
 	defer f.Release()
+	// The latest picture is kept as a reference, not as f itself: f may be
+	// a capture pool's frame, and holding it would take a pool slot.
 	keep, err := f.Ref()
+	if err != nil {
+		keep = nil
+	}
 	d.outMu.Lock()
 	old := d.last
-	d.last = nil
-	if err == nil {
-		d.last = keep
-	}
-	var outs []*output
-	for _, o := range d.outputs {
-		if o.enc != nil {
-			outs = append(outs, o)
-		}
-	}
+	d.last = keep
 	d.outMu.Unlock()
 	old.Release()
-	for _, o := range outs {
+	for _, o := range d.encodedOutputs() {
 		g, err := f.Ref()
 		if err != nil {
 			d.log.Warn("reference a picture", "err", err)
@@ -322,7 +330,7 @@ func (d *Device) decodeLoop() {
 	}()
 	asked := false
 	for s := range d.decoded {
-		if len(d.encodedOutputs()) == 0 {
+		if !d.hasEncoded() {
 			if dec != nil {
 				dec.Close()
 				dec = nil

@@ -35,26 +35,6 @@ func (r *recorder) all() [][]byte {
 	return append([][]byte(nil), r.samples...)
 }
 
-// decodeSizes decodes H.264 samples and returns the size of each picture.
-func decodeSizes(t *testing.T, samples [][]byte) []media.Size {
-	t.Helper()
-	dec, err := native.NewDecoder(native.DecoderH264)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dec.Close()
-	var sizes []media.Size
-	for i, s := range samples {
-		if err := dec.Decode(s, func(p *native.Picture) error {
-			sizes = append(sizes, media.Size{Width: p.Width, Height: p.Height})
-			return nil
-		}); err != nil {
-			t.Fatalf("sample %d: %v", i, err)
-		}
-	}
-	return sizes
-}
-
 // TestRotationMidStream: the device's screen turns a quarter while a
 // viewer watches. Capture follows the new size, the encoder reopens at it
 // (no renegotiation: the same feed goes on, from an IDR), and a tap lands
@@ -88,7 +68,7 @@ func TestRotationMidStream(t *testing.T) {
 			testutil.Eventually(t, "frames after the rotation", testutil.Generous, func() bool { return len(rec.all()) > n+3 })
 			// One decoder, one stream: portrait pictures, then landscape
 			// ones, every sample decodable.
-			sizes := decodeSizes(t, rec.all())
+			sizes := decodeAll(t, native.DecoderH264, rec.all())
 			if sizes[0] != portrait || sizes[len(sizes)-1] != landscape {
 				t.Fatalf("decoded sizes from %v to %v, want %v to %v", sizes[0], sizes[len(sizes)-1], portrait, landscape)
 			}
@@ -129,7 +109,7 @@ func TestServicePathConvertsToEncoderFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, "encoded frames", testutil.Generous, func() bool { return len(rec.all()) >= 10 })
-	sizes := decodeSizes(t, rec.all())
+	sizes := decodeAll(t, native.DecoderH264, rec.all())
 	if len(sizes) < 10 || sizes[0] != (media.Size{Width: 240, Height: 320}) {
 		t.Fatalf("decoded %d pictures, first %v", len(sizes), sizes)
 	}

@@ -67,16 +67,22 @@ func serviceWith(t testing.TB, simOpts devicesim.Options, extra map[string]strin
 		}
 	})
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	waitHealthy(t, base, logs)
+	return base, sim, logs
+}
+
+// waitHealthy waits until the service at base answers /health.
+func waitHealthy(tb testing.TB, base string, logs *testutil.SyncBuffer) {
+	tb.Helper()
 	for deadline := time.Now().Add(adbtest.Generous); ; time.Sleep(20 * time.Millisecond) {
 		if resp, err := http.Get(base + "/health"); err == nil {
 			resp.Body.Close()
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the service did not answer: %s", logs.String())
+			tb.Fatalf("the service did not answer: %s", logs.String())
 		}
 	}
-	return base, sim, logs
 }
 
 type viewerState struct {

@@ -93,15 +93,7 @@ func childServiceDevices(tb testing.TB, n int, simOpts devicesim.Options, extra 
 		}
 	})
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	for deadline := time.Now().Add(adbtest.Generous); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(base + "/health"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("the service did not answer: %s", logs.String())
-		}
-	}
+	waitHealthy(tb, base, logs)
 	return base, sims, cmd, logs
 }
 
