@@ -128,15 +128,16 @@ func (s *Server) match(r *http.Request) (Token, bool) {
 		return Token{}, false
 	}
 	got := sha256.Sum256([]byte(tok))
+	tokens := s.live.Load().tokens
 	found := -1
-	for i := range s.tokens {
-		eq := subtle.ConstantTimeCompare(got[:], s.tokens[i].sum[:])
+	for i := range tokens {
+		eq := subtle.ConstantTimeCompare(got[:], tokens[i].sum[:])
 		found = subtle.ConstantTimeSelect(eq, i, found)
 	}
 	if found < 0 {
 		return Token{}, false
 	}
-	return s.tokens[found].Token, true
+	return tokens[found].Token, true
 }
 
 // authenticate admits API calls and rate-limits them.
@@ -178,10 +179,11 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 func (s *Server) rateLimited(c echo.Context, whose string) error {
-	s.limitLog.Log(s.log, slog.LevelWarn, "api: rate limit reached", "limit", whose, "rate_limit", s.opts.RateLimit)
+	rate := s.live.Load().rateLimit
+	s.limitLog.Log(s.log, slog.LevelWarn, "api: rate limit reached", "limit", whose, "rate_limit", rate)
 	c.Response().Header().Set("Retry-After", "1")
 	return errorJSON(c, http.StatusTooManyRequests, "rate_limited",
-		fmt.Sprintf("rate limit reached for %s: RATE_LIMIT=%d requests a second; slow down", whose, s.opts.RateLimit))
+		fmt.Sprintf("rate limit reached for %s: RATE_LIMIT=%d requests a second; slow down", whose, rate))
 }
 
 // loopbackOrToken admits operator endpoints (/metrics, /debug/pprof) for

@@ -29,6 +29,19 @@ func newKeyedLimiter(perSecond, burst int) *keyedLimiter {
 	return &keyedLimiter{rate: rate.Limit(perSecond), burst: burst, now: time.Now, m: map[string]*rate.Limiter{}}
 }
 
+// setRate changes the rate and burst of every bucket, present and to
+// come.
+func (l *keyedLimiter) setRate(perSecond, burst int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rate, l.burst = rate.Limit(perSecond), burst
+	now := l.now()
+	for _, b := range l.m {
+		b.SetLimitAt(now, l.rate)
+		b.SetBurstAt(now, burst)
+	}
+}
+
 // allow takes a token from key's bucket, and reports whether there was
 // one.
 func (l *keyedLimiter) allow(key string) bool {

@@ -89,6 +89,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -143,7 +144,7 @@ type Server struct {
 	started  time.Time
 	t        timeouts
 
-	tokens     []secretToken
+	live       atomic.Pointer[liveOptions]
 	addrLimit  *keyedLimiter // per client address: failed attempts, or all with AUTH_DISABLED
 	tokenLimit *keyedLimiter // per token name
 	limitLog   lograte.Limiter
@@ -198,10 +199,11 @@ func New(o Options, deps Deps) *Server {
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler(o.Log)
 	s := &Server{echo: e, deps: deps, opts: o, registry: prometheus.NewRegistry(), log: o.Log, started: time.Now(),
-		t: defaultTimeouts, tokens: hashTokens(o.Tokens),
+		t:          defaultTimeouts,
 		addrLimit:  newKeyedLimiter(o.RateLimit, 2*o.RateLimit),
 		tokenLimit: newKeyedLimiter(o.RateLimit, 2*o.RateLimit),
 	}
+	s.live.Store(&liveOptions{tokens: hashTokens(o.Tokens), cors: o.CORSOrigins, rateLimit: o.RateLimit})
 	// Whatever asks Echo for the client's address gets ours, never an
 	// unchecked forwarding header.
 	e.IPExtractor = func(r *http.Request) string { a, _ := s.clientAddr(r); return a.String() }
@@ -213,14 +215,7 @@ func New(o Options, deps Deps) *Server {
 	e.Use(middleware.Recover())
 	e.Use(s.identify)
 	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", maxBodyBytes)))
-	if len(o.CORSOrigins) > 0 {
-		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
-			AllowOrigins:  o.CORSOrigins,
-			AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
-			AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, "If-Match", "X-User-Id"},
-			ExposeHeaders: []string{echo.HeaderLocation, "ETag", "Retry-After"},
-		}))
-	}
+	e.Use(s.cors())
 	// Every route's path parameters are percent-decoded before a handler
 	// checks them.
 	e.Use(unescapePathParams)
@@ -253,6 +248,59 @@ func New(o Options, deps Deps) *Server {
 	e.PATCH("/whep/:deviceId/:id", s.whepPatch, api...)
 	e.DELETE("/whep/:deviceId/:id", s.whepDelete, api...)
 	return s
+}
+
+// liveOptions are the options Update changes while the server runs.
+type liveOptions struct {
+	tokens    []secretToken
+	cors      []string
+	rateLimit int
+}
+
+// Live are the options that a configuration reload changes while the
+// server runs (Update).
+type Live struct {
+	// Tokens replace Options.Tokens: requests with a token no longer
+	// listed are refused from then on. Ending the sessions such a token
+	// opened is the caller's part.
+	Tokens []Token
+	// CORSOrigins replace Options.CORSOrigins.
+	CORSOrigins []string
+	// RateLimit replaces Options.RateLimit (0: 20); every bucket takes
+	// the new rate and burst at once.
+	RateLimit int
+}
+
+// Update applies l to the requests that arrive from then on.
+func (s *Server) Update(l Live) {
+	if l.RateLimit <= 0 {
+		l.RateLimit = 20
+	}
+	s.addrLimit.setRate(l.RateLimit, 2*l.RateLimit)
+	s.tokenLimit.setRate(l.RateLimit, 2*l.RateLimit)
+	s.live.Store(&liveOptions{tokens: hashTokens(l.Tokens), cors: slices.Clone(l.CORSOrigins), rateLimit: l.RateLimit})
+}
+
+// cors answers CORS for the origins currently allowed; with none it does
+// nothing, as if the middleware were not there.
+func (s *Server) cors() echo.MiddlewareFunc {
+	mw := middleware.CORSWithConfig(middleware.CORSConfig{
+		AllowOriginFunc: func(origin string) (bool, error) {
+			return slices.Contains(s.live.Load().cors, origin) || slices.Contains(s.live.Load().cors, "*"), nil
+		},
+		AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
+		AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, "If-Match", "X-User-Id"},
+		ExposeHeaders: []string{echo.HeaderLocation, "ETag", "Retry-After"},
+	})
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		withCORS := mw(next)
+		return func(c echo.Context) error {
+			if len(s.live.Load().cors) == 0 {
+				return next(c)
+			}
+			return withCORS(c)
+		}
+	}
 }
 
 // Handler returns the server's routes as an http.Handler.

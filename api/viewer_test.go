@@ -253,3 +253,115 @@ func TestViewerPageInChromium(t *testing.T) {
 		}
 	}
 }
+
+// refusingSessions refuses every session with err.
+type refusingSessions struct {
+	pionSessions
+	err     error
+	mu      sync.Mutex
+	refused int
+}
+
+func (r *refusingSessions) Create(context.Context, Caller, string, string, string) (string, string, error) {
+	r.mu.Lock()
+	r.refused++
+	r.mu.Unlock()
+	return "", "", r.err
+}
+
+func (r *refusingSessions) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.refused
+}
+
+// TestViewerPageExplainsRefusals: when the API refuses the page, it says
+// so on the page, in words, with the API's own message: without a token
+// (401) what to do about it, and waits for the user; at a limit (503)
+// which limit, and tries again after Retry-After.
+func TestViewerPageExplainsRefusals(t *testing.T) {
+	const secret = "refusal-secret-0123456789"
+	limit := &rtc.LimitError{Limit: rtc.LimitViewersPerDevice, Max: 2}
+	sessions := &refusingSessions{err: limit}
+	s := New(Options{Tokens: []Token{{Name: "page", Secret: secret}}, Log: slog.New(slog.DiscardHandler)}, Deps{
+		Sessions:    sessions,
+		ErrorStatus: rtc.StatusCode,
+		Devices: func(context.Context) ([]DeviceView, error) {
+			return []DeviceView{{Serial: "dev1", State: "device", Model: "sim"}}, nil
+		},
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	b := chromium.Launch(t)
+
+	type refusal struct {
+		Status  int    `json:"status"`
+		Message string `json:"message"`
+		Text    string `json:"text"`
+		Shown   string `json:"shown"` // the message box's text, "" while hidden
+		URL     string `json:"url"`
+	}
+	get := func() (refusal, error) {
+		var r refusal
+		err := b.Eval(`(() => {
+			const box = document.getElementById("refusal");
+			const r = (window.viewer && viewer.refusal) || {};
+			return {status: r.status || 0, message: r.message || "", text: r.text || "",
+				shown: box && !box.hidden && box.offsetHeight > 0 ? box.textContent : "", url: location.href};
+		})()`, &r)
+		return r, err
+	}
+	wait := func(what string, cond func(refusal) bool) refusal {
+		t.Helper()
+		var r refusal
+		testutil.EventuallyErr(t, what, time.Minute, func() (bool, error) {
+			var err error
+			r, err = get()
+			return cond(r), err
+		})
+		return r
+	}
+
+	// No token: the devices list is refused.
+	if err := b.Navigate(fmt.Sprintf("http://%s/?device=dev1", ln.Addr())); err != nil {
+		t.Fatal(err)
+	}
+	r := wait("the page explains the 401", func(r refusal) bool { return r.Status == 401 && r.Shown != "" })
+	for _, want := range []string{"needs an API token", "?token=", "API token box"} {
+		if !strings.Contains(r.Shown, want) {
+			t.Errorf("401: the page shows %q; want it to say %q", r.Shown, want)
+		}
+	}
+	if r.Message == "" || !strings.Contains(r.Shown, r.Message) {
+		t.Errorf("401: the page shows %q without the API's message %q", r.Shown, r.Message)
+	}
+
+	// With the token, the session is refused at a limit: 503 naming
+	// MAX_VIEWERS_PER_DEVICE, with Retry-After.
+	if err := b.Navigate(fmt.Sprintf("http://%s/?device=dev1&token=%s", ln.Addr(), secret)); err != nil {
+		t.Fatal(err)
+	}
+	r = wait("the page explains the 503", func(r refusal) bool { return r.Status == 503 && r.Shown != "" })
+	for _, want := range []string{"dev1", "MAX_VIEWERS_PER_DEVICE", "Trying again in", limit.Error()} {
+		if !strings.Contains(r.Shown, want) {
+			t.Errorf("503: the page shows %q; want it to say %q", r.Shown, want)
+		}
+	}
+	if strings.Contains(r.URL, secret) {
+		t.Errorf("the token stayed in the address bar: %s", r.URL)
+	}
+	// It tries again by itself after Retry-After.
+	first := sessions.count()
+	testutil.Eventually(t, "the page tries again after Retry-After", time.Minute, func() bool { return sessions.count() > first })
+}

@@ -30,7 +30,7 @@ const (
 )
 
 // DefaultPNGDecoder is the faster of the two decoders as measured by
-// BenchmarkPNGDecode on a 720x1280 screenshot (see the README).
+// BenchmarkPNGDecode on a 720x1280 screenshot (see docs/capture.md).
 const DefaultPNGDecoder = PNGDecoderFFmpeg
 
 // maxPNG bounds one screenshot.

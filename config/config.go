@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -145,6 +146,15 @@ type Config struct {
 	// comma-separated).
 	ADBDevices []string
 
+	// ConfigFile is the file read before the environment (CONFIG_FILE,
+	// from the environment only): .env in the working directory by
+	// default, or a path such as a mounted ConfigMap. The service reads
+	// it again on SIGHUP (see Reload).
+	ConfigFile string
+	// ConfigWatch reloads the configuration when ConfigFile's content
+	// changes, checked every 2 seconds (CONFIG_WATCH), as SIGHUP does.
+	ConfigWatch bool
+
 	// set names the variables that were set (IsSet), and where (Source).
 	set map[string]bool
 	src map[string]string
@@ -190,6 +200,7 @@ func Default() Config {
 		ICEPortMax:          50100,
 		SessionShards:       16,
 		MaxSessionsPerUser:  5,
+		ConfigFile:          ".env",
 	}
 }
 
@@ -330,7 +341,25 @@ var fields = []field{
 	intField("MAX_SESSIONS_PER_USER", func(c *Config) *int { return &c.MaxSessionsPerUser }),
 	stringField("ADB_SERVER", func(c *Config) *string { return &c.ADBServer }),
 	listField("ADB_DEVICES", func(c *Config) *[]string { return &c.ADBDevices }),
+	stringField("CONFIG_FILE", func(c *Config) *string { return &c.ConfigFile }),
+	boolField("CONFIG_WATCH", func(c *Config) *bool { return &c.ConfigWatch }),
 }
+
+// liveVars are the variables a reload applies while the service runs
+// (see Reload); every other one needs a restart.
+var liveVars = map[string]bool{
+	"LOG_LEVEL": true, "PPROF_BLOCK_RATE": true, "PPROF_MUTEX_FRACTION": true,
+	// Encoders and captures opened from then on.
+	"WORKER_COUNT": true, "H264_PRESET": true, "H264_PROFILE": true, "VIDEO_FRAMERATE": true,
+	"VIDEO_BITRATE": true, "MIN_BITRATE": true, "MAX_BITRATE": true, "VIDEO_KEYFRAME_INTERVAL": true,
+	// The API and admission.
+	"API_TOKENS": true, "CORS_ALLOW_ORIGINS": true, "RATE_LIMIT": true,
+	"MAX_SESSIONS": true, "MAX_VIEWERS_PER_DEVICE": true, "MAX_SESSIONS_PER_TOKEN": true, "MAX_SESSIONS_PER_USER": true,
+}
+
+// Live reports whether a reload applies the variable name while the
+// service runs; the others need a restart.
+func Live(name string) bool { return liveVars[name] }
 
 // Variables returns the names of every variable the configuration reads.
 func Variables() []string {
@@ -349,6 +378,27 @@ func lookupField(name string) (field, bool) {
 	return fields[i], true
 }
 
+// FromEnvironment loads the configuration as the service does: the file
+// that CONFIG_FILE names (.env by default; a file named that does not
+// exist is an error), then the environment that lookup reads.
+func FromEnvironment(lookup func(string) (string, bool)) (Config, error) {
+	file := ".env"
+	if v, ok := lookup("CONFIG_FILE"); ok {
+		if file = strings.TrimSpace(v); file == "" {
+			return Config{}, fmt.Errorf("%w: CONFIG_FILE is empty (want a file's path)", ErrInvalid)
+		}
+	}
+	c, err := Load(file, lookup)
+	c.ConfigFile = file
+	return c, err
+}
+
+// named reports whether the environment names the configuration file.
+func named(lookup func(string) (string, bool)) bool {
+	_, ok := lookup("CONFIG_FILE")
+	return ok
+}
+
 // Load returns the defaults overridden by the .env file at envFile (if it
 // exists; "" skips it) and then by the environment that lookup reads
 // (os.LookupEnv in the service), validated.
@@ -358,7 +408,9 @@ func Load(envFile string, lookup func(string) (string, bool)) (Config, error) {
 	if envFile != "" {
 		data, err := os.ReadFile(envFile)
 		switch {
-		case errors.Is(err, os.ErrNotExist):
+		case errors.Is(err, os.ErrNotExist) && !named(lookup):
+		case err != nil && named(lookup):
+			return Config{}, fmt.Errorf("config: read %s (CONFIG_FILE): %w", envFile, err)
 		case err != nil:
 			return Config{}, fmt.Errorf("config: read %s: %w", envFile, err)
 		default:
@@ -367,6 +419,9 @@ func Load(envFile string, lookup func(string) (string, bool)) (Config, error) {
 				return Config{}, fmt.Errorf("config: %s: %w", envFile, err)
 			}
 			for _, kv := range vars {
+				if kv.Key == "CONFIG_FILE" {
+					return Config{}, fmt.Errorf("%w: CONFIG_FILE in %s: it names the file, so it is read from the environment only", ErrInvalid, envFile)
+				}
 				f, ok := lookupField(kv.Key)
 				if !ok {
 					return Config{}, fmt.Errorf("%w %s in %s (known: %s)", ErrUnknownVar, kv.Key, envFile, strings.Join(Variables(), ", "))
@@ -538,11 +593,15 @@ func (c Config) IsSet(name string) bool { return c.set[name] }
 // Setting is one variable's effective value and where it came from.
 type Setting struct {
 	Name, Value string
-	// Source is "default", "environment" or the .env file's path.
+	// Source is "default", "environment" or the configuration file's
+	// path.
 	Source string
 	// Secret is set for values that must not be shown (API_TOKENS,
 	// TURN_PASSWORD); Value is then redacted.
 	Secret bool
+	// Live is set for the variables a reload applies while the service
+	// runs; the others need a restart.
+	Live bool
 }
 
 // Settings returns every variable's effective value, in the order of
@@ -551,34 +610,114 @@ type Setting struct {
 func (c Config) Settings() []Setting {
 	out := make([]Setting, 0, len(fields))
 	for _, f := range fields {
-		s := Setting{Name: f.name, Value: f.get(&c), Source: "default"}
+		s := Setting{Name: f.name, Source: "default", Live: liveVars[f.name]}
+		s.Value, s.Secret = c.shown(f)
 		if src := c.src[f.name]; src != "" {
 			s.Source = src
-		}
-		switch f.name {
-		case "API_TOKENS":
-			s.Secret = true
-			var names []string
-			for _, t := range c.Tokens {
-				n := t.Name
-				if t.ViewOnly {
-					n += ";view"
-				}
-				if len(t.Devices) > 0 {
-					n += ";devices=" + strings.Join(t.Devices, "|")
-				}
-				names = append(names, n)
-			}
-			s.Value = strings.Join(names, ",")
-		case "TURN_PASSWORD":
-			s.Secret = true
-			if s.Value != "" {
-				s.Value = "(set)"
-			}
 		}
 		out = append(out, s)
 	}
 	return out
+}
+
+// shown returns f's value as it may be shown, and whether it is a
+// secret: API_TOKENS as the tokens' names and rights, TURN_PASSWORD as
+// "(set)".
+func (c *Config) shown(f field) (string, bool) {
+	switch f.name {
+	case "API_TOKENS":
+		tokens, _ := ParseTokens(c.APITokens)
+		names := make([]string, 0, len(tokens))
+		for _, t := range tokens {
+			names = append(names, t.describe())
+		}
+		return strings.Join(names, ","), true
+	case "TURN_PASSWORD":
+		if c.TURNPassword != "" {
+			return "(set)", true
+		}
+		return "", true
+	}
+	return f.get(c), false
+}
+
+// Change is one variable that a reload found changed, its values shown
+// as Settings shows them.
+type Change struct {
+	Name, Old, New string
+	// Live: applied at once; otherwise left as it was until a restart.
+	Live bool
+}
+
+// String is "NAME: old -> new", with "(restart needed)" for a change
+// that was not applied.
+func (ch Change) String() string {
+	s := ch.Name + ": " + quoteEmpty(ch.Old) + " -> " + quoteEmpty(ch.New)
+	if !ch.Live {
+		s += " (restart needed)"
+	}
+	return s
+}
+
+func quoteEmpty(v string) string {
+	if v == "" {
+		return `""`
+	}
+	return v
+}
+
+// Reload returns the configuration to run with after next (the file and
+// environment read again) replaced c: next's live variables (Live), and
+// c's for the rest, which only a restart changes. It also returns every
+// variable whose value differs, live or not. A token whose secret
+// changed counts as a change of API_TOKENS even though its name did not.
+// The result is validated: an error means nothing may change.
+func (c Config) Reload(next Config) (Config, []Change, error) {
+	out := c
+	out.set, out.src = maps.Clone(c.set), maps.Clone(c.src)
+	var changes []Change
+	for _, f := range fields {
+		oldV, newV := f.get(&c), f.get(&next)
+		if oldV == newV {
+			continue
+		}
+		ch := Change{Name: f.name, Live: liveVars[f.name]}
+		ch.Old, _ = c.shown(f)
+		ch.New, _ = next.shown(f)
+		if ch.Old == ch.New {
+			ch.New += " (secret changed)"
+		}
+		changes = append(changes, ch)
+		if !ch.Live {
+			continue
+		}
+		if err := f.set(&out, newV); err != nil {
+			return c, nil, err
+		}
+		setOrDelete(out.set, f.name, next.set[f.name])
+		if src, ok := next.src[f.name]; ok {
+			out.src[f.name] = src
+		} else {
+			delete(out.src, f.name)
+		}
+	}
+	tokens, err := ParseTokens(out.APITokens)
+	if err == nil {
+		err = out.Validate()
+	}
+	if err != nil {
+		return c, nil, err
+	}
+	out.Tokens = tokens
+	return out, changes, nil
+}
+
+func setOrDelete(m map[string]bool, k string, v bool) {
+	if v {
+		m[k] = true
+	} else {
+		delete(m, k)
+	}
 }
 
 // Ineffective returns the variables that were set but have no effect with
@@ -677,4 +816,23 @@ func (t Token) MayOpen(serial string) bool {
 		}
 	}
 	return false
+}
+
+// describe is the token as it may be shown: its name and rights, never
+// its secret.
+func (t Token) describe() string {
+	n := t.Name
+	if t.ViewOnly {
+		n += ";view"
+	}
+	if len(t.Devices) > 0 {
+		n += ";devices=" + strings.Join(t.Devices, "|")
+	}
+	return n
+}
+
+// Same reports whether t and u are the same token: name, secret and
+// rights.
+func (t Token) Same(u Token) bool {
+	return t.Name == u.Name && t.Secret == u.Secret && t.ViewOnly == u.ViewOnly && slices.Equal(t.Devices, u.Devices)
 }

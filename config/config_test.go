@@ -177,7 +177,8 @@ func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 	// Uncommented, the example is a valid configuration equal to the defaults.
 	var uncommented strings.Builder
 	for line := range strings.SplitSeq(text, "\n") {
-		if s := strings.TrimPrefix(line, "# "); envKey.MatchString(strings.SplitN(s, "=", 2)[0]) && strings.Contains(s, "=") {
+		// CONFIG_FILE names the file: the environment only.
+		if s := strings.TrimPrefix(line, "# "); envKey.MatchString(strings.SplitN(s, "=", 2)[0]) && strings.Contains(s, "=") && !strings.HasPrefix(s, "CONFIG_FILE=") {
 			uncommented.WriteString(s + "\n")
 		}
 	}

@@ -2,6 +2,7 @@ package device
 
 import (
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudphone/media-service/adb"
@@ -61,6 +62,10 @@ type Config struct {
 	BitRateInterval time.Duration
 	// Log receives the owners' logs; default slog.Default().
 	Log *slog.Logger
+
+	// live holds the settings of Registry.SetLive, shared by every copy
+	// of the registry's Config (see current).
+	live *atomic.Pointer[Live]
 }
 
 // PassthroughKeyFrameMinInterval is the least time between two

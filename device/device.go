@@ -59,7 +59,8 @@ type Device struct {
 	last    *native.Frame // the latest picture, for an output that starts on a still screen
 	closing bool
 
-	resync  atomic.Bool // the decoder lost an access unit: wait for a keyframe
+	epoch   captureEpoch // when the capture source started: PTS count from it
+	resync  atomic.Bool  // the decoder lost an access unit: wait for a keyframe
 	decoded chan capture.Sample
 
 	mu         sync.Mutex

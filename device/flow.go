@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cloudphone/media-service/capture"
 	"github.com/cloudphone/media-service/encoder"
@@ -60,7 +61,7 @@ func (d *Device) acquire(key outputKey) (*output, error) {
 	if o.enc != nil && d.last != nil {
 		// A still screen sends nothing new: start from the latest picture.
 		if f, err := d.last.Ref(); err == nil {
-			o.enc.feed(f)
+			o.enc.feed(f, false, &d.epoch)
 		}
 	}
 	if o.enc != nil && d.plan.decode && d.recorder != nil && d.resync.Load() {
@@ -87,10 +88,11 @@ func (d *Device) releaseOutput(o *output) {
 
 // rungs returns the device's rungs: one in pass-through.
 func (d *Device) rungs() []Rung {
-	if !d.plan.encodes() || len(d.cfg.Rungs) == 0 {
-		return d.cfg.Rungs[:min(1, len(d.cfg.Rungs))]
+	rungs := d.cfg.current().Rungs
+	if !d.plan.encodes() || len(rungs) == 0 {
+		return rungs[:min(1, len(rungs))]
 	}
-	return d.cfg.Rungs
+	return rungs
 }
 
 // hasEncoded reports whether any output encodes here.
@@ -142,8 +144,10 @@ type encodedSink struct {
 }
 
 // feed hands a picture (one reference, which it takes) to the encoder,
-// scaled to the rung's size when that differs.
-func (s *encodedSink) feed(f *native.Frame) {
+// scaled to the rung's size when that differs. fresh is set for a picture
+// just captured (or decoded), whose capture stage counts; epoch tells
+// when its PTS started.
+func (s *encodedSink) feed(f *native.Frame, fresh bool, epoch *captureEpoch) {
 	full := media.Size{Width: f.Width(), Height: f.Height()}
 	want := s.o.rung.size(full)
 	s.mu.Lock()
@@ -174,6 +178,13 @@ func (s *encodedSink) feed(f *native.Frame) {
 		}
 		f = g
 	}
+	if pts := f.PTS; pts != native.NoPTS {
+		now := stageClock()
+		if captured, ok := epoch.at(pts); ok && fresh {
+			s.o.captureLat.Observe(now.Sub(captured))
+		}
+		s.o.fed.put(pts, now)
+	}
 	s.mu.Unlock()
 	s.o.setSize(want)
 	s.submit(f)
@@ -197,10 +208,10 @@ func (d *Device) startEncoder(o *output) error {
 	if o.key.Codec == media.H264 {
 		candidates = d.h264Candidates()
 	}
-	opts := d.cfg.Encoder
+	opts := d.cfg.current().Encoder // settings reloaded live apply from here on
 	opts.BitRate = min(max(opts.BitRate, o.rung.MinBitRate), o.rung.MaxBitRate)
 	sink := &encodedSink{o: o}
-	deliver := func(u media.Unit) { o.deliver(u, nil) }
+	deliver := func(u media.Unit) { d.deliverEncoded(o, u) }
 	if d.pool != nil {
 		stream := d.id + "/" + string(o.key.Codec) + "/" + fmt.Sprint(o.key.Rung)
 		ps := d.pool.join(stream, candidates, opts, deliver, d.encoderError)
@@ -223,13 +234,27 @@ func (d *Device) startEncoder(o *output) error {
 	go func() {
 		defer close(done)
 		for u := range p.Output() {
-			o.deliver(u, nil)
+			d.deliverEncoded(o, u)
 		}
 	}()
 	sink.submit = func(f *native.Frame) { p.Submit(f) }
 	sink.stop = func() { p.Close(); <-done }
 	o.enc = sink
 	return nil
+}
+
+// deliverEncoded fans out a unit the output's encoder made, noting its
+// encode stage and its capture time.
+func (d *Device) deliverEncoded(o *output, u media.Unit) {
+	if fed, ok := o.fed.get(u.PTS); ok {
+		o.encodeLat.Observe(stageClock().Sub(fed))
+	}
+	if u.Captured.IsZero() {
+		if at, ok := d.epoch.at(u.PTS); ok {
+			u.Captured = at
+		}
+	}
+	o.deliver(u, nil)
 }
 
 // pipelineProducer is an encoding pipeline of the output's own.
@@ -261,7 +286,7 @@ func (d *Device) distribute(f *native.Frame) {
 			d.log.Warn("reference a picture", "err", err)
 			return
 		}
-		o.enc.feed(g)
+		o.enc.feed(g, true, &d.epoch)
 	}
 }
 
@@ -277,7 +302,7 @@ func (p *passthrough) name() string         { return media.PassthroughEncoder }
 // output, and to the decoder while any output encodes here.
 func (d *Device) startScreenrecord() error {
 	src, err := capture.NewScreenrecordSource(d.cfg.ADB, d.id, capture.ScreenrecordOptions{
-		BitRate: d.cfg.ScreenrecordBitRate, Log: d.log, OnError: d.captureError, OnSize: d.sizeChanged(d.ctx),
+		BitRate: d.cfg.current().ScreenrecordBitRate, Log: d.log, OnError: d.captureError, OnSize: d.sizeChanged(d.ctx),
 	})
 	if err != nil {
 		return err
@@ -301,6 +326,7 @@ func (d *Device) startScreenrecord() error {
 		if d.decoded != nil {
 			defer close(d.decoded)
 		}
+		d.epoch.start(time.Now())
 		src.Run(d.ctx, func(s capture.Sample) error {
 			if o := d.ownOutput(); o != nil {
 				o.deliver(media.Unit{Data: s.Data, KeyFrame: s.KeyFrame, PTS: s.PTS, Codec: media.H264,
@@ -360,7 +386,9 @@ func (d *Device) decodeLoop() {
 			}
 			d.log.Info("decoding the device's H.264", "decoder", dec.Backend())
 		}
-		if err := dec.Decode(s.Data, func(f *native.Frame) error {
+		// The picture keeps the access unit's PTS, from which its capture
+		// time (the source's epoch + PTS) is known to the stages.
+		if err := dec.DecodeAt(s.Data, s.PTS, func(f *native.Frame) error {
 			d.distribute(f)
 			return nil
 		}); err != nil {
@@ -385,7 +413,7 @@ type frameSource interface {
 func (d *Device) startPictures() error {
 	var src frameSource
 	var err error
-	rate := d.cfg.Encoder.FrameRate // VIDEO_FRAMERATE caps the capture
+	rate := d.cfg.current().Encoder.FrameRate // VIDEO_FRAMERATE caps the capture
 	if d.cfg.Mode == media.CaptureScreencap {
 		src, err = capture.NewScreencapSource(d.cfg.ADB, d.id, capture.ScreencapOptions{
 			FrameRate: rate, Log: d.log, OnError: d.captureError, OnSize: d.sizeChanged(d.ctx),
@@ -401,6 +429,7 @@ func (d *Device) startPictures() error {
 	d.sourceStats = src.Stats
 	d.kickSource = src.Kick
 	d.wg.Go(func() {
+		d.epoch.start(time.Now())
 		src.Run(d.ctx, func(f *native.Frame) error {
 			d.distribute(f)
 			return nil

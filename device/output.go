@@ -70,6 +70,11 @@ type output struct {
 
 	units, bytes, keyframes atomic.Int64
 	window                  rateWindow
+
+	// Stages (media.StageCapture, media.StageEncode) of the output's
+	// units; fed notes when pictures went to its encoder.
+	captureLat, encodeLat media.StageHistogram
+	fed                   fedTimes
 }
 
 type producerBox struct{ p producer }
@@ -107,6 +112,9 @@ func (o *output) producer() producer {
 // deliver counts a unit, notes its format at keyframes and fans it out.
 // info, for pass-through, is the source's own reading of its SPS.
 func (o *output) deliver(u media.Unit, info func() (media.Format, media.Size)) {
+	if o.enc == nil && !u.Captured.IsZero() { // pass-through: framed now
+		o.captureLat.Observe(stageClock().Sub(u.Captured))
+	}
 	o.units.Add(1)
 	o.bytes.Add(int64(len(u.Data)))
 	o.window.add(len(u.Data))

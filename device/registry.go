@@ -57,6 +57,7 @@ var _ rtc.Provider = (*Registry)(nil)
 // every device.
 func NewRegistry(cfg Config) *Registry {
 	cfg = cfg.withDefaults()
+	cfg.live = newLive(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Registry{
 		cfg: cfg, log: cfg.Log, ctx: ctx, cancel: cancel,
@@ -185,9 +186,12 @@ func (r *Registry) start(e *entry, prev chan struct{}) {
 // workerPool returns the shared worker pool, started on first use.
 func (r *Registry) workerPool() (*poolRouter, error) {
 	r.poolOnce.Do(func() {
-		p, err := newPoolRouter(r.cfg)
+		p, err := newPoolRouter(r.cfg.current())
 		r.pool.Store(p)
 		r.poolErr = err
+		if p != nil {
+			p.pool.SetWorkers(r.cfg.current().Workers) // a SetLive while it started
+		}
 	})
 	return r.pool.Load(), r.poolErr
 }

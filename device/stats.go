@@ -79,6 +79,9 @@ type Stats struct {
 	// Outputs are every running output of the device, one per codec and
 	// rung; the fields above are the primary output's.
 	Outputs []OutputStats `json:"outputs"`
+	// Stages are the device's capture and encode stage histograms, its
+	// outputs' summed. For metrics only.
+	Stages StageStats `json:"-"`
 }
 
 // OutputStats are one output's statistics: what it sends, the encoder in
@@ -113,6 +116,7 @@ func (d *Device) Stats() Stats {
 		Units:         o.units.Load(), Bytes: o.bytes.Load(), KeyFrames: o.keyframes.Load(),
 		CaptureErrors: d.errs.Load(), KeyFrameRequests: o.kf.asked.Load(), KeyFramesForced: o.kf.sent.Load(),
 		Pipeline: o.encoderStats(),
+		Stages:   d.stages(),
 	}
 	if d.sourceStats != nil {
 		s.CaptureRestarts = d.sourceStats().Restarts

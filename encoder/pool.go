@@ -3,6 +3,7 @@ package encoder
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -64,6 +65,9 @@ type WorkerPool struct {
 type poolWorker struct {
 	in      chan poolJob
 	streams int // pinned streams, under the pool's mu
+	// retiring workers take no new stream and stop after their last
+	// (SetWorkers), under the pool's mu.
+	retiring bool
 
 	mu     sync.Mutex // guards guards
 	guards map[string]*guard
@@ -104,9 +108,7 @@ func NewWorkerPool(o WorkerPoolOptions) (*WorkerPool, error) {
 	}
 	p := &WorkerPool{opts: o, out: make(chan PoolOutput, o.OutputBuffer), streams: map[string]*poolWorker{}, streamStats: map[string]*Stats{}}
 	for range o.Workers {
-		w := &poolWorker{in: make(chan poolJob, o.InputBuffer), guards: map[string]*guard{}}
-		p.workers = append(p.workers, w)
-		p.wg.Go(func() { p.work(w) })
+		p.start()
 	}
 	return p, nil
 }
@@ -117,9 +119,9 @@ func (p *WorkerPool) worker(stream string) *poolWorker {
 	if w, ok := p.streams[stream]; ok {
 		return w
 	}
-	best := p.workers[0]
-	for _, w := range p.workers[1:] {
-		if w.streams < best.streams {
+	var best *poolWorker
+	for _, w := range p.workers {
+		if !w.retiring && (best == nil || w.streams < best.streams) {
 			best = w
 		}
 	}
@@ -165,6 +167,81 @@ func (p *WorkerPool) CloseStream(stream string) {
 	delete(p.streamStats, stream)
 	w.streams--
 	w.in <- poolJob{stream: stream, close: true} // may wait for queue space: control, not media
+	if w.retiring && w.streams == 0 {
+		p.stop(w)
+	}
+}
+
+// SetWorkers changes the number of workers (WORKER_COUNT) while the pool
+// runs. Streams stay on their worker: an H.264 stream cannot move. More
+// workers start at once and take the streams opened from then on; with
+// fewer, the extra workers take no new stream and each stops after its
+// last stream closes. n below 1 counts as 1.
+func (p *WorkerPool) SetWorkers(n int) {
+	n = max(n, 1)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	active := 0
+	for _, w := range p.workers {
+		if !w.retiring {
+			active++
+		}
+	}
+	// Fewer: retire the workers with the fewest streams first.
+	for active > n {
+		var least *poolWorker
+		for _, w := range p.workers {
+			if !w.retiring && (least == nil || w.streams < least.streams) {
+				least = w
+			}
+		}
+		least.retiring = true
+		active--
+		if least.streams == 0 {
+			p.stop(least)
+		}
+	}
+	// More: keep a retiring worker that still has streams, then start new
+	// ones.
+	for _, w := range p.workers {
+		if active < n && w.retiring {
+			w.retiring = false
+			active++
+		}
+	}
+	for ; active < n; active++ {
+		p.start()
+	}
+}
+
+// Workers returns the number of workers that take new streams.
+func (p *WorkerPool) Workers() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, w := range p.workers {
+		if !w.retiring {
+			n++
+		}
+	}
+	return n
+}
+
+// start adds a worker. Callers hold mu.
+func (p *WorkerPool) start() {
+	w := &poolWorker{in: make(chan poolJob, p.opts.InputBuffer), guards: map[string]*guard{}}
+	p.workers = append(p.workers, w)
+	p.wg.Go(func() { p.work(w) })
+}
+
+// stop ends a worker that has no stream left: it finishes its queue
+// (closing its last encoders) and exits. Callers hold mu.
+func (p *WorkerPool) stop(w *poolWorker) {
+	close(w.in)
+	p.workers = slices.DeleteFunc(p.workers, func(x *poolWorker) bool { return x == w })
 }
 
 // ForceKeyFrame asks the stream's encoder for a keyframe.

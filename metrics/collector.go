@@ -10,6 +10,7 @@ import (
 
 	"github.com/cloudphone/media-service/device"
 	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/media"
 	"github.com/cloudphone/media-service/rtc"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -43,6 +44,7 @@ type Collector struct {
 	deviceEncoder, viewers, viewerDrops, captureErrors       *prometheus.Desc
 	sessions, sessionsTotal, bytesSent, packetsSent          *prometheus.Desc
 	nacks, plis                                              *prometheus.Desc
+	stages                                                   *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -81,6 +83,8 @@ func NewCollector(src Sources) *Collector {
 		packetsSent:   d("webrtc_packets_sent_total", "RTP packets sent to a device's viewers, retransmissions included.", "device"),
 		nacks:         d("webrtc_nacks_received_total", "NACKs received from a device's viewers.", "device"),
 		plis:          d("webrtc_plis_received_total", "PLIs and FIRs received from a device's viewers.", "device"),
+		stages: d("stage_latency_seconds", "Time a device's units spent in each stage in the service: capture (arrival from the device to framed, or to the encoder), "+
+			"encode (to the encoder's unit out), queue (fan-out to a viewer's writer), send (to the RTP packets written); viewers' summed.", "device", "stage"),
 	}
 }
 
@@ -88,7 +92,7 @@ func NewCollector(src Sources) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.fps, c.bitrate, c.units, c.keyframes, c.restarts, c.keyRequests, c.encErrors,
 		c.encTimeouts, c.encSwitches, c.encReplaced, c.encReopened, c.encRestarts, c.stalls, c.abandoned, c.connected, c.dropped, c.encLatency, c.deviceEncoder, c.viewers, c.viewerDrops, c.captureErrors,
-		c.sessions, c.sessionsTotal, c.bytesSent, c.packetsSent, c.nacks, c.plis} {
+		c.sessions, c.sessionsTotal, c.bytesSent, c.packetsSent, c.nacks, c.plis, c.stages} {
 		ch <- d
 	}
 }
@@ -142,12 +146,17 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				cum += uint64(p.LatencyBuckets[len(p.LatencyBuckets)-1])
 				ch <- prometheus.MustNewConstHistogram(c.encLatency, cum, p.LatencySum.Seconds(), buckets, dev)
 			}
+			c.stage(ch, dev, media.StageCapture, s.Stages.Capture)
+			c.stage(ch, dev, media.StageEncode, s.Stages.Encode)
 		}
 	}
 	if c.src.Broadcasters != nil {
 		// A device has one broadcaster per output (codec and rung): one
 		// series per device sums them.
-		type sums struct{ viewers, dropped float64 }
+		type sums struct {
+			viewers, dropped float64
+			queue, send      media.StageSnapshot
+		}
 		per := map[string]*sums{}
 		var order []string
 		for _, b := range c.src.Broadcasters() {
@@ -159,10 +168,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			s.viewers += float64(b.Viewers)
 			s.dropped += float64(b.Dropped)
+			s.queue.Add(b.Queue)
+			s.send.Add(b.Send)
 		}
 		for _, dev := range order {
 			gauge(c.viewers, per[dev].viewers, dev)
 			counter(c.viewerDrops, per[dev].dropped, dev)
+			c.stage(ch, dev, media.StageQueue, per[dev].queue)
+			c.stage(ch, dev, media.StageSend, per[dev].send)
 		}
 	}
 	if c.src.Sessions != nil {
@@ -181,10 +194,32 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// stage sends one stage's histogram; an empty one is left out, so that a
+// pass-through device has no encode series.
+func (c *Collector) stage(ch chan<- prometheus.Metric, dev, stage string, s media.StageSnapshot) {
+	if n := s.Count(); n > 0 {
+		ch <- prometheus.MustNewConstHistogram(c.stages, n, s.Sum.Seconds(), stageBuckets(s), dev, stage)
+	}
+}
+
+// stageBuckets returns a stage snapshot's cumulative buckets, by upper
+// bound in seconds.
+func stageBuckets(s media.StageSnapshot) map[float64]uint64 {
+	b := make(map[float64]uint64, media.NumStageBuckets)
+	var cum uint64
+	for i, bound := range media.StageBuckets {
+		cum += s.Counts[i]
+		b[bound.Seconds()] = cum
+	}
+	return b
+}
+
 // E2ELatency is the glass-to-glass latency histogram, fed by the viewers'
 // reports: capture on the device to display in the browser.
 type E2ELatency struct {
 	hist *prometheus.HistogramVec
+	// stages are the viewer stages of the viewers' reports.
+	stages *prometheus.HistogramVec
 
 	mu     sync.Mutex
 	recent map[string][]time.Duration // last recentN per device
@@ -199,7 +234,7 @@ func NewE2ELatency() *E2ELatency {
 		Namespace: ns, Name: "e2e_latency_seconds",
 		Help:    "Glass-to-glass latency that viewers measured: capture on the device to display in the browser.",
 		Buckets: []float64{.01, .02, .03, .04, .05, .06, .08, .1, .15, .2, .3, .5, 1, 2},
-	}, []string{"device"}), recent: map[string][]time.Duration{}}
+	}, []string{"device"}), stages: newViewerStages(), recent: map[string][]time.Duration{}}
 }
 
 // Observe records one measurement.
@@ -238,5 +273,30 @@ func (e *E2ELatency) Summary() map[string]LatencySummary {
 	return out
 }
 
-// Collector returns the histogram for registration.
-func (e *E2ELatency) Collector() prometheus.Collector { return e.hist }
+// Collector returns the histograms for registration: glass-to-glass and
+// the viewer stages.
+func (e *E2ELatency) Collector() prometheus.Collector { return multi{e.hist, e.stages} }
+
+// multi is several collectors as one.
+type multi []prometheus.Collector
+
+func (m multi) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m {
+		c.Describe(ch)
+	}
+}
+
+func (m multi) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m {
+		c.Collect(ch)
+	}
+}
+
+// stageBucketSeconds are media.StageBuckets in seconds.
+func stageBucketSeconds() []float64 {
+	b := make([]float64, len(media.StageBuckets))
+	for i, d := range media.StageBuckets {
+		b[i] = d.Seconds()
+	}
+	return b
+}

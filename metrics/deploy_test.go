@@ -39,6 +39,7 @@ var wantAlerts = []string{
 	"MediaServiceStreamStalled",
 	"MediaServiceEncoderReplacementsClimbing",
 	"MediaServiceLatencyHigh",
+	"MediaServiceFanoutSlow",
 	"MediaServiceGoroutineGrowth",
 	"MediaServiceNoDevice",
 }
@@ -475,10 +476,12 @@ func exportedSeries(t *testing.T) map[string]map[string]bool {
 	c := NewCollector(Sources{
 		Streams: func() []device.Stats {
 			return []device.Stats{{Serial: "dev1", Encoder: "libx264", FPS: 30, BitRateBytes: 1e5, Units: 10, KeyFrames: 1,
-				CaptureRestarts: 1, CaptureErrors: 1, KeyFrameRequests: 1, Pipeline: snap}}
+				CaptureRestarts: 1, CaptureErrors: 1, KeyFrameRequests: 1, Pipeline: snap,
+				Stages: device.StageStats{Capture: stageSnap(time.Millisecond), Encode: stageSnap(5 * time.Millisecond)}}}
 		},
 		Broadcasters: func() []rtc.BroadcasterStats {
-			return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 1, Dropped: 1}}
+			return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 1, Dropped: 1,
+				Queue: stageSnap(time.Millisecond), Send: stageSnap(time.Millisecond)}}
 		},
 		Sessions: func() []rtc.SessionInfo { return []rtc.SessionInfo{{ID: "s1", DeviceID: "dev1"}} },
 		Totals: func() []rtc.DeviceTotals {
@@ -488,6 +491,7 @@ func exportedSeries(t *testing.T) map[string]map[string]bool {
 	})
 	e2e := NewE2ELatency()
 	e2e.Observe("dev1", 80*time.Millisecond)
+	e2e.ClientReport("dev1", []byte(`{"type":"report","networkMs":1,"jitterMs":1,"decodeMs":1,"renderMs":1}`))
 	res := NewResources()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -100,8 +100,8 @@ media_service_encoders_abandoned 0
 	for _, f := range families {
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if n := l.GetName(); n != "device" && n != "encoder" && n != "reason" && n != "cause" {
-					t.Errorf("%s has label %s: only device, encoder, reason and cause are allowed", f.GetName(), n)
+				if n := l.GetName(); n != "device" && n != "encoder" && n != "reason" && n != "cause" && n != "stage" {
+					t.Errorf("%s has label %s: only device, encoder, reason, cause and stage are allowed", f.GetName(), n)
 				}
 			}
 		}

@@ -88,7 +88,7 @@ func totalSize(units []encoded) int {
 	return n
 }
 
-// TestX264PSNR720p keeps the figure the README quotes: 90 frames of the
+// TestX264PSNR720p keeps the figure docs/development.md quotes: 90 frames of the
 // textured pattern at 1280x720 and the default 2 Mb/s decode to at least
 // 30 dB (about 39 dB worst, 44 dB mean). TestConformance checks every
 // backend at 640x360.

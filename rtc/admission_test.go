@@ -338,3 +338,50 @@ func TestViewOnlySessionCannotControl(t *testing.T) {
 		t.Errorf("totals %+v", totals)
 	}
 }
+
+// TestSetLive: limits changed while sessions run apply to the next
+// admissions; running sessions stay; an invalid change is refused.
+func TestSetLive(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxViewersPerDevice = 1
+	r := newRig(t, cfg, 10*time.Millisecond)
+	s264 := testH264(t)
+	r.p.add("dev1", s264)
+	offer := offerOf(t, clientOptions{plid: s264.plid})
+	create := func(user string) error {
+		_, _, err := r.m.Create(t.Context(), CreateRequest{DeviceID: "dev1", UserID: user, Offer: offer})
+		return err
+	}
+	if err := create("u1"); err != nil {
+		t.Fatal(err)
+	}
+	checkLimitError(t, create("u2"), LimitViewersPerDevice, 1, http.StatusServiceUnavailable)
+	live := Live{MaxSessions: 10, MaxViewersPerDevice: 2, MaxSessionsPerUser: 5, StartBitRate: 1_000_000, MinBitRate: 200_000, MaxBitRate: 3_000_000}
+	if err := r.m.SetLive(live); err != nil {
+		t.Fatal(err)
+	}
+	if err := create("u2"); err != nil {
+		t.Fatalf("after raising MAX_VIEWERS_PER_DEVICE: %v", err)
+	}
+	checkLimitError(t, create("u3"), LimitViewersPerDevice, 2, http.StatusServiceUnavailable)
+	// Lowered below the sessions running: they stay, new ones wait.
+	live.MaxViewersPerDevice = 1
+	if err := r.m.SetLive(live); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.m.List()); n != 2 {
+		t.Fatalf("%d sessions after lowering the limit, want the 2 running", n)
+	}
+	checkLimitError(t, create("u3"), LimitViewersPerDevice, 1, http.StatusServiceUnavailable)
+	if c := r.m.live.Load(); c.MinBitRate != 200_000 || c.MaxBitRate != 3_000_000 || c.StartBitRate != 1_000_000 {
+		t.Fatalf("bit rates %d..%d from %d", c.MinBitRate, c.MaxBitRate, c.StartBitRate)
+	}
+	bad := live
+	bad.MinBitRate = 5_000_000
+	if err := r.m.SetLive(bad); err == nil {
+		t.Fatal("minimum above maximum accepted")
+	}
+	if c := r.m.live.Load(); c.MinBitRate != 200_000 {
+		t.Fatal("a refused SetLive changed the bounds")
+	}
+}

@@ -33,6 +33,9 @@ type BroadcasterConfig struct {
 	RequestKeyFrame func()
 	// Log receives the broadcaster's logs; default slog.Default().
 	Log *slog.Logger
+	// Now is the clock of the queue and send stages; default time.Now.
+	// Tests set it.
+	Now func() time.Time
 }
 
 func (c BroadcasterConfig) withDefaults() BroadcasterConfig {
@@ -49,6 +52,9 @@ func (c BroadcasterConfig) withDefaults() BroadcasterConfig {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	return c
 }
 
@@ -56,6 +62,9 @@ func (c BroadcasterConfig) withDefaults() BroadcasterConfig {
 type item struct {
 	u  media.Unit
 	at time.Time
+	// primed marks a cached unit given to a joining viewer: its wait is
+	// the join's, not the queue's, and is not counted as a stage.
+	primed bool
 }
 
 // Broadcaster fans one device's encoded units out to its viewers. Write
@@ -83,6 +92,10 @@ type Broadcaster struct {
 	unitsIn, bytesIn, keyFramesIn atomic.Uint64
 	dropped                       atomic.Uint64
 	kfAsked                       atomic.Uint64
+
+	// The stages of its viewers' units, all viewers together:
+	// Write → a writer took the unit (queue), → its RTP was written (send).
+	queueLat, sendLat media.StageHistogram
 }
 
 // NewBroadcaster returns a broadcaster; Close stops it.
@@ -110,7 +123,7 @@ func (b *Broadcaster) Write(u media.Unit) {
 	if len(u.Data) == 0 {
 		return
 	}
-	it := item{u: u, at: time.Now()}
+	it := item{u: u, at: b.cfg.Now()}
 	needKey := false
 	b.mu.Lock()
 	if b.closed {
@@ -189,11 +202,11 @@ func (b *Broadcaster) subscribe(id string, w SampleWriter, atNextKey bool) (*Vie
 	case len(b.gop) == 0 || atNextKey:
 		v.waitKey, needKey = true, true
 	case b.gopBroken:
-		v.push(b.gop[0])
+		v.push(primed(b.gop[0]))
 		v.waitKey, needKey = true, true
 	default:
 		for _, it := range b.gop {
-			v.push(it)
+			v.push(primed(it))
 		}
 	}
 	b.viewers[v] = struct{}{}
@@ -204,6 +217,12 @@ func (b *Broadcaster) subscribe(id string, w SampleWriter, atNextKey bool) (*Vie
 		b.RequestKeyFrame()
 	}
 	return v, nil
+}
+
+// primed returns a cached unit as given to a joining viewer.
+func primed(it item) item {
+	it.primed = true
+	return it
 }
 
 // Close stops every viewer's writer goroutine and waits for them. Writes after Close are ignored. It is
@@ -242,6 +261,12 @@ type BroadcasterStats struct {
 	KeyFrameRequests uint64 `json:"keyFrameRequests"`
 	// GOPCached is the number of units in the cache.
 	GOPCached int `json:"gopCached"`
+	// Queue and Send are the stage histograms of the broadcaster's
+	// viewers, all together and those gone included: Write → a viewer's
+	// writer took the unit, and → the unit's RTP packets were written
+	// (media.StageQueue, media.StageSend). For metrics only.
+	Queue media.StageSnapshot `json:"-"`
+	Send  media.StageSnapshot `json:"-"`
 }
 
 // Stats returns the broadcaster's counters.
@@ -255,5 +280,7 @@ func (b *Broadcaster) Stats() BroadcasterStats {
 		Dropped:          b.dropped.Load(),
 		KeyFrameRequests: b.kfAsked.Load(),
 		GOPCached:        g,
+		Queue:            b.queueLat.Snapshot(),
+		Send:             b.sendLat.Snapshot(),
 	}
 }

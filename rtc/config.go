@@ -211,3 +211,19 @@ func (c Config) iceServers() []webrtc.ICEServer {
 	}
 	return s
 }
+
+// Live are the bounds a configuration reload changes while the manager
+// runs (Manager.SetLive): the limits apply to sessions admitted from then
+// on (running sessions stay, even over a lowered limit), the bit rates to
+// sessions created from then on. Zero fields keep their default.
+type Live struct {
+	MaxSessions, MaxViewersPerDevice, MaxSessionsPerToken, MaxSessionsPerUser int
+	StartBitRate, MinBitRate, MaxBitRate                                      int
+}
+
+// withLive returns c with l's bounds.
+func (c Config) withLive(l Live) Config {
+	c.MaxSessions, c.MaxViewersPerDevice, c.MaxSessionsPerToken, c.MaxSessionsPerUser = l.MaxSessions, l.MaxViewersPerDevice, l.MaxSessionsPerToken, l.MaxSessionsPerUser
+	c.StartBitRate, c.MinBitRate, c.MaxBitRate = l.StartBitRate, l.MinBitRate, l.MaxBitRate
+	return c.WithDefaults()
+}

@@ -55,7 +55,9 @@ var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,128}$`)
 // whose connection failed or closed (at once), and reports each viewer's
 // bandwidth estimate to its feed (Feed.SetEstimate).
 type Manager struct {
-	cfg      Config
+	cfg Config
+	// live is cfg with the bounds of the last SetLive.
+	live     atomic.Pointer[Config]
 	provider Provider
 	log      *slog.Logger
 	logs     pionLogs
@@ -114,6 +116,7 @@ func NewManager(cfg Config, p Provider) (*Manager, error) {
 		totals: map[string]*deviceTotals{},
 		kickCh: make(chan struct{}, 1),
 	}
+	m.live.Store(&cfg)
 	if err := m.settingEngine(); err != nil {
 		m.closeMuxes()
 		return nil, err
@@ -126,6 +129,18 @@ func NewManager(cfg Config, p Provider) (*Manager, error) {
 	m.wg.Add(1)
 	go m.loop()
 	return m, nil
+}
+
+// SetLive changes the session limits and bit rates (see Live). An
+// invalid combination (minimum above maximum) is refused and nothing
+// changes.
+func (m *Manager) SetLive(l Live) error {
+	c := m.cfg.withLive(l)
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	m.live.Store(&c)
+	return nil
 }
 
 // settingEngine prepares the setting engine every session's API copies.
@@ -293,7 +308,7 @@ func (m *Manager) connect(ctx context.Context, s *Session, o *offer) (string, er
 	if err != nil {
 		return "", err
 	}
-	reg, err := s.interceptors(m.cfg)
+	reg, err := s.interceptors(*m.live.Load())
 	if err != nil {
 		return "", err
 	}
@@ -530,7 +545,7 @@ type admissions struct {
 // may be called more than once.
 func (m *Manager) admit(req CreateRequest) (release func(), err error) {
 	a := &m.admitted
-	c := m.cfg
+	c := m.live.Load()
 	who := principal{req.Token, req.UserID}
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -111,7 +111,11 @@ func (v *Viewer) run() {
 			if !ok {
 				break
 			}
-			v.write(it)
+			taken := v.b.cfg.Now()
+			if v.write(it) && !it.primed {
+				v.b.queueLat.Observe(taken.Sub(it.at))
+				v.b.sendLat.Observe(v.b.cfg.Now().Sub(taken))
+			}
 		}
 	}
 }
@@ -119,8 +123,9 @@ func (v *Viewer) run() {
 // write sends one unit as a sample. Its duration is the PTS difference to
 // the previous unit (a sample's duration moves the RTP timestamp of the
 // next), else the unit's own duration, else 1/30 s; a difference beyond a
-// second (a pause in a static screen, a skip) counts as one frame.
-func (v *Viewer) write(it item) {
+// second (a pause in a static screen, a skip) counts as one frame. It
+// reports whether the sample was written.
+func (v *Viewer) write(it item) bool {
 	d := defaultFrameDuration
 	diff := it.u.PTS - v.lastPTS
 	switch {
@@ -134,10 +139,11 @@ func (v *Viewer) write(it item) {
 		if v.writeErrors.Add(1) == 1 {
 			v.b.log.Debug("rtc: write sample", "session", v.id, "err", err)
 		}
-		return
+		return false
 	}
 	v.sent.Add(1)
 	v.sentBytes.Add(uint64(len(it.u.Data)))
+	return true
 }
 
 // stop marks the viewer closed and wakes its goroutine.

@@ -42,6 +42,14 @@ type Options struct {
 	// refused, running ones kept for DRAIN_TIMEOUT at most, then Run
 	// returns. Nil: the one WithDrain put in Run's ctx, if any.
 	Drain <-chan struct{}
+	// Reload asks for a configuration reload on every receive
+	// (reload.go): Load is called, and its live settings applied. Nil:
+	// the one WithReload put in Run's ctx, if any.
+	Reload <-chan struct{}
+	// Load reads the configuration again (config.FromEnvironment).
+	Load func() (config.Config, error)
+	// LogLevel, if set, is Log's level: a reload sets it from LOG_LEVEL.
+	LogLevel *slog.LevelVar
 }
 
 // Run runs the service until ctx ends, or until a drain (Options.Drain)
@@ -133,15 +141,7 @@ func Run(ctx context.Context, o Options) error {
 		StartBitRate: cfg.VideoBitRate, MinBitRate: cfg.MinBitRate, MaxBitRate: cfg.MaxBitRate, Log: log,
 	}
 	e2e := metrics.NewE2ELatency()
-	rcfg.OnClientReport = func(device string, raw json.RawMessage) {
-		var r struct {
-			Type string  `json:"type"`
-			Ms   float64 `json:"ms"`
-		}
-		if json.Unmarshal(raw, &r) == nil && r.Type == "latency" && r.Ms > 0 && r.Ms < 60_000 {
-			e2e.Observe(device, time.Duration(r.Ms*float64(time.Millisecond)))
-		}
-	}
+	rcfg.OnClientReport = e2e.ClientReport
 	manager, err := rtc.NewManager(rcfg, registry)
 	if err != nil {
 		ln.Close()
@@ -165,6 +165,8 @@ func Run(ctx context.Context, o Options) error {
 	wg.Go(func() { (&metrics.ResourceMonitor{Interval: cfg.ResourceMonitorInterval, R: res, Log: log}).Run(ctx) })
 	collector := metrics.NewCollector(metrics.Sources{Streams: registry.Stats, Broadcasters: registry.BroadcasterStats, Sessions: manager.List, Totals: manager.Totals,
 		DevicesConnected: func() int { return int(connected.Load()) }})
+
+	reload := newReloader(log, o, cfg)
 
 	proxies, err := api.ParseTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
@@ -190,10 +192,16 @@ func Run(ctx context.Context, o Options) error {
 			return api.StatsResponse{Devices: registry.Stats(), Broadcasters: registry.BroadcasterStats(),
 				WorkerPool: registry.WorkerPoolStats(), Sessions: manager.List(), E2ELatency: e2e.Summary()}
 		},
-		Metrics:     append([]prometheus.Collector{collector, e2e.Collector()}, res.Collectors()...),
+		Metrics:     append(append([]prometheus.Collector{collector, e2e.Collector()}, res.Collectors()...), reload.collectors()...),
 		Sessions:    sessions{manager, adm}, // adm: no new session while draining
 		ErrorStatus: rtc.StatusCode,
 	})
+	reload.srv, reload.manager, reload.registry = srv, manager, registry
+	signals := o.Reload
+	if signals == nil {
+		signals = ReloadOf(ctx)
+	}
+	wg.Go(func() { reload.run(serveCtx, signals) })
 	return srv.Serve(serveCtx, ln)
 }
 

@@ -65,13 +65,20 @@ type createResult struct {
 	retryAfter string
 	body       string
 	answer     string
+	id         string
 }
 
 func createSession(tb testing.TB, base, device, user, offer string) createResult {
 	tb.Helper()
+	return createSessionAs(tb, base, e2eToken, device, user, offer)
+}
+
+// createSessionAs is createSession with another token.
+func createSessionAs(tb testing.TB, base, token, device, user, offer string) createResult {
+	tb.Helper()
 	b, _ := json.Marshal(map[string]string{"deviceId": device, "userId": user, "offer": offer})
 	req, _ := http.NewRequest("POST", base+"/api/media/sessions", strings.NewReader(string(b)))
-	req.Header.Set("Authorization", "Bearer "+e2eToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -80,9 +87,9 @@ func createSession(tb testing.TB, base, device, user, offer string) createResult
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	r := createResult{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), body: string(data)}
-	var created struct{ Answer string }
+	var created struct{ SessionID, Answer string }
 	json.Unmarshal(data, &created)
-	r.answer = created.Answer
+	r.answer, r.id = created.Answer, created.SessionID
 	return r
 }
 

@@ -10,15 +10,16 @@ import (
 )
 
 // configCommand prints the effective configuration (what the service
-// would run with: defaults, then .env, then the environment), each
-// setting with its source, secrets redacted; it fails on an invalid
+// would run with: defaults, then CONFIG_FILE (.env), then the
+// environment), each setting with its source and whether a reload
+// (SIGHUP) applies it live, secrets redacted; it fails on an invalid
 // configuration, naming the variable. "config tokens" prints only the
 // names of the API tokens, one per line (nothing when none is
 // configured): make run asks it whether authentication is configured.
 // "config get NAME" prints one variable's effective value (secrets
 // redacted as above).
 func configCommand(args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
-	cfg, err := config.Load(".env", lookup)
+	cfg, err := config.FromEnvironment(lookup)
 	if err != nil {
 		fmt.Fprintf(stderr, "media-service: %v\n", err)
 		return 1
@@ -26,13 +27,17 @@ func configCommand(args []string, stdout, stderr io.Writer, lookup func(string) 
 	switch {
 	case len(args) == 0:
 		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "VARIABLE\tVALUE\tSOURCE")
+		fmt.Fprintln(w, "VARIABLE\tVALUE\tSOURCE\tRELOAD")
 		for _, s := range cfg.Settings() {
 			v := s.Value
 			if v == "" {
 				v = "-"
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\n", s.Name, v, s.Source)
+			reload := "restart"
+			if s.Live {
+				reload = "live"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", s.Name, v, s.Source, reload)
 		}
 		w.Flush()
 		if list := cfg.Ineffective(); len(list) > 0 {

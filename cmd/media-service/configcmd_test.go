@@ -34,7 +34,7 @@ func TestConfigCommand(t *testing.T) {
 		t.Fatalf("config: %d %s", code, errw.String())
 	}
 	text := out.String()
-	for _, want := range []string{"PORT", "31000", "environment", "H264_PRESET", "fast", ".env", "API_TOKENS", "ops", "VIDEO_BITRATE", "2000000", "default"} {
+	for _, want := range []string{"PORT", "31000", "environment", "H264_PRESET", "fast", ".env", "API_TOKENS", "ops", "VIDEO_BITRATE", "2000000", "default", "RELOAD", "live", "restart"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("config output lacks %q:\n%s", want, text)
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,6 +27,7 @@ func TestOnSignals(t *testing.T) {
 		stopAfterN int // 0: never
 	}{
 		{"drain", true, []os.Signal{syscall.SIGTERM}, true, 0},
+		{"reload, drain", true, []os.Signal{syscall.SIGHUP, syscall.SIGHUP, syscall.SIGTERM}, true, 0},
 		{"drain then SIGTERM", true, []os.Signal{syscall.SIGTERM, syscall.SIGTERM}, true, 2},
 		{"drain then SIGINT", true, []os.Signal{syscall.SIGTERM, os.Interrupt}, true, 2},
 		{"SIGINT", true, []os.Signal{os.Interrupt}, false, 1},
@@ -34,10 +36,11 @@ func TestOnSignals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			signals := make(chan os.Signal)
 			drain := make(chan struct{})
+			reload := make(chan struct{}, 1)
 			ctx, stop := context.WithCancel(context.Background())
 			defer stop()
 			done := make(chan struct{})
-			go func() { defer close(done); onSignals(signals, tc.serving, drain, stop) }()
+			go func() { defer close(done); onSignals(signals, tc.serving, drain, reload, stop) }()
 			for i, s := range tc.sigs {
 				signals <- s
 				if tc.stopAfterN == i+1 {
@@ -57,6 +60,10 @@ func TestOnSignals(t *testing.T) {
 				if tc.drain {
 					t.Fatal("did not drain")
 				}
+			}
+			reloaded := len(reload) == 1
+			if wantReload := slices.Contains(tc.sigs, os.Signal(syscall.SIGHUP)); reloaded != wantReload {
+				t.Fatalf("reload asked %v, want %v", reloaded, wantReload)
 			}
 			if stopped := ctx.Err() != nil; stopped != (tc.stopAfterN > 0) {
 				t.Fatalf("stopped %v, want %v", stopped, tc.stopAfterN > 0)

@@ -17,7 +17,7 @@ import (
 // one line per encoder in priority order, then the H.264 encoder that
 // H264_HW_ACCEL selects. It fails when no H.264 encoder works.
 func encoders(ctx context.Context, stdout, stderr io.Writer, lookup func(string) (string, bool)) error {
-	cfg, err := config.Load(".env", lookup)
+	cfg, err := config.FromEnvironment(lookup)
 	if err != nil {
 		return err
 	}
@@ -25,7 +25,7 @@ func encoders(ctx context.Context, stdout, stderr io.Writer, lookup func(string)
 	// stderr only at LOG_LEVEL=debug, with each probe's result.
 	log := slog.New(slog.DiscardHandler)
 	if cfg.LogLevel == "debug" {
-		log = newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+		log = newLogger(stderr, new(slog.LevelVar), cfg.LogLevel, cfg.LogFormat)
 	}
 	native.SetLogger(log)
 	defer native.SetLogger(nil)

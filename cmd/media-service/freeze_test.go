@@ -24,6 +24,10 @@ import (
 // which a test can freeze with SIGSTOP.
 const childEnv = "MEDIA_SERVICE_TEST_CHILD"
 
+// unsetVar as a value in childService's extra leaves the variable out of
+// the child's environment (so that its configuration file sets it).
+const unsetVar = "\x00unset"
+
 // childService runs the service as a child process against a simulated
 // device behind a private adb server, and returns its base URL, the
 // device and the process. extra adds or overrides environment variables.
@@ -65,9 +69,15 @@ func childServiceDevices(tb testing.TB, n int, simOpts devicesim.Options, extra 
 		vars[k] = v
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = os.Environ()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); vars[k] != unsetVar {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		if v != unsetVar {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
 	}
 	cmd.Dir = tb.TempDir() // no .env there
 	logs := &testutil.SyncBuffer{}

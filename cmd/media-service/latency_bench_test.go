@@ -2,10 +2,15 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"maps"
 	"math"
+	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +25,19 @@ import (
 // sub-benchmark collects the page's samples for E2E_LATENCY_SECONDS
 // (default 30) after a short warm-up and reports their p50, p95 and p99
 // in ms and the sample count.
+//
+// Besides, it reports where the time goes. Stage metrics (p50 and p95, in
+// ms, over the same window) come from the service's /metrics: the
+// service's stages (media_service_stage_latency_seconds: capture, encode,
+// queue, send) and the viewer's (media_service_viewer_stage_latency_seconds:
+// viewer_network, viewer_jitter, viewer_decode, viewer_render). From the
+// page's own samples, where Chromium gives a frame's receiveTime:
+// arrival-* is the device's stamp to the frame's last packet received
+// (the device, adb, the service and the network) and browser-* the rest
+// (jitter buffer, decode, render), per frame. callback-* is the latency
+// as the page measured it before it took the frame's presentationTime:
+// to when its requestVideoFrameCallback ran, the page's main-thread wait
+// included.
 //
 // It measures a fixed duration, not b.N iterations: the body runs once per
 // call whatever b.N is, and since one call takes longer than the default
@@ -46,7 +64,8 @@ func BenchmarkGlassToGlass(b *testing.B) {
 		{"transcode", map[string]string{"CAPTURE_MODE": "screenrecord", "VIDEO_ENCODER_TYPE": "h264"}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			lat := collectLatency(b, c.extra, time.Duration(seconds)*time.Second)
+			run := collectLatency(b, c.extra, time.Duration(seconds)*time.Second)
+			lat := run.e2e
 			if len(lat) == 0 {
 				b.Fatal("no latency samples")
 			}
@@ -55,13 +74,44 @@ func BenchmarkGlassToGlass(b *testing.B) {
 			b.ReportMetric(percentile(lat, 95), "p95-ms")
 			b.ReportMetric(percentile(lat, 99), "p99-ms")
 			b.ReportMetric(float64(len(lat)), "samples")
+			for _, split := range []struct {
+				name string
+				v    []float64
+			}{{"arrival", run.arrival}, {"browser", run.browser}, {"callback", run.callback}} {
+				if len(split.v) == 0 {
+					continue
+				}
+				sort.Float64s(split.v)
+				b.ReportMetric(percentile(split.v, 50), split.name+"-p50-ms")
+				b.ReportMetric(percentile(split.v, 95), split.name+"-p95-ms")
+				b.ReportMetric(percentile(split.v, 99), split.name+"-p99-ms")
+			}
+			for _, st := range run.stages {
+				b.ReportMetric(st.p50, st.name+"-p50-ms")
+				b.ReportMetric(st.p95, st.name+"-p95-ms")
+			}
 		})
 	}
 }
 
+// latencyRun is what one run measured: the page's glass-to-glass samples
+// in ms; for those with a receive time, their split at the frame's
+// arrival; and the stages' quantiles over the same window.
+type latencyRun struct {
+	e2e, arrival, browser, callback []float64
+	stages                          []stageQuantiles
+}
+
+// stageQuantiles are one stage's p50 and p95 in ms.
+type stageQuantiles struct {
+	name     string
+	p50, p95 float64
+}
+
 // collectLatency runs the service and the viewer page, and returns the
-// latency samples the page measured during d, after a warm-up.
-func collectLatency(b *testing.B, extra map[string]string, d time.Duration) []float64 {
+// latency samples the page measured during d, after a warm-up, with the
+// stages' quantiles over the same time.
+func collectLatency(b *testing.B, extra map[string]string, d time.Duration) latencyRun {
 	b.Helper()
 	vars := map[string]string{"LOG_LEVEL": "info"}
 	for k, v := range extra {
@@ -73,12 +123,14 @@ func collectLatency(b *testing.B, extra map[string]string, d time.Duration) []fl
 		b.Fatal(err)
 	}
 	type state struct {
-		Count     int       `json:"count"`
-		Latencies []float64 `json:"latencies"`
+		Count     int        `json:"count"`
+		Latencies []float64  `json:"latencies"`
+		Arrivals  []*float64 `json:"arrivals"`
+		Lags      []float64  `json:"lags"`
 	}
 	read := func() (state, error) {
 		var s state
-		err := br.Eval(`window.viewer && viewer.latencies ? {count: viewer.latencyCount, latencies: viewer.latencies} : {count: 0, latencies: []}`, &s)
+		err := br.Eval(`window.viewer && viewer.latencies ? {count: viewer.latencyCount, latencies: viewer.latencies, arrivals: viewer.arrivals || [], lags: viewer.callbackLags || []} : {count: 0, latencies: [], arrivals: [], lags: []}`, &s)
 		return s, err
 	}
 	// Warm-up: the first samples, then 2 s for the stream to settle.
@@ -98,7 +150,8 @@ func collectLatency(b *testing.B, extra map[string]string, d time.Duration) []fl
 	if err != nil {
 		b.Fatal(err)
 	}
-	var out []float64
+	before := scrapeStages(b, base)
+	var run latencyRun
 	for end := time.Now().Add(d); time.Now().Before(end); {
 		time.Sleep(min(time.Second, time.Until(end)))
 		s, err := read()
@@ -109,8 +162,140 @@ func collectLatency(b *testing.B, extra map[string]string, d time.Duration) []fl
 		if s.Count-prev.Count > len(s.Latencies) {
 			b.Logf("%d samples lost between polls", s.Count-prev.Count-len(s.Latencies))
 		}
-		out = append(out, s.Latencies[len(s.Latencies)-n:]...)
+		run.e2e = append(run.e2e, s.Latencies[len(s.Latencies)-n:]...)
+		if len(s.Arrivals) == len(s.Latencies) {
+			for i := len(s.Latencies) - n; i < len(s.Latencies); i++ {
+				if a := s.Arrivals[i]; a != nil {
+					run.arrival = append(run.arrival, *a)
+					run.browser = append(run.browser, s.Latencies[i]-*a)
+				}
+			}
+		}
+		if len(s.Lags) == len(s.Latencies) {
+			for i := len(s.Latencies) - n; i < len(s.Latencies); i++ {
+				run.callback = append(run.callback, s.Latencies[i]+s.Lags[i])
+			}
+		}
 		prev = s
+	}
+	after := scrapeStages(b, base)
+	for _, name := range stageOrder {
+		h, ok := after[name]
+		if !ok {
+			continue
+		}
+		h = h.sub(before[name])
+		if h.count() == 0 {
+			continue
+		}
+		run.stages = append(run.stages, stageQuantiles{name: name, p50: h.quantile(0.5), p95: h.quantile(0.95)})
+	}
+	return run
+}
+
+// stageOrder lists the stages in a frame's order: the service's, then the
+// viewer's.
+var stageOrder = []string{"capture", "encode", "queue", "send", "viewer_network", "viewer_jitter", "viewer_decode", "viewer_render"}
+
+// promHist is one histogram series read from /metrics: cumulative counts
+// by upper bound (seconds), ascending.
+type promHist struct {
+	le  []float64
+	cum []float64
+}
+
+func (h promHist) count() float64 {
+	if len(h.cum) == 0 {
+		return 0
+	}
+	return h.cum[len(h.cum)-1]
+}
+
+// sub returns h less an earlier reading of the same series.
+func (h promHist) sub(earlier promHist) promHist {
+	out := promHist{le: h.le, cum: slices.Clone(h.cum)}
+	if len(earlier.cum) == len(h.cum) {
+		for i := range out.cum {
+			out.cum[i] -= earlier.cum[i]
+		}
+	}
+	return out
+}
+
+// quantile is Prometheus' histogram_quantile, in ms.
+func (h promHist) quantile(q float64) float64 {
+	n := h.count()
+	rank := q * n
+	prevLE, prevCum := 0.0, 0.0
+	for i, le := range h.le {
+		if h.cum[i] >= rank {
+			if math.IsInf(le, 1) {
+				return prevLE * 1000
+			}
+			if h.cum[i] == prevCum {
+				return le * 1000
+			}
+			return 1000 * (prevLE + (le-prevLE)*(rank-prevCum)/(h.cum[i]-prevCum))
+		}
+		prevLE, prevCum = le, h.cum[i]
+	}
+	return prevLE * 1000
+}
+
+// scrapeStages reads the stage histograms from the service's /metrics
+// (one device: the series are summed over devices), by stage.
+func scrapeStages(b *testing.B, base string) map[string]promHist {
+	b.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	byStage := map[string]map[float64]float64{}
+	for line := range strings.Lines(string(body)) {
+		name, rest, ok := strings.Cut(line, "{")
+		if !ok || (name != "media_service_stage_latency_seconds_bucket" && name != "media_service_viewer_stage_latency_seconds_bucket") {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			continue
+		}
+		stage, le := "", math.NaN()
+		for kv := range strings.SplitSeq(labels, ",") {
+			k, val, _ := strings.Cut(kv, "=")
+			val = strings.Trim(val, `"`)
+			switch k {
+			case "stage":
+				stage = val
+			case "le":
+				le, _ = strconv.ParseFloat(val, 64) // "+Inf" parses
+			}
+		}
+		if stage == "" || math.IsNaN(le) {
+			continue
+		}
+		if byStage[stage] == nil {
+			byStage[stage] = map[float64]float64{}
+		}
+		byStage[stage][le] += v
+	}
+	out := map[string]promHist{}
+	for stage, m := range byStage {
+		var h promHist
+		h.le = slices.Sorted(maps.Keys(m))
+		for _, le := range h.le {
+			h.cum = append(h.cum, m[le])
+		}
+		out[stage] = h
 	}
 	return out
 }

@@ -110,11 +110,13 @@ func printVersion(w io.Writer) {
 }
 
 // newLogger returns the service's logger: JSON, or text when format is
-// "text" or "auto" and w is a terminal.
-func newLogger(w io.Writer, level, format string) *slog.Logger {
+// "text" or "auto" and w is a terminal. Its level is lv, set to level
+// (LOG_LEVEL) here; a reload sets it again.
+func newLogger(w io.Writer, lv *slog.LevelVar, level, format string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level)) // validated by config
-	opts := &slog.HandlerOptions{Level: l}
+	lv.Set(l)
+	opts := &slog.HandlerOptions{Level: lv}
 	if format == "text" || format == "auto" && isTerminal(w) {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}

@@ -80,8 +80,14 @@ func (c *client) play(t *testing.T, answer string, n int) {
 // call sends a request with the test token and returns status, body.
 func call(t testing.TB, method, url, ctype, body string) (int, http.Header, string) {
 	t.Helper()
+	return callAs(t, e2eToken, method, url, ctype, body)
+}
+
+// callAs is call with another token.
+func callAs(t testing.TB, token, method, url, ctype, body string) (int, http.Header, string) {
+	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+e2eToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}

@@ -1,0 +1,218 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/cloudphone/media-service/api"
+	"github.com/cloudphone/media-service/config"
+	"github.com/cloudphone/media-service/device"
+	"github.com/cloudphone/media-service/native"
+	"github.com/cloudphone/media-service/rtc"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Live reload: on a signal (SIGHUP, or a change of CONFIG_FILE with
+// CONFIG_WATCH) the service reads its configuration again (Options.Load:
+// the file, then the environment, which keeps winning) and applies the
+// settings config.Live marks live, without dropping a session:
+//
+//   - LOG_LEVEL and the pprof sampling at once;
+//   - API_TOKENS, CORS_ALLOW_ORIGINS and RATE_LIMIT for the requests from
+//     then on; the sessions of a token removed, or whose secret or rights
+//     changed, end;
+//   - the session limits for the sessions admitted from then on, the bit
+//     rates for the sessions created from then on;
+//   - VIDEO_FRAMERATE, VIDEO_BITRATE, H264_PRESET, H264_PROFILE,
+//     VIDEO_KEYFRAME_INTERVAL and the bit-rate bounds for the encoders
+//     and captures started from then on (a new output, a new viewer's
+//     rungs, a device that starts), so that no running stream stalls;
+//     WORKER_COUNT at once (device.Registry.SetLive).
+//
+// A changed setting that needs a restart is named in one log line and
+// left as it was. A file that does not load, or a result that is not
+// valid, changes nothing and the log says why. The configuration in
+// force is one immutable config.Config at a time.
+
+// reloadKey is the context key of WithReload.
+type reloadKey struct{}
+
+// WithReload returns a copy of ctx that carries reload, for a caller that
+// reaches Run without building its Options: Run then reloads on every
+// receive, as with Options.Reload.
+func WithReload(ctx context.Context, reload <-chan struct{}) context.Context {
+	return context.WithValue(ctx, reloadKey{}, reload)
+}
+
+// ReloadOf returns the reload channel ctx carries (nil: none).
+func ReloadOf(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(reloadKey{}).(<-chan struct{})
+	return ch
+}
+
+// reloader applies reloaded configurations to the running service.
+type reloader struct {
+	log   *slog.Logger
+	level *slog.LevelVar // nil: the level is not the service's to change
+	load  func() (config.Config, error)
+
+	srv      *api.Server
+	manager  *rtc.Manager
+	registry *device.Registry
+
+	reloads *prometheus.CounterVec
+	lastOK  prometheus.Gauge
+
+	cur config.Config // only run touches it after start
+}
+
+func newReloader(log *slog.Logger, o Options, cfg config.Config) *reloader {
+	r := &reloader{log: log, level: o.LogLevel, load: o.Load, cur: cfg,
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "media_service", Name: "config_reloads_total",
+			Help: "Configuration reloads (SIGHUP, or CONFIG_WATCH), by result: applied or failed (nothing changed)."}, []string{"result"}),
+		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "media_service", Name: "config_last_reload_successful",
+			Help: "1 if the last configuration reload was applied (or none was asked for), 0 if it failed."}),
+	}
+	r.lastOK.Set(1)
+	r.reloads.WithLabelValues("applied")
+	r.reloads.WithLabelValues("failed")
+	return r
+}
+
+func (r *reloader) collectors() []prometheus.Collector {
+	return []prometheus.Collector{r.reloads, r.lastOK}
+}
+
+// run reloads on each receive from signals until ctx ends.
+func (r *reloader) run(ctx context.Context, signals <-chan struct{}) {
+	if signals == nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-signals:
+			r.reload()
+		}
+	}
+}
+
+// reload reads the configuration again and applies it, or changes
+// nothing and says why.
+func (r *reloader) reload() {
+	if r.load == nil {
+		r.failed(errNoLoader)
+		return
+	}
+	next, err := r.load()
+	if err != nil {
+		r.failed(err)
+		return
+	}
+	eff, changes, err := r.cur.Reload(next)
+	if err == nil {
+		err = r.manager.SetLive(rtcLive(eff))
+	}
+	if err != nil {
+		r.failed(err)
+		return
+	}
+	var applied, restart []string
+	for _, ch := range changes {
+		if ch.Live {
+			applied = append(applied, ch.String())
+		} else {
+			restart = append(restart, ch.String())
+		}
+	}
+	r.apply(eff)
+	ended := r.endSessions(r.cur.Tokens, eff.Tokens)
+	r.cur = eff
+	r.reloads.WithLabelValues("applied").Inc()
+	r.lastOK.Set(1)
+	if len(restart) > 0 {
+		r.log.Warn("configuration reload: these changes need a restart and were left as they were", "settings", strings.Join(restart, "; "))
+	}
+	if len(applied) == 0 {
+		r.log.Info("configuration reloaded: no live setting changed", "file", eff.ConfigFile)
+		return
+	}
+	r.log.Info("configuration reloaded", "file", eff.ConfigFile, "applied", strings.Join(applied, "; "), "sessions_ended", ended)
+}
+
+// errNoLoader fails a reload asked of a Run without Options.Load.
+var errNoLoader = errors.New("the service was started without a way to read its configuration again (Options.Load)")
+
+func (r *reloader) failed(err error) {
+	r.reloads.WithLabelValues("failed").Inc()
+	r.lastOK.Set(0)
+	r.log.Error("configuration reload failed: nothing changed", "err", err)
+}
+
+// apply sets eff's live settings everywhere they act.
+func (r *reloader) apply(eff config.Config) {
+	if r.level != nil {
+		var l slog.Level
+		if l.UnmarshalText([]byte(eff.LogLevel)) == nil {
+			r.level.Set(l)
+		}
+	}
+	runtime.SetBlockProfileRate(eff.PprofBlockRate)
+	runtime.SetMutexProfileFraction(eff.PprofMutexFraction)
+	r.srv.Update(api.Live{Tokens: apiTokens(eff.Tokens), CORSOrigins: eff.CORSAllowOrigins, RateLimit: eff.RateLimit})
+	r.registry.SetLive(deviceLive(eff))
+}
+
+// endSessions ends the sessions of the tokens in old that next no longer
+// has as they were (removed, or a new secret or rights), and returns how
+// many ended.
+func (r *reloader) endSessions(old, next []config.Token) int {
+	gone := map[string]bool{}
+	for _, t := range old {
+		if !slices.ContainsFunc(next, t.Same) {
+			gone[t.Name] = true
+		}
+	}
+	if len(gone) == 0 {
+		return 0
+	}
+	n := 0
+	for _, s := range r.manager.List() {
+		if gone[s.Token] && r.manager.Delete(s.ID) == nil {
+			n++
+		}
+	}
+	if n > 0 {
+		names := slices.Sorted(func(yield func(string) bool) {
+			for name := range gone {
+				if !yield(name) {
+					return
+				}
+			}
+		})
+		r.log.Info("sessions ended: their token was removed or changed", "tokens", strings.Join(names, ","), "sessions", n)
+	}
+	return n
+}
+
+// rtcLive is the session manager's part of cfg.
+func rtcLive(cfg config.Config) rtc.Live {
+	return rtc.Live{MaxSessions: cfg.MaxSessions, MaxViewersPerDevice: cfg.MaxViewersPerDevice,
+		MaxSessionsPerToken: cfg.MaxSessionsPerToken, MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+		StartBitRate: cfg.VideoBitRate, MinBitRate: cfg.MinBitRate, MaxBitRate: cfg.MaxBitRate}
+}
+
+// deviceLive is the devices' part of cfg.
+func deviceLive(cfg config.Config) device.Live {
+	return device.Live{
+		Encoder: native.Options{FrameRate: cfg.VideoFrameRate, BitRate: cfg.VideoBitRate, Preset: cfg.H264Preset,
+			Profile: cfg.H264Profile, KeyFrameInterval: cfg.KeyFrameInterval},
+		ScreenrecordBitRate: cfg.VideoBitRate, MinBitRate: cfg.MinBitRate, MaxBitRate: cfg.MaxBitRate,
+		Rungs: device.Rungs(cfg.Rungs, cfg.MinBitRate, cfg.MaxBitRate), Workers: cfg.WorkerCount,
+	}
+}
