@@ -54,10 +54,12 @@ type Device struct {
 	h264        []string // the H.264 candidates, best first (read once, lazily)
 
 	prim    *output    // the primary output, set by start
-	outMu   sync.Mutex // guards outputs, last, closing
+	outMu   sync.Mutex // guards outputs, last, closing, retiredStages
 	outputs map[outputKey]*output
 	last    *native.Frame // the latest picture, for an output that starts on a still screen
 	closing bool
+	// retiredStages are the stage histograms of the outputs that stopped.
+	retiredStages StageStats
 
 	epoch   captureEpoch // when the capture source started: PTS count from it
 	resync  atomic.Bool  // the decoder lost an access unit: wait for a keyframe

@@ -78,6 +78,7 @@ func (d *Device) releaseOutput(o *output) {
 	stop := o.refs <= 0 && o.key != d.plan.primary && d.outputs[o.key] == o
 	if stop {
 		delete(d.outputs, o.key)
+		d.retiredStages.add(o.stages()) // its viewers are gone: the counts stay
 	}
 	d.outMu.Unlock()
 	if stop {

@@ -64,6 +64,18 @@ func TestSetLive(t *testing.T) {
 	if o := outs["h264"]; o.MaxBitRate != 8_000_000 {
 		t.Fatalf("the running output's range changed to %d..%d", o.MinBitRate, o.MaxBitRate)
 	}
+	// The VP8 output stops after its viewer: the device's stage counts
+	// keep what it recorded (metrics never go down).
+	before2 := d.stages()
+	v.Close()
+	testutil.Eventually(t, "the VP8 output stopped", 30*time.Second, func() bool { return len(d.Stats().Outputs) == 1 })
+	after := d.stages()
+	for name, pair := range map[string][2]media.StageSnapshot{"encode": {before2.Encode, after.Encode},
+		"queue": {before2.Queue, after.Queue}, "send": {before2.Send, after.Send}} {
+		if pair[0].Count() == 0 || pair[1].Count() < pair[0].Count() {
+			t.Errorf("%s stage count %d before the output stopped, %d after", name, pair[0].Count(), pair[1].Count())
+		}
+	}
 	// A rung count that differs from VIDEO_RUNGS's is ignored.
 	r.reg.SetLive(Live{Encoder: native.Options{FrameRate: 10}, Rungs: Rungs([]float64{1}, 1, 2), Workers: 2})
 	if got := len(d.rungs()); got != 2 {

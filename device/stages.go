@@ -11,11 +11,23 @@ import (
 // it.
 var stageClock = time.Now
 
-// StageStats are a device's own stage histograms (media.StageCapture and
-// media.StageEncode), its outputs' summed. For metrics only.
+// StageStats are a device's stage histograms (media.StageCapture,
+// StageEncode, StageQueue and StageSend), its outputs' summed, those of
+// the outputs that stopped included: they never go down while the device
+// runs. For metrics only.
 type StageStats struct {
 	Capture media.StageSnapshot
 	Encode  media.StageSnapshot
+	Queue   media.StageSnapshot
+	Send    media.StageSnapshot
+}
+
+// add adds o's counts to s.
+func (s *StageStats) add(o StageStats) {
+	s.Capture.Add(o.Capture)
+	s.Encode.Add(o.Encode)
+	s.Queue.Add(o.Queue)
+	s.Send.Add(o.Send)
 }
 
 // captureEpoch is when the device's capture source started: a picture's
@@ -71,12 +83,26 @@ func (t *fedTimes) get(pts time.Duration) (time.Time, bool) {
 	return time.Unix(0, at), true
 }
 
-// stages returns the device's stage histograms, its outputs' summed.
+// stages returns the device's stage histograms: its outputs' summed, and
+// those of the outputs that stopped (retired when they stopped, under the
+// same lock, so that none is counted twice or missed).
 func (d *Device) stages() StageStats {
-	var s StageStats
-	for _, o := range d.allOutputs() {
-		s.Capture.Add(o.captureLat.Snapshot())
-		s.Encode.Add(o.encodeLat.Snapshot())
+	d.outMu.Lock()
+	s := d.retiredStages
+	outs := make([]*output, 0, len(d.outputs))
+	for _, o := range d.outputs {
+		outs = append(outs, o)
 	}
+	d.outMu.Unlock()
+	for _, o := range outs {
+		s.add(o.stages())
+	}
+	return s
+}
+
+// stages returns the output's stage histograms, lock-free.
+func (o *output) stages() StageStats {
+	s := StageStats{Capture: o.captureLat.Snapshot(), Encode: o.encodeLat.Snapshot()}
+	s.Queue, s.Send = o.b.Stages()
 	return s
 }

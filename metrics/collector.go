@@ -148,15 +148,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			c.stage(ch, dev, media.StageCapture, s.Stages.Capture)
 			c.stage(ch, dev, media.StageEncode, s.Stages.Encode)
+			c.stage(ch, dev, media.StageQueue, s.Stages.Queue)
+			c.stage(ch, dev, media.StageSend, s.Stages.Send)
 		}
 	}
 	if c.src.Broadcasters != nil {
 		// A device has one broadcaster per output (codec and rung): one
 		// series per device sums them.
-		type sums struct {
-			viewers, dropped float64
-			queue, send      media.StageSnapshot
-		}
+		type sums struct{ viewers, dropped float64 }
 		per := map[string]*sums{}
 		var order []string
 		for _, b := range c.src.Broadcasters() {
@@ -168,14 +167,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			s.viewers += float64(b.Viewers)
 			s.dropped += float64(b.Dropped)
-			s.queue.Add(b.Queue)
-			s.send.Add(b.Send)
 		}
 		for _, dev := range order {
 			gauge(c.viewers, per[dev].viewers, dev)
 			counter(c.viewerDrops, per[dev].dropped, dev)
-			c.stage(ch, dev, media.StageQueue, per[dev].queue)
-			c.stage(ch, dev, media.StageSend, per[dev].send)
 		}
 	}
 	if c.src.Sessions != nil {

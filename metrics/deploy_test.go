@@ -42,6 +42,7 @@ var wantAlerts = []string{
 	"MediaServiceFanoutSlow",
 	"MediaServiceGoroutineGrowth",
 	"MediaServiceNoDevice",
+	"MediaServiceConfigReloadFailed",
 }
 
 // wantCharted are series the dashboard must chart.
@@ -477,11 +478,11 @@ func exportedSeries(t *testing.T) map[string]map[string]bool {
 		Streams: func() []device.Stats {
 			return []device.Stats{{Serial: "dev1", Encoder: "libx264", FPS: 30, BitRateBytes: 1e5, Units: 10, KeyFrames: 1,
 				CaptureRestarts: 1, CaptureErrors: 1, KeyFrameRequests: 1, Pipeline: snap,
-				Stages: device.StageStats{Capture: stageSnap(time.Millisecond), Encode: stageSnap(5 * time.Millisecond)}}}
+				Stages: device.StageStats{Capture: stageSnap(time.Millisecond), Encode: stageSnap(5 * time.Millisecond),
+					Queue: stageSnap(time.Millisecond), Send: stageSnap(time.Millisecond)}}}
 		},
 		Broadcasters: func() []rtc.BroadcasterStats {
-			return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 1, Dropped: 1,
-				Queue: stageSnap(time.Millisecond), Send: stageSnap(time.Millisecond)}}
+			return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 1, Dropped: 1}}
 		},
 		Sessions: func() []rtc.SessionInfo { return []rtc.SessionInfo{{ID: "s1", DeviceID: "dev1"}} },
 		Totals: func() []rtc.DeviceTotals {
@@ -496,6 +497,7 @@ func exportedSeries(t *testing.T) map[string]map[string]bool {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(append([]prometheus.Collector{c, e2e.Collector()}, res.Collectors()...)...)
+	reg.MustRegister(NewReloads().Collectors()...)
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/cloudphone/media-service/device"
 	"github.com/cloudphone/media-service/media"
-	"github.com/cloudphone/media-service/rtc"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
@@ -55,22 +54,16 @@ func histograms(t *testing.T, reg *prometheus.Registry, name string) map[string]
 	return out
 }
 
-// TestCollectorStages: the devices' capture and encode stages and their
-// broadcasters' queue and send stages (summed over a device's outputs)
-// become media_service_stage_latency_seconds{device,stage}, with the
+// TestCollectorStages: the devices' stages (summed over a device's
+// outputs by the device) become media_service_stage_latency_seconds{device,stage}, with the
 // snapshots' counts, sums and buckets; an empty stage has no series.
 func TestCollectorStages(t *testing.T) {
 	c := NewCollector(Sources{
 		Streams: func() []device.Stats {
 			return []device.Stats{
-				{Serial: "dev1", Stages: device.StageStats{Capture: stageSnap(time.Millisecond, 4*time.Millisecond)}},
+				{Serial: "dev1", Stages: device.StageStats{Capture: stageSnap(time.Millisecond, 4*time.Millisecond),
+					Queue: stageSnap(0, 0, time.Millisecond), Send: stageSnap(2*time.Millisecond, 3*time.Millisecond)}},
 				{Serial: "dev2", Stages: device.StageStats{Capture: stageSnap(time.Millisecond), Encode: stageSnap(12 * time.Millisecond)}},
-			}
-		},
-		Broadcasters: func() []rtc.BroadcasterStats {
-			return []rtc.BroadcasterStats{
-				{DeviceID: "dev1", Queue: stageSnap(0, 0), Send: stageSnap(2 * time.Millisecond)},
-				{DeviceID: "dev1", Queue: stageSnap(time.Millisecond), Send: stageSnap(3 * time.Millisecond)},
 			}
 		},
 	})

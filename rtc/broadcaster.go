@@ -269,6 +269,12 @@ type BroadcasterStats struct {
 	Send  media.StageSnapshot `json:"-"`
 }
 
+// Stages returns the queue and send stage histograms (see
+// BroadcasterStats), with atomics only: no lock is taken.
+func (b *Broadcaster) Stages() (queue, send media.StageSnapshot) {
+	return b.queueLat.Snapshot(), b.sendLat.Snapshot()
+}
+
 // Stats returns the broadcaster's counters.
 func (b *Broadcaster) Stats() BroadcasterStats {
 	b.mu.Lock()

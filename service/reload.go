@@ -11,6 +11,7 @@ import (
 	"github.com/cloudphone/media-service/api"
 	"github.com/cloudphone/media-service/config"
 	"github.com/cloudphone/media-service/device"
+	"github.com/cloudphone/media-service/metrics"
 	"github.com/cloudphone/media-service/native"
 	"github.com/cloudphone/media-service/rtc"
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,28 +65,16 @@ type reloader struct {
 	manager  *rtc.Manager
 	registry *device.Registry
 
-	reloads *prometheus.CounterVec
-	lastOK  prometheus.Gauge
+	metrics *metrics.Reloads
 
 	cur config.Config // only run touches it after start
 }
 
 func newReloader(log *slog.Logger, o Options, cfg config.Config) *reloader {
-	r := &reloader{log: log, level: o.LogLevel, load: o.Load, cur: cfg,
-		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "media_service", Name: "config_reloads_total",
-			Help: "Configuration reloads (SIGHUP, or CONFIG_WATCH), by result: applied or failed (nothing changed)."}, []string{"result"}),
-		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "media_service", Name: "config_last_reload_successful",
-			Help: "1 if the last configuration reload was applied (or none was asked for), 0 if it failed."}),
-	}
-	r.lastOK.Set(1)
-	r.reloads.WithLabelValues("applied")
-	r.reloads.WithLabelValues("failed")
-	return r
+	return &reloader{log: log, level: o.LogLevel, load: o.Load, cur: cfg, metrics: metrics.NewReloads()}
 }
 
-func (r *reloader) collectors() []prometheus.Collector {
-	return []prometheus.Collector{r.reloads, r.lastOK}
-}
+func (r *reloader) collectors() []prometheus.Collector { return r.metrics.Collectors() }
 
 // run reloads on each receive from signals until ctx ends.
 func (r *reloader) run(ctx context.Context, signals <-chan struct{}) {
@@ -133,8 +122,7 @@ func (r *reloader) reload() {
 	r.apply(eff)
 	ended := r.endSessions(r.cur.Tokens, eff.Tokens)
 	r.cur = eff
-	r.reloads.WithLabelValues("applied").Inc()
-	r.lastOK.Set(1)
+	r.metrics.Applied()
 	if len(restart) > 0 {
 		r.log.Warn("configuration reload: these changes need a restart and were left as they were", "settings", strings.Join(restart, "; "))
 	}
@@ -149,8 +137,7 @@ func (r *reloader) reload() {
 var errNoLoader = errors.New("the service was started without a way to read its configuration again (Options.Load)")
 
 func (r *reloader) failed(err error) {
-	r.reloads.WithLabelValues("failed").Inc()
-	r.lastOK.Set(0)
+	r.metrics.Failed()
 	r.log.Error("configuration reload failed: nothing changed", "err", err)
 }
 
