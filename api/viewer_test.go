@@ -290,19 +290,7 @@ func TestViewerPageExplainsRefusals(t *testing.T) {
 			return []DeviceView{{Serial: "dev1", State: "device", Model: "sim"}}, nil
 		},
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
+	base := serve(t, s)
 	b := chromium.Launch(t)
 
 	type refusal struct {
@@ -334,7 +322,7 @@ func TestViewerPageExplainsRefusals(t *testing.T) {
 	}
 
 	// No token: the devices list is refused.
-	if err := b.Navigate(fmt.Sprintf("http://%s/?device=dev1", ln.Addr())); err != nil {
+	if err := b.Navigate(base + "/?device=dev1"); err != nil {
 		t.Fatal(err)
 	}
 	r := wait("the page explains the 401", func(r refusal) bool { return r.Status == 401 && r.Shown != "" })
@@ -349,7 +337,7 @@ func TestViewerPageExplainsRefusals(t *testing.T) {
 
 	// With the token, the session is refused at a limit: 503 naming
 	// MAX_VIEWERS_PER_DEVICE, with Retry-After.
-	if err := b.Navigate(fmt.Sprintf("http://%s/?device=dev1&token=%s", ln.Addr(), secret)); err != nil {
+	if err := b.Navigate(base + "/?device=dev1&token=" + secret); err != nil {
 		t.Fatal(err)
 	}
 	r = wait("the page explains the 503", func(r refusal) bool { return r.Status == 503 && r.Shown != "" })
