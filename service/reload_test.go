@@ -1,0 +1,110 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudphone/media-service/config"
+	"github.com/cloudphone/media-service/internal/adbtest"
+	"github.com/cloudphone/media-service/internal/testutil"
+)
+
+// TestRunReloads: Run applies what Options.Load returns on each receive
+// from Options.Reload (tokens and the log level here), and a Load that
+// fails changes nothing and shows on /metrics.
+func TestRunReloads(t *testing.T) {
+	testutil.Deadline(t, 2*time.Minute)
+	srv := adbtest.Start(t)
+	const first, second = "first-token-0123456789", "second-token-0123456789"
+	env := map[string]string{"ADB_SERVER": srv.Addr(), "API_TOKENS": "a=" + first, "LOG_LEVEL": "warn", "ICE_UDP_MUX_PORT": "0"}
+	var mu sync.Mutex
+	var loadErr error
+	load := func() (config.Config, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if loadErr != nil {
+			return config.Config{}, loadErr
+		}
+		return config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	}
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	level := new(slog.LevelVar)
+	level.Set(slog.LevelWarn)
+	reload := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: level})),
+			LogLevel: level, Listener: ln, Version: "test", Reload: reload, Load: load})
+	}()
+	status := func(path, token string) (int, string) {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	testutil.Eventually(t, "the first token accepted", testutil.Generous, func() bool {
+		code, _ := status("/api/media/encoders", first)
+		return code == http.StatusOK
+	})
+
+	mu.Lock()
+	env["API_TOKENS"], env["LOG_LEVEL"] = "b="+second, "debug"
+	mu.Unlock()
+	reload <- struct{}{}
+	testutil.Eventually(t, "the second token accepted", testutil.Generous, func() bool {
+		code, _ := status("/api/media/encoders", second)
+		return code == http.StatusOK
+	})
+	if code, _ := status("/api/media/encoders", first); code != http.StatusUnauthorized {
+		t.Fatalf("the removed token: %d", code)
+	}
+	if level.Level() != slog.LevelDebug {
+		t.Fatalf("log level %v after the reload, want debug", level.Level())
+	}
+
+	mu.Lock()
+	loadErr = errors.New("config: .env: broken")
+	mu.Unlock()
+	reload <- struct{}{}
+	testutil.Eventually(t, "the failed reload on /metrics", testutil.Generous, func() bool {
+		_, body := status("/metrics", second)
+		return strings.Contains(body, "media_service_config_last_reload_successful 0") &&
+			strings.Contains(body, `media_service_config_reloads_total{result="failed"} 1`)
+	})
+	if code, _ := status("/api/media/encoders", second); code != http.StatusOK || level.Level() != slog.LevelDebug {
+		t.Fatalf("a failed reload changed something: token %d, level %v", code, level.Level())
+	}
+
+	http.DefaultClient.CloseIdleConnections()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+}
