@@ -62,6 +62,11 @@ type Caller struct {
 	// proxy (Options.TrustedProxies) says the client is. Invalid only for
 	// a request that did not come over IP.
 	Addr netip.Addr
+	// Checked is when the token was checked (zero without one): a token
+	// removed by Update after that moment may still have let this
+	// request in, and the session it creates must end (the service
+	// checks).
+	Checked time.Time
 }
 
 // MayOpen reports whether the caller may open the device.
@@ -162,6 +167,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if s.addrLimit.blocked(key) {
 			return s.rateLimited(c, "client address "+key)
 		}
+		checked := time.Now() // before the tokens are read
 		tok, ok := s.match(c.Request())
 		if !ok {
 			s.addrLimit.allow(key)
@@ -172,7 +178,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if !s.tokenLimit.allow(tok.Name) {
 			return s.rateLimited(c, fmt.Sprintf("token %q", tok.Name))
 		}
-		who.Token, who.ViewOnly, who.Devices = tok.Name, tok.ViewOnly, tok.Devices
+		who.Token, who.ViewOnly, who.Devices, who.Checked = tok.Name, tok.ViewOnly, tok.Devices, checked
 		withCaller(c, who)
 		return next(c)
 	}

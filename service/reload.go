@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/cloudphone/media-service/api"
 	"github.com/cloudphone/media-service/config"
@@ -64,6 +66,7 @@ type reloader struct {
 	srv      *api.Server
 	manager  *rtc.Manager
 	registry *device.Registry
+	revoked  *revocations
 
 	metrics *metrics.Reloads
 
@@ -71,7 +74,7 @@ type reloader struct {
 }
 
 func newReloader(log *slog.Logger, o Options, cfg config.Config) *reloader {
-	return &reloader{log: log, level: o.LogLevel, load: o.Load, cur: cfg, metrics: metrics.NewReloads()}
+	return &reloader{log: log, level: o.LogLevel, load: o.Load, cur: cfg, metrics: metrics.NewReloads(), revoked: &revocations{}}
 }
 
 func (r *reloader) collectors() []prometheus.Collector { return r.metrics.Collectors() }
@@ -120,7 +123,7 @@ func (r *reloader) reload() {
 		}
 	}
 	r.apply(eff)
-	ended := r.endSessions(r.cur.Tokens, eff.Tokens)
+	ended := r.endSessions(goneTokens(r.cur.Tokens, eff.Tokens))
 	r.cur = eff
 	r.metrics.Applied()
 	if len(restart) > 0 {
@@ -155,36 +158,69 @@ func (r *reloader) apply(eff config.Config) {
 	r.registry.SetLive(deviceLive(eff))
 }
 
-// endSessions ends the sessions of the tokens in old that next no longer
-// has as they were (removed, or a new secret or rights), and returns how
-// many ended.
-func (r *reloader) endSessions(old, next []config.Token) int {
-	gone := map[string]bool{}
+// goneTokens returns the names of the tokens in old that next no longer
+// has as they were: removed, or given a new secret or rights.
+func goneTokens(old, next []config.Token) []string {
+	var gone []string
 	for _, t := range old {
 		if !slices.ContainsFunc(next, t.Same) {
-			gone[t.Name] = true
+			gone = append(gone, t.Name)
 		}
 	}
+	return gone
+}
+
+// endSessions ends the sessions of the tokens gone (goneTokens), which
+// the API refuses from now on (apply ran), and returns how many ended. A
+// session whose creation is under way, let in before the API changed,
+// is ended by sessions.Create when it returns (revocations).
+func (r *reloader) endSessions(gone []string) int {
 	if len(gone) == 0 {
 		return 0
 	}
+	r.revoked.revoke(gone, time.Now())
 	n := 0
 	for _, s := range r.manager.List() {
-		if gone[s.Token] && r.manager.Delete(s.ID) == nil {
+		if slices.Contains(gone, s.Token) && r.manager.Delete(s.ID) == nil {
 			n++
 		}
 	}
 	if n > 0 {
-		names := slices.Sorted(func(yield func(string) bool) {
-			for name := range gone {
-				if !yield(name) {
-					return
-				}
-			}
-		})
-		r.log.Info("sessions ended: their token was removed or changed", "tokens", strings.Join(names, ","), "sessions", n)
+		r.log.Info("sessions ended: their token was removed or changed", "tokens", strings.Join(gone, ","), "sessions", n)
 	}
 	return n
+}
+
+// revocations remember when each token name was last removed or changed
+// by a reload, for the sessions whose creation a reload overtook.
+type revocations struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+// revoke notes that names were revoked at t.
+func (v *revocations) revoke(names []string, t time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.at == nil {
+		v.at = map[string]time.Time{}
+	}
+	for _, n := range names {
+		v.at[n] = t
+	}
+}
+
+// since reports whether the token name was revoked at or after checked,
+// when the API let the caller in with it: the caller's session must not
+// outlive the reload.
+func (v *revocations) since(name string, checked time.Time) bool {
+	if name == "" {
+		return false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	at, ok := v.at[name]
+	return ok && !at.Before(checked)
 }
 
 // rtcLive is the session manager's part of cfg.

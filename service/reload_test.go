@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -106,5 +107,34 @@ func TestRunReloads(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return after its context ended")
+	}
+}
+
+// TestRevocations: a token revoked after a caller was let in with it
+// ends that caller's session; one re-added and checked after the
+// revocation does not; no token, no revocation.
+func TestRevocations(t *testing.T) {
+	var v revocations
+	t0 := time.Now()
+	if v.since("a", t0) {
+		t.Fatal("nothing revoked yet")
+	}
+	v.revoke([]string{"a", "b"}, t0.Add(time.Second))
+	if !v.since("a", t0) || !v.since("b", t0.Add(time.Second)) {
+		t.Fatal("a caller checked before the revocation passes")
+	}
+	if v.since("a", t0.Add(2*time.Second)) || v.since("c", t0) || v.since("", t0) {
+		t.Fatal("a caller checked after the revocation, another token, or none, is refused")
+	}
+	if got := errorStatus(errRevoked); got != http.StatusUnauthorized {
+		t.Fatalf("errRevoked answers %d, want 401", got)
+	}
+	if got := errorStatus(ErrDraining); got != http.StatusServiceUnavailable {
+		t.Fatalf("ErrDraining answers %d, want 503", got)
+	}
+	old := []config.Token{{Name: "a", Secret: "s1"}, {Name: "b", Secret: "s2"}, {Name: "c", Secret: "s3", Devices: []string{"x*"}}}
+	next := []config.Token{{Name: "a", Secret: "s1"}, {Name: "b", Secret: "s9"}, {Name: "c", Secret: "s3"}, {Name: "d", Secret: "s4"}}
+	if got := goneTokens(old, next); !slices.Equal(got, []string{"b", "c"}) {
+		t.Fatalf("gone %v, want b (new secret) and c (new rights)", got)
 	}
 }

@@ -8,9 +8,11 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -193,8 +195,8 @@ func Run(ctx context.Context, o Options) error {
 				WorkerPool: registry.WorkerPoolStats(), Sessions: manager.List(), E2ELatency: e2e.Summary()}
 		},
 		Metrics:     append(append([]prometheus.Collector{collector, e2e.Collector()}, res.Collectors()...), reload.collectors()...),
-		Sessions:    sessions{manager, adm}, // adm: no new session while draining
-		ErrorStatus: rtc.StatusCode,
+		Sessions:    sessions{manager, adm, reload.revoked}, // adm: no new session while draining
+		ErrorStatus: errorStatus,
 	})
 	reload.srv, reload.manager, reload.registry = srv, manager, registry
 	signals := o.Reload
@@ -267,15 +269,31 @@ func devices(ctx context.Context, client *adb.Client, reg *device.Registry, mode
 }
 
 // sessions adapts rtc.Manager to the API; it refuses new sessions while
-// the service drains.
+// the service drains, and those of a token a reload removed.
 type sessions struct {
-	m   *rtc.Manager
-	adm *admission
+	m       *rtc.Manager
+	adm     *admission
+	revoked *revocations
+}
+
+// errRevoked refuses a session whose token a reload removed or changed
+// while the session was being created; the API answers 401.
+var errRevoked = errors.New("the API token was removed or changed by a configuration reload; the session was ended")
+
+// errorStatus is the API's status for a Sessions error.
+func errorStatus(err error) int {
+	if errors.Is(err, errRevoked) {
+		return http.StatusUnauthorized
+	}
+	return rtc.StatusCode(err)
 }
 
 func (s sessions) Create(ctx context.Context, caller api.Caller, device, user, offer string) (string, string, error) {
 	if err := s.adm.Ready(); err != nil {
 		return "", "", err
+	}
+	if s.revoked.since(caller.Token, caller.Checked) {
+		return "", "", errRevoked
 	}
 	// Limits key on the caller: its token, or with AUTH_DISABLED its
 	// address.
@@ -283,7 +301,14 @@ func (s sessions) Create(ctx context.Context, caller api.Caller, device, user, o
 	if err != nil {
 		return "", "", err
 	}
-	return sess.Info().ID, answer, nil
+	id := sess.Info().ID
+	// A reload that removed the token while the session was being
+	// created may have listed the sessions before this one was there.
+	if s.revoked.since(caller.Token, caller.Checked) {
+		s.m.Delete(id)
+		return "", "", errRevoked
+	}
+	return id, answer, nil
 }
 
 func (s sessions) List() []rtc.SessionInfo { return s.m.List() }
