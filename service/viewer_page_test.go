@@ -88,6 +88,18 @@ func TestViewerPlaysAtOnce(t *testing.T) {
 	if len(s.Errors) > 0 {
 		t.Errorf("errors on the page: %v", s.Errors)
 	}
+	// The stats overlay, as the README lists it: frame rate, bit rate,
+	// round trip, jitter buffer, decode time and glass-to-glass latency
+	// (devicesim stamps its frames) all show a value.
+	testutil.EventuallyErr(t, "every row of the stats overlay filled", 30*time.Second, func() (bool, error) {
+		var empty []string
+		err := b.Eval(`["s-fps", "s-bitrate", "s-rtt", "s-jitter", "s-decode", "s-latency"].filter(
+			(id) => { const e = document.getElementById(id); return !e || !/[0-9]/.test(e.textContent); })`, &empty)
+		if err == nil && len(empty) > 0 {
+			err = fmt.Errorf("rows without a value: %v", empty)
+		}
+		return err == nil, err
+	})
 
 	// Two devices: the page lists both and plays none.
 	two := simtest.Device(t, adbs, opts)
