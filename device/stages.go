@@ -12,14 +12,17 @@ import (
 var stageClock = time.Now
 
 // StageStats are a device's stage histograms (media.StageCapture,
-// StageEncode, StageQueue and StageSend), its outputs' summed, those of
-// the outputs that stopped included: they never go down while the device
-// runs. For metrics only.
+// StageEncode, StageQueue and StageSend) and the units its viewers
+// skipped, its outputs' summed, those of the outputs that stopped
+// included: they never go down while the device runs. For metrics only.
 type StageStats struct {
 	Capture media.StageSnapshot
 	Encode  media.StageSnapshot
 	Queue   media.StageSnapshot
 	Send    media.StageSnapshot
+	// ViewerDrops are the units viewers skipped to catch up
+	// (rtc.BroadcasterStats.Dropped).
+	ViewerDrops uint64
 }
 
 // add adds o's counts to s.
@@ -28,6 +31,7 @@ func (s *StageStats) add(o StageStats) {
 	s.Encode.Add(o.Encode)
 	s.Queue.Add(o.Queue)
 	s.Send.Add(o.Send)
+	s.ViewerDrops += o.ViewerDrops
 }
 
 // captureEpoch is when the device's capture source started: a picture's
@@ -102,7 +106,7 @@ func (d *Device) stages() StageStats {
 
 // stages returns the output's stage histograms, lock-free.
 func (o *output) stages() StageStats {
-	s := StageStats{Capture: o.captureLat.Snapshot(), Encode: o.encodeLat.Snapshot()}
+	s := StageStats{Capture: o.captureLat.Snapshot(), Encode: o.encodeLat.Snapshot(), ViewerDrops: o.b.Dropped()}
 	s.Queue, s.Send = o.b.Stages()
 	return s
 }

@@ -150,27 +150,22 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			c.stage(ch, dev, media.StageEncode, s.Stages.Encode)
 			c.stage(ch, dev, media.StageQueue, s.Stages.Queue)
 			c.stage(ch, dev, media.StageSend, s.Stages.Send)
+			counter(c.viewerDrops, float64(s.Stages.ViewerDrops), dev)
 		}
 	}
 	if c.src.Broadcasters != nil {
 		// A device has one broadcaster per output (codec and rung): one
 		// series per device sums them.
-		type sums struct{ viewers, dropped float64 }
-		per := map[string]*sums{}
+		viewers := map[string]float64{}
 		var order []string
 		for _, b := range c.src.Broadcasters() {
-			s := per[b.DeviceID]
-			if s == nil {
-				s = &sums{}
-				per[b.DeviceID] = s
+			if _, ok := viewers[b.DeviceID]; !ok {
 				order = append(order, b.DeviceID)
 			}
-			s.viewers += float64(b.Viewers)
-			s.dropped += float64(b.Dropped)
+			viewers[b.DeviceID] += float64(b.Viewers)
 		}
 		for _, dev := range order {
-			gauge(c.viewers, per[dev].viewers, dev)
-			counter(c.viewerDrops, per[dev].dropped, dev)
+			gauge(c.viewers, viewers[dev], dev)
 		}
 	}
 	if c.src.Sessions != nil {

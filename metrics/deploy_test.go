@@ -479,7 +479,7 @@ func exportedSeries(t *testing.T) map[string]map[string]bool {
 			return []device.Stats{{Serial: "dev1", Encoder: "libx264", FPS: 30, BitRateBytes: 1e5, Units: 10, KeyFrames: 1,
 				CaptureRestarts: 1, CaptureErrors: 1, KeyFrameRequests: 1, Pipeline: snap,
 				Stages: device.StageStats{Capture: stageSnap(time.Millisecond), Encode: stageSnap(5 * time.Millisecond),
-					Queue: stageSnap(time.Millisecond), Send: stageSnap(time.Millisecond)}}}
+					Queue: stageSnap(time.Millisecond), Send: stageSnap(time.Millisecond), ViewerDrops: 1}}}
 		},
 		Broadcasters: func() []rtc.BroadcasterStats {
 			return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 1, Dropped: 1}}

@@ -31,10 +31,11 @@ func TestCollectorSeries(t *testing.T) {
 		LatencyBuckets: []int64{3, 1, 0, 0, 0, 0, 0, 0, 1}, LatencySum: 600 * time.Millisecond}
 	c := NewCollector(Sources{
 		Streams: func() []device.Stats {
-			return []device.Stats{{Serial: "dev1", Encoder: "libx264", FPS: 29.5, BitRateBytes: 250000, Units: 100, CaptureErrors: 4, Pipeline: snap}}
+			return []device.Stats{{Serial: "dev1", Encoder: "libx264", FPS: 29.5, BitRateBytes: 250000, Units: 100, CaptureErrors: 4, Pipeline: snap,
+				Stages: device.StageStats{ViewerDrops: 7}}}
 		},
 		Broadcasters: func() []rtc.BroadcasterStats {
-			return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 3, Dropped: 7}}
+			return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 3}}
 		},
 		Sessions: func() []rtc.SessionInfo {
 			return []rtc.SessionInfo{{ID: "s1", UserID: "alice", DeviceID: "dev1", Stats: rtc.SessionStats{BytesSent: 10, PacketsSent: 2, NACKs: 1, PLIs: 1}},
@@ -325,9 +326,14 @@ func TestResourceMonitorMoves(t *testing.T) {
 }
 
 // TestCollectorSumsOutputsPerDevice: a device with two outputs (codecs or
-// rungs) has two broadcasters; its series are one per device.
+// rungs) has two broadcasters; its series are one per device. The drops
+// come summed from the device (device.StageStats), which keeps those of
+// outputs that stopped, so that the counter never goes down.
 func TestCollectorSumsOutputsPerDevice(t *testing.T) {
 	c := NewCollector(Sources{
+		Streams: func() []device.Stats {
+			return []device.Stats{{Serial: "dev1", Stages: device.StageStats{ViewerDrops: 5}}, {Serial: "dev2"}}
+		},
 		Broadcasters: func() []rtc.BroadcasterStats {
 			return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 2, Dropped: 1}, {DeviceID: "dev1", Viewers: 1, Dropped: 4}, {DeviceID: "dev2", Viewers: 1}}
 		},

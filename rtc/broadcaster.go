@@ -275,6 +275,10 @@ func (b *Broadcaster) Stages() (queue, send media.StageSnapshot) {
 	return b.queueLat.Snapshot(), b.sendLat.Snapshot()
 }
 
+// Dropped returns the units viewers skipped (BroadcasterStats.Dropped),
+// with no lock taken.
+func (b *Broadcaster) Dropped() uint64 { return b.dropped.Load() }
+
 // Stats returns the broadcaster's counters.
 func (b *Broadcaster) Stats() BroadcasterStats {
 	b.mu.Lock()
