@@ -181,3 +181,37 @@ func TestWatchFile(t *testing.T) {
 	}
 	quiet("no further change")
 }
+
+// TestReloadOnFileChange: with CONFIG_WATCH=true a change of the file's
+// content reloads without a signal, and SIGHUP still works beside it.
+func TestReloadOnFileChange(t *testing.T) {
+	testutil.Deadline(t, 3*time.Minute)
+	const token = "watch-token-0123456789"
+	file := filepath.Join(t.TempDir(), "watched.env")
+	if err := os.WriteFile(file, []byte("API_TOKENS=ops="+token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, cmd, logs := childService(t, devicesim.Options{Width: 120, Height: 160, FPS: 5}, map[string]string{
+		"CONFIG_FILE": file, "CONFIG_WATCH": "true", "API_TOKENS": unsetVar, "LOG_LEVEL": unsetVar,
+	})
+	// A ConfigMap-style update: a new file renamed over the old one.
+	tmp := file + ".new"
+	if err := os.WriteFile(tmp, []byte("API_TOKENS=ops="+token+"\nRATE_LIMIT=25\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the reload on the file's change", testutil.Generous, func() bool {
+		return strings.Contains(logs.String(), "RATE_LIMIT: 20 -> 25")
+	})
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the reload on SIGHUP", testutil.Generous, func() bool {
+		return strings.Contains(logs.String(), "configuration reloaded: no live setting changed")
+	})
+	if n := strings.Count(logs.String(), "RATE_LIMIT: 20 -> 25"); n != 1 {
+		t.Fatalf("the change was applied %d times, want once", n)
+	}
+}
