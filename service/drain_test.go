@@ -106,13 +106,13 @@ func TestDrainTimeoutClosesSessions(t *testing.T) {
 		t.Error("the logs do not say the drain timed out")
 	}
 	testutil.Eventually(t, "the viewer to see its session end", testutil.Generous, func() bool {
-		switch r.v.pc.ConnectionState() {
+		switch r.v.PC.ConnectionState() {
 		case webrtc.PeerConnectionStateClosed, webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateDisconnected:
 			return true
 		}
 		return false
 	})
-	t.Logf("the viewer's connection: %v", r.v.pc.ConnectionState())
+	t.Logf("the viewer's connection: %v", r.v.PC.ConnectionState())
 }
 
 // TestDrainCutShort: Run's context ending during a drain stops at once

@@ -71,7 +71,7 @@ func (r *recoveryRig) resumed(tb testing.TB, back time.Time) time.Duration {
 	var first time.Time
 	testutil.Eventually(tb, "packets on the same session after the device came back", 2*testutil.Generous, func() bool {
 		var ok bool
-		first, ok = r.v.firstAfter(back)
+		first, ok = r.v.FirstAfter(back)
 		return ok
 	})
 	if code, body := r.svc.call(tb, "GET", "/api/media/sessions/"+r.v.session, ""); code != http.StatusOK {

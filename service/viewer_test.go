@@ -17,10 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/cloudphone/media-service/config"
 	"github.com/cloudphone/media-service/internal/adbtest"
+	"github.com/cloudphone/media-service/internal/piontest"
 	"github.com/cloudphone/media-service/internal/testutil"
 )
 
@@ -111,45 +110,15 @@ func (r *running) call(tb testing.TB, method, path, body string) (int, string) {
 // viewer is a Pion peer watching a device through a session, recording
 // when each RTP packet arrived.
 type viewer struct {
-	pc      *webrtc.PeerConnection
+	*piontest.Viewer
 	session string
-
-	mu      sync.Mutex
-	arrived []time.Time
 }
 
-// offer returns a receive-only offer with its candidates gathered.
+// newPeer returns a viewer and its receive-only offer.
 func newPeer(tb testing.TB) (*viewer, string) {
 	tb.Helper()
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { pc.Close() })
-	v := &viewer{pc: pc}
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		tb.Fatal(err)
-	}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		for {
-			if _, _, err := tr.ReadRTP(); err != nil {
-				return
-			}
-			v.mu.Lock()
-			v.arrived = append(v.arrived, time.Now())
-			v.mu.Unlock()
-		}
-	})
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		tb.Fatal(err)
-	}
-	<-gathered
-	return v, pc.LocalDescription().SDP
+	v, offer := piontest.New(tb, piontest.Options{Record: true})
+	return &viewer{Viewer: v}, offer
 }
 
 // watch opens a session on device and waits for its first packets.
@@ -166,30 +135,12 @@ func watch(tb testing.TB, r *running, device string) *viewer {
 		tb.Fatal(err)
 	}
 	v.session = created.SessionID
-	if err := v.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: created.Answer}); err != nil {
-		tb.Fatal(err)
-	}
+	v.Answer(tb, created.Answer)
 	testutil.Eventually(tb, "the session's first packets", testutil.Generous, func() bool { return v.count() >= 10 })
 	return v
 }
 
-func (v *viewer) count() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return len(v.arrived)
-}
-
-// firstAfter returns when the first packet after t arrived.
-func (v *viewer) firstAfter(t time.Time) (time.Time, bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	for _, a := range v.arrived {
-		if a.After(t) {
-			return a, true
-		}
-	}
-	return time.Time{}, false
-}
+func (v *viewer) count() int { return int(v.Packets()) }
 
 // restartADB stops the adb server (kill-server), waits down, and starts a
 // new one on its port and HOME, as an operator's `adb kill-server; adb

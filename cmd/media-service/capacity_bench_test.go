@@ -37,14 +37,14 @@ func measure(tb testing.TB, cmd *exec.Cmd, viewers []*lightViewer, d time.Durati
 	c0 := cpuSeconds(tb, cmd)
 	f0 := make([]int64, len(viewers))
 	for i, v := range viewers {
-		f0[i] = v.frames.Load()
+		f0[i] = v.Frames()
 	}
 	t0 := time.Now()
 	time.Sleep(d)
 	el := time.Since(t0).Seconds()
 	cores = (cpuSeconds(tb, cmd) - c0) / el
 	for i, v := range viewers {
-		fps = append(fps, float64(v.frames.Load()-f0[i])/el)
+		fps = append(fps, float64(v.Frames()-f0[i])/el)
 	}
 	slices.Sort(fps)
 	return cores, fps
@@ -80,7 +80,7 @@ func BenchmarkCapacity(b *testing.B) {
 		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
 			ok := true
 			for _, v := range viewers {
-				ok = ok && v.frames.Load() >= 3
+				ok = ok && v.Frames() >= 3
 			}
 			if ok {
 				return

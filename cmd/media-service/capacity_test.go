@@ -8,55 +8,20 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/internal/piontest"
 	"github.com/cloudphone/media-service/internal/testutil"
-	"github.com/pion/webrtc/v4"
 )
 
 // lightViewer is a Pion peer that only counts the RTP packets and the
-// frames (packets with the marker bit) it receives: many of them fit in
-// one test process.
-type lightViewer struct {
-	pc              *webrtc.PeerConnection
-	packets, frames atomic.Int64
-}
+// frames it receives: many of them fit in one test process.
+type lightViewer = piontest.Viewer
 
 func newLightViewer(tb testing.TB) (*lightViewer, string) {
 	tb.Helper()
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { pc.Close() })
-	v := &lightViewer{pc: pc}
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		tb.Fatal(err)
-	}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		for {
-			p, _, err := tr.ReadRTP()
-			if err != nil {
-				return
-			}
-			v.packets.Add(1)
-			if p.Marker {
-				v.frames.Add(1)
-			}
-		}
-	})
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		tb.Fatal(err)
-	}
-	<-gathered
-	return v, pc.LocalDescription().SDP
+	return piontest.New(tb, piontest.Options{})
 }
 
 // createResult is one POST /api/media/sessions answer.
@@ -114,9 +79,7 @@ func openViewers(tb testing.TB, base, device string, n int) []*lightViewer {
 		if r.status != http.StatusCreated {
 			tb.Fatalf("viewer %d: %d %s", i, r.status, r.body)
 		}
-		if err := v.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: r.answer}); err != nil {
-			tb.Fatal(err)
-		}
+		v.Answer(tb, r.answer)
 		out = append(out, v)
 	}
 	return out
@@ -138,7 +101,7 @@ func TestManyViewersOneDevice(t *testing.T) {
 	t.Logf("%d sessions created in %v", n, time.Since(start).Round(time.Millisecond))
 	testutil.Eventually(t, fmt.Sprintf("frames at all %d viewers", n), 3*time.Minute, func() bool {
 		for _, v := range viewers {
-			if v.frames.Load() < 3 {
+			if v.Frames() < 3 {
 				return false
 			}
 		}
@@ -146,7 +109,7 @@ func TestManyViewersOneDevice(t *testing.T) {
 	})
 	var least int64 = -1
 	for _, v := range viewers {
-		if f := v.frames.Load(); least < 0 || f < least {
+		if f := v.Frames(); least < 0 || f < least {
 			least = f
 		}
 	}
@@ -171,9 +134,7 @@ func TestTinyPortRangeRefusesClearly(t *testing.T) {
 			if !strings.Contains(r.answer, "a=candidate:") {
 				t.Fatalf("viewer %d: 201 with no candidate:\n%s", i, r.answer)
 			}
-			if err := v.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: r.answer}); err != nil {
-				t.Fatal(err)
-			}
+			v.Answer(t, r.answer)
 			played = append(played, v)
 		case http.StatusServiceUnavailable:
 			if r.retryAfter == "" || !strings.Contains(r.body, "candidate") {
@@ -189,7 +150,7 @@ func TestTinyPortRangeRefusesClearly(t *testing.T) {
 	}
 	testutil.Eventually(t, "frames at every admitted viewer", testutil.Generous, func() bool {
 		for _, v := range played {
-			if v.frames.Load() < 3 {
+			if v.Frames() < 3 {
 				return false
 			}
 		}

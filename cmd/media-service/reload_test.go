@@ -13,7 +13,6 @@ import (
 
 	"github.com/cloudphone/media-service/devicesim"
 	"github.com/cloudphone/media-service/internal/testutil"
-	"github.com/pion/webrtc/v4"
 )
 
 // TestReloadOnSIGHUP: the service reads CONFIG_FILE again on SIGHUP and
@@ -48,15 +47,13 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		if r.status != http.StatusCreated {
 			t.Fatalf("%s: %d %s", user, r.status, r.body)
 		}
-		if err := v.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: r.answer}); err != nil {
-			t.Fatal(err)
-		}
+		v.Answer(t, r.answer)
 		return v, r.id
 	}
 	frames := func(v *lightViewer, what string, n int64) {
 		t.Helper()
-		from := v.frames.Load()
-		testutil.Eventually(t, what, testutil.Generous, func() bool { return v.frames.Load() >= from+n })
+		from := v.Frames()
+		testutil.Eventually(t, what, testutil.Generous, func() bool { return v.Frames() >= from+n })
 	}
 	hup := func() {
 		t.Helper()
@@ -78,7 +75,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	// A valid reload: live changes applied, SESSION_SHARDS named and
 	// left; LOG_FORMAT is set in the environment, which keeps winning.
 	write("API_TOKENS=keep=" + keep + ",new=" + added + "\nLOG_LEVEL=debug\nH264_PRESET=ultrafast\nWORKER_COUNT=3\nRATE_LIMIT=40\nSESSION_SHARDS=32\nLOG_FORMAT=json\n")
-	from := kept.frames.Load()
+	from := kept.Frames()
 	hup()
 	testutil.Eventually(t, "the reload logged", testutil.Generous, func() bool {
 		return strings.Contains(logs.String(), "configuration reloaded")
@@ -111,12 +108,12 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		return len(st.Sessions) == 1 && st.Sessions[0].ID != doomedID
 	})
 	testutil.Eventually(t, "no more frames for the ended session", testutil.Generous, func() bool {
-		n := doomed.frames.Load()
+		n := doomed.Frames()
 		time.Sleep(500 * time.Millisecond)
-		return doomed.frames.Load() == n
+		return doomed.Frames() == n
 	})
 	frames(kept, "frames for the kept viewer after the reload", 10)
-	if kept.frames.Load() <= from {
+	if kept.Frames() <= from {
 		t.Fatal("no frame across the reload")
 	}
 	testutil.Eventually(t, "a GET logged at LOG_LEVEL=debug", testutil.Generous, func() bool {
