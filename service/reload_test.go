@@ -1,11 +1,9 @@
 package service
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -25,7 +23,7 @@ func TestRunReloads(t *testing.T) {
 	testutil.Deadline(t, 2*time.Minute)
 	srv := adbtest.Start(t)
 	const first, second = "first-token-0123456789", "second-token-0123456789"
-	env := map[string]string{"ADB_SERVER": srv.Addr(), "API_TOKENS": "a=" + first, "LOG_LEVEL": "warn", "ICE_UDP_MUX_PORT": "0"}
+	env := map[string]string{"ADB_SERVER": srv.Addr(), "AUTH_DISABLED": "false", "API_TOKENS": "a=" + first, "LOG_LEVEL": "warn", "ICE_UDP_MUX_PORT": "0"}
 	var mu sync.Mutex
 	var loadErr error
 	load := func() (config.Config, error) {
@@ -36,26 +34,15 @@ func TestRunReloads(t *testing.T) {
 		}
 		return config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	}
-	cfg, err := load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
 	level := new(slog.LevelVar)
 	level.Set(slog.LevelWarn)
 	reload := make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: level})),
-			LogLevel: level, Listener: ln, Version: "test", Reload: reload, Load: load})
-	}()
+	r := runServiceWith(t, srv.Addr(), env, func(o *Options) {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: level}))
+		o.LogLevel, o.Reload, o.Load = level, reload, load
+	})
 	status := func(path, token string) (int, string) {
-		req, _ := http.NewRequest("GET", base+path, nil)
+		req, _ := http.NewRequest("GET", r.base+path, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -97,16 +84,8 @@ func TestRunReloads(t *testing.T) {
 	if code, _ := status("/api/media/encoders", second); code != http.StatusOK || level.Level() != slog.LevelDebug {
 		t.Fatalf("a failed reload changed something: token %d, level %v", code, level.Level())
 	}
-
-	http.DefaultClient.CloseIdleConnections()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not return after its context ended")
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -37,6 +37,12 @@ type running struct {
 // stops it when the test ends. drain, if not nil, is Options.Drain.
 func runService(tb testing.TB, adbAddr string, vars map[string]string, drain <-chan struct{}) *running {
 	tb.Helper()
+	return runServiceWith(tb, adbAddr, vars, func(o *Options) { o.Drain = drain })
+}
+
+// runServiceWith is runService with Options changed by edit.
+func runServiceWith(tb testing.TB, adbAddr string, vars map[string]string, edit func(*Options)) *running {
+	tb.Helper()
 	env := map[string]string{"ADB_SERVER": adbAddr, "AUTH_DISABLED": "true", "LOG_LEVEL": "info", "ICE_UDP_MUX_PORT": "0"}
 	for k, v := range vars {
 		env[k] = v
@@ -52,9 +58,9 @@ func runService(tb testing.TB, adbAddr string, vars map[string]string, drain <-c
 	r := &running{base: "http://" + ln.Addr().String(), logs: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		r.done <- Run(ctx, Options{Config: cfg, Log: log, Listener: ln, Version: "test", Drain: drain})
-	}()
+	o := Options{Config: cfg, Log: log, Listener: ln, Version: "test"}
+	edit(&o)
+	go func() { r.done <- Run(ctx, o) }()
 	var once sync.Once
 	var runErr error
 	r.stop = func() error {

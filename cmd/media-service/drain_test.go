@@ -156,7 +156,7 @@ func TestSIGTERMDrainTimeout(t *testing.T) {
 	if logs.Count("drain timeout passed") != 1 {
 		t.Error("the logs do not say once that the drain timed out")
 	}
-	t.Logf("the viewer's connection after the drain: %v", c.pc.ConnectionState())
+	t.Logf("the viewer's connection after the drain: %v", c.PC.ConnectionState())
 }
 
 // TestSecondSignalStopsAtOnce: a second SIGTERM, or a SIGINT, during the

@@ -10,8 +10,9 @@ import (
 	"github.com/cloudphone/media-service/capture/annexb"
 	"github.com/cloudphone/media-service/devicesim"
 	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/internal/piontest"
+	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
-	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 )
 
@@ -66,52 +67,27 @@ func (v *frameViewer) count() int {
 // watch opens a session on the service and records its access units.
 func watch(b *testing.B, base, device string) *frameViewer {
 	b.Helper()
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { pc.Close() })
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		b.Fatal(err)
-	}
 	v := &frameViewer{}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		sb := samplebuilder.New(256, &codecs.H264Packet{}, 90000)
-		for {
-			pkt, _, err := tr.ReadRTP()
-			if err != nil {
-				return
+	sb := samplebuilder.New(256, &codecs.H264Packet{}, 90000) // one track: one goroutine
+	pv, offer := piontest.New(b, piontest.Options{OnPacket: func(pkt *rtp.Packet) {
+		sb.Push(pkt)
+		for s := sb.Pop(); s != nil; s = sb.Pop() {
+			key := false
+			for nal := range annexb.NALUnits(s.Data) {
+				key = key || annexb.NALType(nal) == annexb.NALIDR
 			}
-			sb.Push(pkt)
-			for s := sb.Pop(); s != nil; s = sb.Pop() {
-				key := false
-				for nal := range annexb.NALUnits(s.Data) {
-					key = key || annexb.NALType(nal) == annexb.NALIDR
-				}
-				v.mu.Lock()
-				v.frames = append(v.frames, arrival{time.Now(), key})
-				v.mu.Unlock()
-			}
+			v.mu.Lock()
+			v.frames = append(v.frames, arrival{time.Now(), key})
+			v.mu.Unlock()
 		}
-	})
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		b.Fatal(err)
-	}
-	<-gathered
-	code, _, body := call(b, "POST", base+"/api/media/sessions", "application/json", sessionBody(device, pc.LocalDescription().SDP))
+	}})
+	code, _, body := call(b, "POST", base+"/api/media/sessions", "application/json", sessionBody(device, offer))
 	if code != 201 {
 		b.Fatalf("create session: %d %s", code, body)
 	}
 	var created struct{ Answer string }
 	json.Unmarshal([]byte(body), &created)
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: created.Answer}); err != nil {
-		b.Fatal(err)
-	}
+	pv.Answer(b, created.Answer)
 	return v
 }
 

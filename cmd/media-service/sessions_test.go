@@ -10,15 +10,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/internal/piontest"
 	"github.com/cloudphone/media-service/internal/testutil"
 
 	"github.com/cloudphone/media-service/devicesim"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
 // client is a real Pion peer that views a device.
 type client struct {
-	pc      *webrtc.PeerConnection
+	*piontest.Viewer
 	input   *webrtc.DataChannel
 	packets chan struct{}
 	opened  chan struct{}
@@ -26,48 +28,22 @@ type client struct {
 
 func newClient(t *testing.T) (*client, string) {
 	t.Helper()
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	c := &client{pc: pc, packets: make(chan struct{}, 1024), opened: make(chan struct{})}
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
-	if c.input, err = pc.CreateDataChannel("input", nil); err != nil {
-		t.Fatal(err)
-	}
-	c.input.OnOpen(func() { close(c.opened) })
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		for {
-			if _, _, err := tr.ReadRTP(); err != nil {
-				return
-			}
-			select {
-			case c.packets <- struct{}{}:
-			default:
-			}
+	c := &client{packets: make(chan struct{}, 1024), opened: make(chan struct{})}
+	v, offer := piontest.New(t, piontest.Options{DataChannel: "input", OnPacket: func(*rtp.Packet) {
+		select {
+		case c.packets <- struct{}{}:
+		default:
 		}
-	})
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	return c, pc.LocalDescription().SDP
+	}})
+	c.Viewer, c.input = v, v.Channel
+	c.input.OnOpen(func() { close(c.opened) })
+	return c, offer
 }
 
 // play applies the server's answer and waits for n RTP packets.
 func (c *client) play(t *testing.T, answer string, n int) {
 	t.Helper()
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
+	c.Answer(t, answer)
 	for i := 0; i < n; i++ {
 		select {
 		case <-c.packets:

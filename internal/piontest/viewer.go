@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -19,6 +20,11 @@ type Options struct {
 	// API builds the peer connection (a media engine or interceptors of
 	// the test's own); nil: Pion's defaults.
 	API *webrtc.API
+	// OnPacket, if set, sees every RTP packet, on the track's goroutine.
+	OnPacket func(*rtp.Packet)
+	// DataChannel, if set, is the label of a data channel the offer
+	// opens (Viewer.Channel).
+	DataChannel string
 }
 
 // Viewer is a receive-only peer: it counts the RTP packets and the frames
@@ -26,6 +32,8 @@ type Options struct {
 type Viewer struct {
 	// PC is the peer connection; New closes it when the test ends.
 	PC *webrtc.PeerConnection
+	// Channel is the data channel of Options.DataChannel.
+	Channel *webrtc.DataChannel
 
 	packets, frames atomic.Int64
 	record          bool
@@ -50,6 +58,11 @@ func New(tb testing.TB, o Options) (*Viewer, string) {
 	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 		tb.Fatal(err)
 	}
+	if o.DataChannel != "" {
+		if v.Channel, err = pc.CreateDataChannel(o.DataChannel, nil); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		for {
 			p, _, err := tr.ReadRTP()
@@ -64,6 +77,9 @@ func New(tb testing.TB, o Options) (*Viewer, string) {
 				v.mu.Lock()
 				v.arrived = append(v.arrived, time.Now())
 				v.mu.Unlock()
+			}
+			if o.OnPacket != nil {
+				o.OnPacket(p)
 			}
 		}
 	})
