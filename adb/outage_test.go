@@ -135,7 +135,7 @@ func TestServerOutageLogging(t *testing.T) {
 func TestWatchWaitsForServer(t *testing.T) {
 	testutil.Deadline(t, 2*time.Minute)
 	adbs := adbtest.Start(t)
-	stopServer(t, adbs)
+	adbs.Stop(t)
 	c, err := NewClient(adbs.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +165,7 @@ func TestWatchWaitsForServer(t *testing.T) {
 	if n, warnings := rec.count("adb server unreachable"); n != 1 || warnings != 1 {
 		t.Fatalf("lasting outage: %d warnings, want one: %v", warnings, rec.lines())
 	}
-	serveAgain(t, adbs)
+	adbs.ServeAgain(t)
 	testutil.Eventually(t, "the server's return logged", testutil.Generous, func() bool {
 		n, _ := rec.count("adb server answers again")
 		return n > 0

@@ -3,11 +3,7 @@ package adb
 import (
 	"context"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,65 +14,6 @@ import (
 	"github.com/cloudphone/media-service/internal/retry"
 	"github.com/cloudphone/media-service/internal/testutil"
 )
-
-// restartServer stops the adb server (kill-server), waits down, and
-// starts a new one on its port and HOME, which knows no TCP device. The
-// new server is stopped when the test ends.
-func restartServer(t *testing.T, srv *adbtest.Server, down time.Duration) {
-	t.Helper()
-	stopServer(t, srv)
-	time.Sleep(down)
-	serveAgain(t, srv)
-}
-
-// stopServer stops the adb server (kill-server) and waits until its port
-// refuses connections.
-func stopServer(t *testing.T, srv *adbtest.Server) {
-	t.Helper()
-	srv.Run(t, "kill-server")
-	testutil.Eventually(t, "the adb server gone", testutil.Generous, func() bool {
-		c, err := net.DialTimeout("tcp", srv.Addr(), time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err != nil
-	})
-}
-
-// serveAgain starts a new adb server on the port and HOME of srv, which
-// stopServer stopped; it is stopped when the test ends.
-func serveAgain(t *testing.T, srv *adbtest.Server) {
-	t.Helper()
-	bin, err := exec.LookPath("adb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var env []string
-	for _, kv := range os.Environ() { // as adbtest.Start does
-		k, _, _ := strings.Cut(kv, "=")
-		if k != "HOME" && !strings.HasPrefix(k, "ANDROID_") && !strings.HasPrefix(k, "ADB_") {
-			env = append(env, kv)
-		}
-	}
-	cmd := exec.Command(bin, "-P", strconv.Itoa(srv.Port), "nodaemon", "server")
-	cmd.Env = append(env, "HOME="+srv.Home)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Command(ctx, "kill-server").Run()
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-}
 
 // events records what KeepConnected and Watch report.
 type events struct {
@@ -141,7 +78,7 @@ func TestKeepConnectedAfterServerRestart(t *testing.T) {
 	online := func(l []DeviceInfo) bool { return stateIn(l, serial) == "device" }
 	testutil.Eventually(t, "the device online", testutil.Generous, func() bool { ok, _ := ev.sawList(0, online); return ok })
 
-	restartServer(t, adbs, time.Second)
+	adbs.Restart(t, time.Second)
 	before := ev.connects()
 	var n int
 	testutil.Eventually(t, "Watch to report no device while the server was down", testutil.Generous, func() bool {

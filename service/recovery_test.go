@@ -61,7 +61,7 @@ func (r *recoveryRig) vanish(tb testing.TB, outage time.Duration) time.Time {
 // it again. It returns when the new server listened.
 func (r *recoveryRig) restartADB(tb testing.TB, outage time.Duration) time.Time {
 	tb.Helper()
-	return restartADB(tb, r.adb, outage)
+	return r.adb.Restart(tb, outage)
 }
 
 // resumed waits for the viewer's first packet after back, on the same

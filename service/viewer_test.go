@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,16 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cloudphone/media-service/config"
-	"github.com/cloudphone/media-service/internal/adbtest"
 	"github.com/cloudphone/media-service/internal/piontest"
 	"github.com/cloudphone/media-service/internal/testutil"
 )
@@ -147,84 +142,3 @@ func watch(tb testing.TB, r *running, device string) *viewer {
 }
 
 func (v *viewer) count() int { return int(v.Packets()) }
-
-// restartADB stops the adb server (kill-server), waits down, and starts a
-// new one on its port and HOME, as an operator's `adb kill-server; adb
-// start-server` does, and returns when the new one listens. The new
-// server is stopped when the test ends.
-func restartADB(tb testing.TB, srv *adbtest.Server, down time.Duration) time.Time {
-	tb.Helper()
-	srv.Run(tb, "kill-server")
-	testutil.Eventually(tb, "the old adb server gone", testutil.Generous, func() bool {
-		c, err := net.DialTimeout("tcp", srv.Addr(), time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err != nil
-	})
-	time.Sleep(down)
-	bin, err := exec.LookPath("adb")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var env []string
-	for _, kv := range os.Environ() { // as adbtest.Start does
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "HOME" || strings.HasPrefix(k, "ANDROID_") || strings.HasPrefix(k, "ADB_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "HOME="+srv.Home)
-	var out bytes.Buffer
-	var mu sync.Mutex
-	cmd := exec.Command(bin, "-P", strconv.Itoa(srv.Port), "nodaemon", "server")
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = lockedWriter{&mu, &out}, lockedWriter{&mu, &out}
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Command(ctx, "kill-server").Run()
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if tb.Failed() {
-			mu.Lock()
-			tb.Logf("restarted adb server's log:\n%s", out.String())
-			mu.Unlock()
-		}
-	})
-	for deadline := time.Now().Add(testutil.Generous); ; time.Sleep(5 * time.Millisecond) {
-		if c, err := net.DialTimeout("tcp", srv.Addr(), time.Second); err == nil {
-			c.Close()
-			return time.Now()
-		}
-		select {
-		case <-exited:
-			tb.Fatalf("the restarted adb server exited: %s", out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			tb.Fatal("the restarted adb server does not listen")
-		}
-	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}

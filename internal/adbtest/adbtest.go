@@ -27,11 +27,10 @@ const Generous = 30 * time.Second
 
 // Server is a running adb server (the adb program in nodaemon mode).
 type Server struct {
-	Port   int
-	Home   string
-	bin    string
-	env    []string
-	exited chan struct{}
+	Port int
+	Home string
+	bin  string
+	env  []string
 }
 
 // Addr returns the server's address.
@@ -95,10 +94,10 @@ func (s *Server) start(tb testing.TB) error {
 		logf.Close()
 		return err
 	}
-	s.exited = make(chan struct{})
+	exited := make(chan struct{}) // this process's: a restart starts another
 	go func() {
 		_ = cmd.Wait()
-		close(s.exited)
+		close(exited)
 	}()
 	stop := func() {
 		// kill-server also stops a server that a client started by itself
@@ -107,10 +106,10 @@ func (s *Server) start(tb testing.TB) error {
 		defer cancel()
 		_ = s.Command(ctx, "kill-server").Run()
 		select {
-		case <-s.exited:
+		case <-exited:
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			<-s.exited
+			<-exited
 		}
 		logf.Close()
 	}
@@ -120,11 +119,11 @@ func (s *Server) start(tb testing.TB) error {
 			break
 		}
 		select {
-		case <-s.exited:
+		case <-exited:
 			logf.Close()
 			out, _ := os.ReadFile(logPath)
 			return fmt.Errorf("exited at start: %s", out)
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(5 * time.Millisecond): // fine-grained: ServeAgain times the return
 		}
 		if time.Now().After(deadline) {
 			stop()
@@ -139,6 +138,40 @@ func (s *Server) start(tb testing.TB) error {
 		}
 	})
 	return nil
+}
+
+// Stop stops the server (kill-server), as an operator's `adb
+// kill-server` does, and waits until its port refuses connections.
+func (s *Server) Stop(tb testing.TB) {
+	tb.Helper()
+	s.Run(tb, "kill-server")
+	testutil.Eventually(tb, "the adb server gone", Generous, func() bool {
+		c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+}
+
+// ServeAgain starts a new server on the port and HOME of one that Stop
+// stopped, and returns when it listens; it is stopped when the test ends.
+func (s *Server) ServeAgain(tb testing.TB) time.Time {
+	tb.Helper()
+	if err := s.start(tb); err != nil {
+		tb.Fatalf("adb server again on port %d: %v", s.Port, err)
+	}
+	return time.Now()
+}
+
+// Restart stops the server, waits down, and starts a new one on its port
+// and HOME, as `adb kill-server; adb start-server` does; it returns when
+// the new one listens.
+func (s *Server) Restart(tb testing.TB, down time.Duration) time.Time {
+	tb.Helper()
+	s.Stop(tb)
+	time.Sleep(down)
+	return s.ServeAgain(tb)
 }
 
 // Command returns an adb client command for this server.
