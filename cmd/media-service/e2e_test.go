@@ -13,6 +13,7 @@ import (
 	"github.com/cloudphone/media-service/devicesim"
 	"github.com/cloudphone/media-service/internal/adbtest"
 	"github.com/cloudphone/media-service/internal/chromium"
+	"github.com/cloudphone/media-service/internal/simtest"
 	"github.com/cloudphone/media-service/internal/testutil"
 	"github.com/cloudphone/media-service/native"
 )
@@ -34,14 +35,7 @@ func serviceWith(t testing.TB, simOpts devicesim.Options, extra map[string]strin
 		t.Skip("built without cgo")
 	}
 	adbs := adbtest.Start(t)
-	simOpts.Addr = "127.0.0.1:0"
-	sim, err := devicesim.New(simOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim.Start()
-	t.Cleanup(func() { sim.Close() })
-	adbs.Connect(t, sim.Addr())
+	sim := simtest.Device(t, adbs, simOpts)
 	port := freePort(t)
 	vars := map[string]string{
 		"PORT": strconv.Itoa(port), "ADB_SERVER": adbs.Addr(), "ADB_DEVICES": sim.Addr(),

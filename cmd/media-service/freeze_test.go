@@ -15,6 +15,7 @@ import (
 	"github.com/cloudphone/media-service/devicesim"
 	"github.com/cloudphone/media-service/internal/adbtest"
 	"github.com/cloudphone/media-service/internal/chromium"
+	"github.com/cloudphone/media-service/internal/simtest"
 	"github.com/cloudphone/media-service/internal/testutil"
 	"github.com/cloudphone/media-service/native"
 )
@@ -47,18 +48,9 @@ func childServiceDevices(tb testing.TB, n int, simOpts devicesim.Options, extra 
 	var sims []*devicesim.Device
 	var addrs []string
 	for range n {
-		simOpts.Addr = "127.0.0.1:0"
-		sim, err := devicesim.New(simOpts)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		sim.Start()
-		tb.Cleanup(func() { sim.Close() })
+		sim := simtest.Device(tb, adbs, simOpts)
 		sims = append(sims, sim)
 		addrs = append(addrs, sim.Addr())
-	}
-	for _, a := range addrs {
-		adbs.Connect(tb, a)
 	}
 	port := freePort(tb)
 	vars := map[string]string{
