@@ -90,20 +90,27 @@ func NewProber(timeout time.Duration, vaapiDevice string) *Prober {
 // results are cached after the first complete run; a run cut short by ctx
 // is returned (the encoders not probed say so) but not cached.
 func (p *Prober) H264(ctx context.Context) []ProbeResult {
+	return p.each(ctx, &p.h264, H264Candidates, false)
+}
+
+// each probes names in order (decoders when decoder is set) and returns a
+// result for each; a complete run is cached in *cache, and a cached one
+// returned as it is.
+func (p *Prober) each(ctx context.Context, cache *[]ProbeResult, names []string, decoder bool) []ProbeResult {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.h264 != nil {
-		return slices.Clone(p.h264)
+	if *cache != nil {
+		return slices.Clone(*cache)
 	}
-	out := make([]ProbeResult, 0, len(H264Candidates))
+	out := make([]ProbeResult, 0, len(names))
 	complete := true
-	for _, c := range H264Candidates {
-		r, ok := p.run(ctx, c, false)
+	for _, name := range names {
+		r, ok := p.run(ctx, name, decoder)
 		complete = complete && ok
 		out = append(out, r)
 	}
 	if complete {
-		p.h264 = out
+		*cache = out
 	}
 	return slices.Clone(out)
 }
@@ -144,22 +151,7 @@ func (p *Prober) Best(ctx context.Context) (string, error) {
 // in that order. Results are cached as H264's are. The Prober's VAAPI
 // device is the one BackendVAAPI opens.
 func (p *Prober) Decoders(ctx context.Context) []ProbeResult {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.dec != nil {
-		return slices.Clone(p.dec)
-	}
-	out := make([]ProbeResult, 0, len(DecoderBackends))
-	complete := true
-	for _, b := range DecoderBackends {
-		r, ok := p.run(ctx, b, true)
-		complete = complete && ok
-		out = append(out, r)
-	}
-	if complete {
-		p.dec = out
-	}
-	return slices.Clone(out)
+	return p.each(ctx, &p.dec, DecoderBackends, true)
 }
 
 // BestDecoder returns the first available decoder backend in the order of
