@@ -3,8 +3,6 @@ package api
 import (
 	"context"
 
-	"github.com/cloudphone/media-service/rtc"
-
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -37,8 +35,8 @@ type Sessions interface {
 	// no control, and the caller's Principal is what per-token limits
 	// count. The API has checked that the caller may open the device.
 	Create(ctx context.Context, caller Caller, deviceID, userID, offer string) (id, answer string, err error)
-	List() []rtc.SessionInfo
-	Get(id string) (rtc.SessionInfo, error)
+	List() []SessionView
+	Get(id string) (SessionView, error)
 	Delete(id string) error
 	// AddCandidate adds a remote ICE candidate ("candidate:..." or an
 	// "a=candidate:..." line); an empty string ends the candidates.

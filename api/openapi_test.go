@@ -36,11 +36,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudphone/media-service/device"
-	"github.com/cloudphone/media-service/encoder"
-	"github.com/cloudphone/media-service/metrics"
-	"github.com/cloudphone/media-service/rtc"
-
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -279,18 +274,18 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"CreateSessionResponse": {typ: reflect.TypeFor[CreateSessionResponse]()},
 		"CandidateRequest":      {typ: reflect.TypeFor[CandidateRequest](), request: true},
 		"SessionsResponse":      {typ: reflect.TypeFor[SessionsResponse]()},
-		"SessionInfo":           {typ: reflect.TypeFor[rtc.SessionInfo]()},
-		"SessionStats":          {typ: reflect.TypeFor[rtc.SessionStats]()},
+		"SessionInfo":           {typ: reflect.TypeFor[SessionView]()},
+		"SessionStats":          {typ: reflect.TypeFor[SessionStatsView]()},
 		"DevicesResponse":       {typ: reflect.TypeFor[DevicesResponse]()},
 		"DeviceView":            {typ: reflect.TypeFor[DeviceView]()},
-		"OutputStats":           {typ: reflect.TypeFor[device.OutputStats]()},
+		"OutputStats":           {typ: reflect.TypeFor[OutputView]()},
 		"EncodersResponse":      {typ: reflect.TypeFor[EncodersResponse]()},
 		"EncoderView":           {typ: reflect.TypeFor[EncoderView]()},
 		"StatsResponse":         {typ: reflect.TypeFor[StatsResponse]()},
-		"DeviceStats":           {typ: reflect.TypeFor[device.Stats]()},
-		"BroadcasterStats":      {typ: reflect.TypeFor[rtc.BroadcasterStats]()},
-		"EncoderSnapshot":       {typ: reflect.TypeFor[encoder.Snapshot]()},
-		"LatencySummary":        {typ: reflect.TypeFor[metrics.LatencySummary]()},
+		"DeviceStats":           {typ: reflect.TypeFor[DeviceStatsView]()},
+		"BroadcasterStats":      {typ: reflect.TypeFor[StreamView]()},
+		"EncoderSnapshot":       {typ: reflect.TypeFor[PipelineView]()},
+		"LatencySummary":        {typ: reflect.TypeFor[LatencyView]()},
 	} {
 		ref := doc.Components.Schemas[name]
 		if ref == nil {
@@ -447,7 +442,7 @@ func (k *contract) errorSchema(t *testing.T, name string, body []byte) {
 type contractSessions struct {
 	mu       sync.Mutex
 	next     int
-	sessions map[string]rtc.SessionInfo
+	sessions map[string]SessionView
 	devices  []string
 }
 
@@ -497,18 +492,18 @@ func (s *contractSessions) Create(_ context.Context, c Caller, device, user, off
 	s.next++
 	id := fmt.Sprintf("s%d", s.next)
 	if s.sessions == nil {
-		s.sessions = map[string]rtc.SessionInfo{}
+		s.sessions = map[string]SessionView{}
 	}
-	s.sessions[id] = rtc.SessionInfo{ID: id, DeviceID: device, UserID: user, Token: c.Token, ViewOnly: c.ViewOnly,
+	s.sessions[id] = SessionView{ID: id, DeviceID: device, UserID: user, Token: c.Token, ViewOnly: c.ViewOnly,
 		CreatedAt: time.Now(), State: "new", ICEState: "new", Codec: "h264", ProfileLevelID: "42e01f",
-		Stats: rtc.SessionStats{PacketsSent: 10, BytesSent: 1000, TargetBitRate: 2_000_000}}
+		Stats: SessionStatsView{PacketsSent: 10, BytesSent: 1000, TargetBitRate: 2_000_000}}
 	return id, "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n", nil
 }
 
-func (s *contractSessions) List() []rtc.SessionInfo {
+func (s *contractSessions) List() []SessionView {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []rtc.SessionInfo
+	var out []SessionView
 	for _, i := range s.sessions {
 		out = append(out, i)
 	}
@@ -516,7 +511,7 @@ func (s *contractSessions) List() []rtc.SessionInfo {
 }
 
 // lookup finds a session; one on "flaky-device" fails every operation.
-func (s *contractSessions) lookup(id string) (rtc.SessionInfo, error) {
+func (s *contractSessions) lookup(id string) (SessionView, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i, ok := s.sessions[id]
@@ -529,7 +524,7 @@ func (s *contractSessions) lookup(id string) (rtc.SessionInfo, error) {
 	return i, nil
 }
 
-func (s *contractSessions) Get(id string) (rtc.SessionInfo, error) { return s.lookup(id) }
+func (s *contractSessions) Get(id string) (SessionView, error) { return s.lookup(id) }
 
 func (s *contractSessions) Delete(id string) error {
 	if _, err := s.lookup(id); err != nil {
@@ -566,15 +561,15 @@ func (s *contractSessions) deviceOf(i int) string {
 // contractDeps are components with every field of their answers set, and
 // some left empty (nil maps and lists, as the real ones give).
 func contractDeps(sessions Sessions) Deps {
-	snap := encoder.Snapshot{FramesIn: 100, FramesOut: 98, Dropped: map[string]int64{"stale": 2}, Replacements: map[string]int64{"timeout": 1},
+	snap := PipelineView{FramesIn: 100, FramesOut: 98, Dropped: map[string]int64{"stale": 2}, Replacements: map[string]int64{"timeout": 1},
 		EncoderSwitches: 1, LatencyP50: 3 * time.Millisecond, LatencyP99: 9 * time.Millisecond, LatencyBuckets: []int64{90, 8, 0}, LatencySum: 300 * time.Millisecond}
-	out := device.OutputStats{Codec: "h264", Rung: 0, Scale: 1, Encoder: "libx264", Width: 1080, Height: 1920, FPS: 30,
+	out := OutputView{Codec: "h264", Rung: 0, Scale: 1, Encoder: "libx264", Width: 1080, Height: 1920, FPS: 30,
 		MinBitRate: 500_000, MaxBitRate: 8_000_000, TargetBitRate: 4_000_000, Units: 100, Viewers: 1, Pipeline: &snap}
 	return Deps{
 		Devices: func(context.Context) ([]DeviceView, error) {
 			return []DeviceView{
 				{Serial: "127.0.0.1:5555", State: "device", Model: "Pixel_7", Product: "panther", Device: "panther", Width: 1080, Height: 1920,
-					CaptureMode: "screenrecord", Encoder: "libx264", Viewers: 1, Outputs: []device.OutputStats{out, {Codec: "vp8", Rung: 1, Scale: 0.5, Encoder: "libvpx"}}},
+					CaptureMode: "screenrecord", Encoder: "libx264", Viewers: 1, Outputs: []OutputView{out, {Codec: "vp8", Rung: 1, Scale: 0.5, Encoder: "libvpx"}}},
 				{Serial: "emulator-5554", State: "offline", CaptureMode: "screenrecord"},
 			}, nil
 		},
@@ -583,16 +578,16 @@ func contractDeps(sessions Sessions) Deps {
 		},
 		Stats: func() StatsResponse {
 			return StatsResponse{
-				Devices: []device.Stats{
-					{Serial: "127.0.0.1:5555", CaptureMode: "screenrecord", Encoder: "libx264", Codec: "h264", ProfileLevelID: "42e01f", Width: 1080, Height: 1920,
+				Devices: []DeviceStatsView{
+					{Serial: "127.0.0.1:5555", Address: "emulator-5556", CaptureMode: "screenrecord", Encoder: "libx264", Codec: "h264", ProfileLevelID: "42e01f", Width: 1080, Height: 1920,
 						FPS: 29.9, BitRateBytes: 250_000, TargetBitRate: 4_000_000, Units: 100, Bytes: 1 << 20, KeyFrames: 2, KeyFrameRequests: 3, KeyFramesForced: 1,
-						Pipeline: &snap, LastError: "capture restarted", Outputs: []device.OutputStats{out}},
+						Pipeline: &snap, LastError: "capture restarted", Outputs: []OutputView{out}},
 					{Serial: "emulator-5554", CaptureMode: "screencap"}, // nil outputs
 				},
-				Broadcasters: []rtc.BroadcasterStats{{DeviceID: "127.0.0.1:5555", Viewers: 1, UnitsIn: 100, BytesIn: 1 << 20, KeyFramesIn: 2, GOPCached: 30}},
-				WorkerPool:   &encoder.Snapshot{}, // nil maps and buckets
+				Broadcasters: []StreamView{{DeviceID: "127.0.0.1:5555", Viewers: 1, UnitsIn: 100, BytesIn: 1 << 20, KeyFramesIn: 2, GOPCached: 30}},
+				WorkerPool:   &PipelineView{}, // nil maps and buckets
 				Sessions:     sessions.List(),
-				E2ELatency:   map[string]metrics.LatencySummary{"127.0.0.1:5555": {Samples: 10, P50ms: 80, P95ms: 120, P99ms: 150}},
+				E2ELatency:   map[string]LatencyView{"127.0.0.1:5555": {Samples: 10, P50ms: 80, P95ms: 120, P99ms: 150}},
 			}
 		},
 		Sessions:    sessions,

@@ -1,10 +1,6 @@
 package api
 
-import (
-	"sync"
-
-	"github.com/cloudphone/media-service/rtc"
-)
+import "sync"
 
 // owners remembers which token created each session: a token sees and
 // ends only its own. Entries of sessions that ended on their own (the
@@ -19,7 +15,7 @@ const minPrune = 64
 
 // add records a new session's owner; live lists the sessions that still
 // exist, to prune the others.
-func (o *owners) add(id, token string, live func() []rtc.SessionInfo) {
+func (o *owners) add(id, token string, live func() []SessionView) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.m == nil {

@@ -13,9 +13,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/cloudphone/media-service/device"
 	"github.com/cloudphone/media-service/media"
-	"github.com/cloudphone/media-service/metrics"
 	"github.com/cloudphone/media-service/rtc"
 
 	"github.com/labstack/echo/v4"
@@ -56,7 +54,7 @@ func (s *Server) stats(c echo.Context) error {
 	// Lists are lists, and the latency map an object, even when empty.
 	st.Devices, st.Broadcasters, st.Sessions = nonNil(st.Devices), nonNil(st.Broadcasters), nonNil(st.Sessions)
 	if st.E2ELatency == nil {
-		st.E2ELatency = map[string]metrics.LatencySummary{}
+		st.E2ELatency = map[string]LatencyView{}
 	}
 	return c.JSON(http.StatusOK, st)
 }
@@ -71,11 +69,11 @@ func nonNil[T any](s []T) []T {
 
 // filterStats keeps the devices a restricted token may open.
 func filterStats(st StatsResponse, may func(string) bool) StatsResponse {
-	st.Devices = slices.DeleteFunc(slices.Clone(st.Devices), func(d device.Stats) bool { return !may(d.Serial) })
-	st.Broadcasters = slices.DeleteFunc(slices.Clone(st.Broadcasters), func(b rtc.BroadcasterStats) bool { return !may(b.DeviceID) })
-	st.Sessions = slices.DeleteFunc(slices.Clone(st.Sessions), func(s rtc.SessionInfo) bool { return !may(s.DeviceID) })
+	st.Devices = slices.DeleteFunc(slices.Clone(st.Devices), func(d DeviceStatsView) bool { return !may(d.Serial) })
+	st.Broadcasters = slices.DeleteFunc(slices.Clone(st.Broadcasters), func(b StreamView) bool { return !may(b.DeviceID) })
+	st.Sessions = slices.DeleteFunc(slices.Clone(st.Sessions), func(s SessionView) bool { return !may(s.DeviceID) })
 	if st.E2ELatency != nil {
-		kept := make(map[string]metrics.LatencySummary, len(st.E2ELatency))
+		kept := make(map[string]LatencyView, len(st.E2ELatency))
 		for k, v := range st.E2ELatency {
 			if may(k) {
 				kept[k] = v
@@ -202,7 +200,7 @@ func (s *Server) listSessions(c echo.Context) error {
 		return nil
 	}
 	who := caller(c)
-	list := slices.DeleteFunc(slices.Clone(s.deps.Sessions.List()), func(i rtc.SessionInfo) bool { return !s.owners.owns(who.Token, i.ID) })
+	list := slices.DeleteFunc(slices.Clone(s.deps.Sessions.List()), func(i SessionView) bool { return !s.owners.owns(who.Token, i.ID) })
 	return c.JSON(http.StatusOK, SessionsResponse{Sessions: nonNil(list)})
 }
 

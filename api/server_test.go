@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudphone/media-service/rtc"
 	"github.com/pion/webrtc/v4"
 
 	"go.uber.org/goleak"
@@ -177,7 +176,7 @@ func TestDevicesEncodersStats(t *testing.T) {
 			return []DeviceView{{Serial: "127.0.0.1:5555", State: "device", CaptureMode: "screenrecord"}}, nil
 		},
 		Encoders: func(context.Context) []EncoderView { return []EncoderView{{Encoder: "libx264", Available: true}} },
-		Stats:    func() StatsResponse { return StatsResponse{Sessions: []rtc.SessionInfo{}} },
+		Stats:    func() StatsResponse { return StatsResponse{Sessions: []SessionView{}} },
 	})
 	var d DevicesResponse
 	if resp := do(t, "GET", base+"/api/media/devices", testToken, "", "", nil, &d); resp.StatusCode != 200 || d.Devices[0].Serial != "127.0.0.1:5555" {
@@ -228,12 +227,12 @@ func (r *recordingSessions) Create(ctx context.Context, c Caller, device, user, 
 	}
 	return "sess1", "v=0 answer", nil
 }
-func (r *recordingSessions) List() []rtc.SessionInfo { return []rtc.SessionInfo{{ID: "sess1"}} }
-func (r *recordingSessions) Get(id string) (rtc.SessionInfo, error) {
+func (r *recordingSessions) List() []SessionView { return []SessionView{{ID: "sess1"}} }
+func (r *recordingSessions) Get(id string) (SessionView, error) {
 	if id != "sess1" {
-		return rtc.SessionInfo{}, errUnknown
+		return SessionView{}, errUnknown
 	}
-	return rtc.SessionInfo{ID: id}, nil
+	return SessionView{ID: id}, nil
 }
 func (r *recordingSessions) Delete(id string) error {
 	if id != "sess1" {

@@ -75,23 +75,23 @@ func (p *pionSessions) Create(_ context.Context, c Caller, device, user, offer s
 	return id, pc.LocalDescription().SDP, nil
 }
 
-func (p *pionSessions) List() []rtc.SessionInfo {
+func (p *pionSessions) List() []SessionView {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := []rtc.SessionInfo{}
+	out := []SessionView{}
 	for id := range p.pcs {
-		out = append(out, rtc.SessionInfo{ID: id})
+		out = append(out, SessionView{ID: id})
 	}
 	return out
 }
 
-func (p *pionSessions) Get(id string) (rtc.SessionInfo, error) {
+func (p *pionSessions) Get(id string) (SessionView, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.pcs[id]; !ok {
-		return rtc.SessionInfo{}, errUnknown
+		return SessionView{}, errUnknown
 	}
-	return rtc.SessionInfo{ID: id}, nil
+	return SessionView{ID: id}, nil
 }
 
 func (p *pionSessions) Delete(id string) error {

@@ -17,7 +17,7 @@ import (
 )
 
 // maxFrameRate bounds a FrameRate option.
-const maxFrameRate = 1000
+const maxFrameRate = media.MaxFrameRate
 
 // RawFramesOptions configures a raw-frames source.
 type RawFramesOptions struct {

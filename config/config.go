@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/cloudphone/media-service/media"
 	"maps"
 	"net"
 	"net/netip"
@@ -177,10 +178,10 @@ func Default() Config {
 		H264HWAccel:      "auto",
 		H264Preset:       "faster",
 		H264Profile:      "baseline",
-		VideoFrameRate:   30,
-		VideoBitRate:     2_000_000,
-		MinBitRate:       150_000,
-		MaxBitRate:       8_000_000,
+		VideoFrameRate:   media.DefaultFrameRate,
+		VideoBitRate:     media.DefaultBitRate,
+		MinBitRate:       media.DefaultMinBitRate,
+		MaxBitRate:       media.DefaultMaxBitRate,
 		Rungs:            []float64{1, 0.5},
 		KeyFrameInterval: 60,
 		ADBServer:        "127.0.0.1:5037",
@@ -524,7 +525,7 @@ func (c Config) Validate() error {
 		oneOf("H264_HW_ACCEL", c.H264HWAccel, HWAccels),
 		oneOf("H264_PRESET", c.H264Preset, H264Presets),
 		oneOf("H264_PROFILE", c.H264Profile, H264Profiles),
-		between("VIDEO_FRAMERATE", c.VideoFrameRate, 1, 240),
+		between("VIDEO_FRAMERATE", c.VideoFrameRate, media.MinFrameRate, media.MaxFrameRate),
 		between("VIDEO_BITRATE", c.VideoBitRate, 10_000, 200_000_000),
 		between("MIN_BITRATE", c.MinBitRate, 10_000, 200_000_000),
 		between("MAX_BITRATE", c.MaxBitRate, 10_000, 200_000_000),

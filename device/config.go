@@ -1,11 +1,13 @@
 package device
 
 import (
+	"context"
 	"log/slog"
 	"sync/atomic"
 	"time"
 
 	"github.com/cloudphone/media-service/adb"
+	"github.com/cloudphone/media-service/fanout"
 	"github.com/cloudphone/media-service/media"
 	"github.com/cloudphone/media-service/native"
 )
@@ -15,6 +17,11 @@ import (
 type Config struct {
 	// ADB reaches the devices.
 	ADB *adb.Client
+	// Locate returns the adb serial (address) of a device ID. It is
+	// called at each start of the device, so a device keeps its ID while
+	// its address changes (a pod's new IP, a phone on another port).
+	// Default: the ID is the serial.
+	Locate func(ctx context.Context, id string) (serial string, err error)
 	// Mode is the capture mode (CAPTURE_MODE); Kind the encoder choice
 	// (VIDEO_ENCODER_TYPE).
 	Mode media.CaptureMode
@@ -56,7 +63,7 @@ type Config struct {
 	MinBitRate, MaxBitRate int
 	// Rungs are the quality rungs (see Rungs); default one rung over
 	// MinBitRate..MaxBitRate. Pass-through has one rung.
-	Rungs []Rung
+	Rungs []fanout.Rung
 	// BitRateInterval is the least time between two rate changes of an
 	// encoder. Default 500ms.
 	BitRateInterval time.Duration
@@ -65,7 +72,7 @@ type Config struct {
 
 	// live holds the settings of Registry.SetLive, shared by every copy
 	// of the registry's Config (see current).
-	live *atomic.Pointer[Live]
+	live *atomic.Pointer[Config]
 }
 
 // PassthroughKeyFrameMinInterval is the least time between two
@@ -87,19 +94,22 @@ func (c Config) withDefaults() Config {
 		c.KeyFrameMinInterval = 500 * time.Millisecond
 	}
 	if c.MinBitRate <= 0 {
-		c.MinBitRate = 150_000
+		c.MinBitRate = media.DefaultMinBitRate
 	}
 	if c.MaxBitRate <= 0 {
-		c.MaxBitRate = 8_000_000
+		c.MaxBitRate = media.DefaultMaxBitRate
 	}
 	if len(c.Rungs) == 0 {
-		c.Rungs = Rungs([]float64{1}, c.MinBitRate, c.MaxBitRate)
+		c.Rungs = fanout.Rungs([]float64{1}, c.MinBitRate, c.MaxBitRate)
 	}
 	if c.BitRateInterval <= 0 {
 		c.BitRateInterval = 500 * time.Millisecond
 	}
 	if c.Workers <= 0 {
 		c.Workers = 4
+	}
+	if c.Locate == nil {
+		c.Locate = func(_ context.Context, id string) (string, error) { return id, nil }
 	}
 	if c.H264 == nil {
 		c.H264 = func() []string { return nil }

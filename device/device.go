@@ -20,10 +20,10 @@ import (
 	"github.com/cloudphone/media-service/adb"
 	"github.com/cloudphone/media-service/capture"
 	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/fanout"
 	"github.com/cloudphone/media-service/internal/lograte"
 	"github.com/cloudphone/media-service/media"
 	"github.com/cloudphone/media-service/native"
-	"github.com/cloudphone/media-service/rtc"
 )
 
 // ErrNoKeyFrame is returned when a device produced no keyframe in time.
@@ -33,10 +33,11 @@ var ErrNoKeyFrame = errors.New("device: no keyframe from the device in time")
 // and encoders, outputs with their fan-out, keyframe limiting and
 // bit-rate control, input and statistics.
 type Device struct {
-	id   string
-	cfg  Config
-	log  *slog.Logger
-	plan plan
+	id     string // the device's name in the API, logs and metrics
+	serial string // its adb serial (address), found by Config.Locate at start
+	cfg    Config
+	log    *slog.Logger
+	plan   plan
 
 	ctx    context.Context // the device's run context
 	cancel context.CancelFunc
@@ -44,7 +45,7 @@ type Device struct {
 
 	input   *adb.Input
 	geom    atomic.Pointer[adb.Geometry]
-	control control
+	control fanout.Control
 
 	sourceStats func() capture.SourceStats
 	kickSource  func()                      // the capture's Kick: the device is back
@@ -80,26 +81,34 @@ func start(ctx context.Context, id string, cfg Config, pool func() (*poolRouter,
 	if err != nil {
 		return nil, err
 	}
+	serial, err := cfg.Locate(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	list, err := cfg.ADB.Devices(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !slices.ContainsFunc(list, func(d adb.DeviceInfo) bool { return d.Serial == id && d.State == "device" }) {
-		return nil, fmt.Errorf("%w: %s", rtc.ErrUnknownDevice, id)
+	if !slices.ContainsFunc(list, func(d adb.DeviceInfo) bool { return d.Serial == serial && d.State == "device" }) {
+		return nil, fmt.Errorf("%w: %s", media.ErrUnknownDevice, id)
 	}
-	log := cfg.Log.With("device", id, "capture_mode", string(cfg.Mode), "encoder", string(cfg.Kind))
+	attrs := []any{"device", id}
+	if serial != id {
+		attrs = append(attrs, "adb_serial", serial)
+	}
+	log := cfg.Log.With(append(attrs, "capture_mode", string(cfg.Mode), "encoder", string(cfg.Kind))...)
 	cfg.Log = log
-	d := &Device{id: id, cfg: cfg, log: log, plan: p, outputs: map[outputKey]*output{}}
+	d := &Device{id: id, serial: serial, cfg: cfg, log: log, plan: p, outputs: map[outputKey]*output{}}
 	d.ctx, d.cancel = context.WithCancel(ctx)
 	defer func() {
 		if err != nil {
 			d.Close()
 		}
 	}()
-	if d.input, err = adb.NewInput(cfg.ADB, id, log); err != nil {
+	if d.input, err = adb.NewInput(cfg.ADB, serial, log); err != nil {
 		return nil, err
 	}
-	g, err := cfg.ADB.Geometry(ctx, id)
+	g, err := cfg.ADB.Geometry(ctx, serial)
 	if err != nil {
 		return nil, fmt.Errorf("read the display size of %s: %w", id, err)
 	}
@@ -169,7 +178,7 @@ func (d *Device) sizeChanged(ctx context.Context) func(media.Size) {
 		}
 		d.log.Info("picture size changed", "size", size.String())
 		d.wg.Go(func() {
-			g, err := d.cfg.ADB.Geometry(ctx, d.id)
+			g, err := d.cfg.ADB.Geometry(ctx, d.serial)
 			if err != nil {
 				if ctx.Err() == nil {
 					d.log.Warn("read the display geometry after a size change", "err", err)
@@ -197,8 +206,12 @@ func (d *Device) kick() {
 	}
 }
 
-// ID is the device's serial.
+// ID is the device's name in the API, logs and metrics.
 func (d *Device) ID() string { return d.id }
+
+// Serial is the device's adb serial (its address), which may change from
+// one start of the device to the next while its ID stays.
+func (d *Device) Serial() string { return d.serial }
 
 // Close stops capture and encoding and waits for them, then ends every
 // output's viewers. It is idempotent.

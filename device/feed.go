@@ -5,40 +5,37 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cloudphone/media-service/fanout"
 	"github.com/cloudphone/media-service/media"
-	"github.com/cloudphone/media-service/rtc"
-	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 )
 
-// feed is one viewer's link to its device: rtc.Feed. It watches one output
-// (codec and rung) at a time, and moves between the codec's rungs on its
-// bandwidth estimate (rungSelector), at a keyframe of the new rung.
-type feed struct {
+// Viewer is one viewer's link to its device: it watches one output (codec
+// and rung) at a time through a fanout.Reader, and moves between the
+// codec's rungs on its bandwidth estimate (fanout.Selector); the reader
+// switches at a keyframe of the new rung. Its methods are what the
+// session layer's Feed asks for, and may be called from several
+// goroutines at once.
+type Viewer struct {
 	d     *Device
 	id    string
 	leave func() // drops the viewer's reference to the device
 
 	mu       sync.Mutex
 	o        *output // the output watched
-	v        *rtc.Viewer
-	sw       *switchWriter
-	sel      rungSelector
+	r        *fanout.Reader
+	sel      fanout.Selector
 	next     *output // the output being moved to, until its first keyframe
-	nextV    *rtc.Viewer
-	switches uint64
-	base     rtc.ViewerStats // counters of the subscriptions left behind
 	closed   bool
 	once     sync.Once
+	released bool // the outputs' references were given back
 }
 
-var _ rtc.Feed = (*feed)(nil)
-
-func newFeed(d *Device, o *output, id string, leave func()) *feed {
-	return &feed{d: d, o: o, id: id, leave: leave, sel: rungSelector{rungs: d.codecRungs(o.key.Codec), cur: o.key.Rung}}
+func newViewer(d *Device, o *output, id string, leave func()) *Viewer {
+	return &Viewer{d: d, o: o, id: id, leave: leave, sel: fanout.Selector{Rungs: d.codecRungs(o.key.Codec), Cur: o.key.Rung}}
 }
 
 // codecRungs are the rungs a viewer of codec moves between.
-func (d *Device) codecRungs(c media.Codec) []Rung {
+func (d *Device) codecRungs(c media.Codec) []fanout.Rung {
 	rungs := d.rungs()
 	n := 0
 	for i := range rungs {
@@ -51,54 +48,57 @@ func (d *Device) codecRungs(c media.Codec) []Rung {
 	return rungs[:n]
 }
 
-func (f *feed) output() *output {
+func (f *Viewer) output() *output {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.o
 }
 
-func (f *feed) Format() media.Format {
+// Format is the codec and profile of the output watched.
+func (f *Viewer) Format() media.Format {
 	fm, _ := f.output().formatNow()
 	return fm
 }
 
-func (f *feed) Start(w rtc.SampleWriter) error {
+// Start begins writing the output's units to w, from a keyframe. Calls
+// after the first do nothing.
+func (f *Viewer) Start(w fanout.Writer) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return rtc.ErrClosed
+		return media.ErrClosed
 	}
-	if f.v != nil {
+	if f.r != nil {
 		return nil
 	}
-	f.sw = &switchWriter{w: w}
-	v, err := f.o.b.Subscribe(f.id, f.sw.writer(f.sw.gen, nil))
+	r, err := f.o.b.Subscribe(f.id, w)
 	if err != nil {
 		return err
 	}
-	f.v = v
+	f.r = r
 	return nil
 }
 
-func (f *feed) RequestKeyFrame() { f.output().kf.request() }
+// RequestKeyFrame asks the output watched for a keyframe (merged and
+// rate-limited with its other viewers').
+func (f *Viewer) RequestKeyFrame() { f.output().kf.request() }
 
 // SetEstimate notes the viewer's bandwidth estimate: it sets its output's
 // rate, and may move the viewer to another rung.
-func (f *feed) SetEstimate(bps int) {
+func (f *Viewer) SetEstimate(bps int) {
 	f.output().setEstimate(f.id, bps)
 	f.mu.Lock()
-	r, moved := f.sel.observe(bps, time.Now())
-	started := f.v != nil && !f.closed
+	r, moved := f.sel.Observe(bps, time.Now())
+	started := f.r != nil && !f.closed
 	f.mu.Unlock()
 	if moved && started {
 		f.moveTo(r)
 	}
 }
 
-// moveTo starts the move to rung r: the viewer subscribes to that rung's
-// output from its next keyframe, and leaves the old one when that
-// keyframe is written.
-func (f *feed) moveTo(r int) {
+// moveTo starts the move to rung r: the reader takes that rung's output
+// from its next keyframe, and the old output is released when it has.
+func (f *Viewer) moveTo(r int) {
 	key := outputKey{Codec: f.output().key.Codec, Rung: r}
 	o, err := f.d.acquire(key)
 	if err != nil {
@@ -107,162 +107,115 @@ func (f *feed) moveTo(r int) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed || f.sw == nil {
+	if f.closed || f.r == nil || o == f.o {
 		go f.d.releaseOutput(o)
 		return
 	}
 	f.cancelMoveLocked()
-	if o == f.o {
+	if err := f.r.Move(o.b, func(*fanout.Stream) { f.moved(o) }); err != nil {
 		go f.d.releaseOutput(o)
 		return
 	}
-	gen := f.sw.nextGen()
-	v, err := o.b.SubscribeAtNextKey(f.id, f.sw.writer(gen, func() { f.moved(o, gen) }))
-	if err != nil {
-		go f.d.releaseOutput(o)
-		return
-	}
-	f.next, f.nextV = o, v
+	f.next = o
 	f.d.log.Info("viewer moving to another rung", "viewer", f.id, "from", f.o.key.String(), "to", key.String())
 }
 
-// cancelMoveLocked abandons a move in progress. Callers hold f.mu.
-func (f *feed) cancelMoveLocked() {
+// cancelMoveLocked abandons a move in progress. Callers hold f.mu. A move
+// that has just finished, whose callback has not run yet, is finished
+// here (the callback then finds nothing to do).
+func (f *Viewer) cancelMoveLocked() {
 	if f.next == nil {
 		return
 	}
-	f.nextV.Unsubscribe()
-	f.next.dropEstimate(f.id)
-	go f.d.releaseOutput(f.next)
-	f.next, f.nextV = nil, nil
+	gone := f.next
+	if f.r.CancelMove() == nil {
+		gone, f.o = f.o, f.next
+	}
+	f.next = nil
+	gone.dropEstimate(f.id)
+	go f.d.releaseOutput(gone)
 }
 
-// moved runs when the new rung's first keyframe was written: the old
-// subscription ends.
-func (f *feed) moved(o *output, gen uint64) {
+// moved runs on the reader's goroutine when the new rung's first keyframe
+// was taken: the old output is released.
+func (f *Viewer) moved(o *output) {
 	f.mu.Lock()
-	if f.next != o || f.closed {
+	if f.next != o || f.released {
 		f.mu.Unlock()
 		return
 	}
-	old, oldV := f.o, f.v
-	f.o, f.v = o, f.nextV
-	f.next, f.nextV = nil, nil
-	f.switches++
-	oldV.Unsubscribe()
-	st := oldV.Stats()
-	f.base.Sent += st.Sent
-	f.base.SentBytes += st.SentBytes
-	f.base.Dropped += st.Dropped
-	f.base.Skips += st.Skips
-	f.base.WriteErrors += st.WriteErrors
+	old := f.o
+	f.o, f.next = o, nil
 	f.mu.Unlock()
 	old.dropEstimate(f.id)
 	f.d.releaseOutput(old)
 }
 
-func (f *feed) TakeControl() string  { return f.d.control.take(f.id) }
-func (f *feed) ReleaseControl() bool { return f.d.control.drop(f.id) }
-func (f *feed) Controller() bool     { return f.d.control.holder() == f.id }
+// TakeControl gives the viewer control of the device and returns the
+// viewer that lost it.
+func (f *Viewer) TakeControl() string { return f.d.control.Take(f.id) }
 
-func (f *feed) Input(ctx context.Context, msg rtc.InputMessage) error {
-	if !f.d.control.allow(f.id) {
-		return rtc.ErrNotController
+// ReleaseControl gives control up and reports whether the viewer held it.
+func (f *Viewer) ReleaseControl() bool { return f.d.control.Drop(f.id) }
+
+// Controller reports whether the viewer holds control.
+func (f *Viewer) Controller() bool { return f.d.control.Holder() == f.id }
+
+// Input injects the viewer's input, if it may send input
+// (fanout.Control); else media.ErrNotController.
+func (f *Viewer) Input(ctx context.Context, in media.Input) error {
+	if !f.d.control.Allow(f.id) {
+		return media.ErrNotController
 	}
-	return f.d.inject(ctx, msg)
+	return f.d.inject(ctx, in)
 }
 
-func (f *feed) Stats() rtc.ViewerStats {
+// Stats returns the viewer's counters, which go on across rung switches.
+func (f *Viewer) Stats() fanout.ViewerStats {
 	f.mu.Lock()
-	v, o, n, base := f.v, f.o, f.switches, f.base
+	r, o := f.r, f.o
 	f.mu.Unlock()
-	var s rtc.ViewerStats
-	if v != nil {
-		s = v.Stats()
+	var s fanout.ViewerStats
+	if r != nil {
+		s = r.Stats()
 	}
-	// Counters go on across rung switches.
-	s.Sent += base.Sent
-	s.SentBytes += base.SentBytes
-	s.Dropped += base.Dropped
-	s.Skips += base.Skips
-	s.WriteErrors += base.WriteErrors
-	s.Codec, s.Rung, s.Switches = string(o.key.Codec), o.key.Rung, n
+	s.Codec, s.Rung = string(o.key.Codec), o.key.Rung
 	return s
 }
 
-func (f *feed) Stop() {
+// Stop stops writing without waiting for the writer.
+func (f *Viewer) Stop() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.closed = true
-	f.cancelMoveLocked()
-	if f.v != nil {
-		f.v.Unsubscribe()
+	if f.r != nil {
+		f.r.Stop()
 	}
 }
 
-func (f *feed) Close() {
+// Close stops writing, waits for the writer, gives control back and
+// leaves the device. It is idempotent.
+func (f *Viewer) Close() {
 	f.once.Do(func() {
 		f.Stop()
 		f.mu.Lock()
-		v, o := f.v, f.o
+		r := f.r
 		f.mu.Unlock()
-		if v != nil {
-			v.Close()
+		if r != nil {
+			r.Close() // no move callback runs after this
 		}
-		f.d.control.drop(f.id)
+		f.mu.Lock()
+		f.released = true
+		o, next := f.o, f.next
+		f.next = nil
+		f.mu.Unlock()
+		f.d.control.Drop(f.id)
 		o.dropEstimate(f.id)
 		f.d.releaseOutput(o)
+		if next != nil {
+			next.dropEstimate(f.id)
+			f.d.releaseOutput(next)
+		}
 		f.leave()
 	})
-}
-
-// switchWriter is a viewer's track, written by one subscription at a
-// time: while the viewer moves between rungs, the old subscription writes
-// until the new one's first sample (a keyframe), which flips it.
-type switchWriter struct {
-	w rtc.SampleWriter
-
-	mu     sync.Mutex
-	gen    uint64 // the subscription that writes
-	latest uint64 // the newest subscription handed out
-}
-
-// nextGen returns the generation of a new subscription.
-func (s *switchWriter) nextGen() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latest++
-	return s.latest
-}
-
-// writer returns the sample writer of subscription gen; its first sample
-// makes it the one that writes, and runs flipped.
-func (s *switchWriter) writer(gen uint64, flipped func()) rtc.SampleWriter {
-	return genWriter{s, gen, flipped}
-}
-
-type genWriter struct {
-	s       *switchWriter
-	gen     uint64
-	flipped func()
-}
-
-func (g genWriter) WriteSample(smp pionmedia.Sample) error {
-	s := g.s
-	s.mu.Lock()
-	flip := false
-	switch {
-	case g.gen == s.gen:
-	case g.gen > s.gen && g.gen == s.latest:
-		s.gen, flip = g.gen, true // the new rung's keyframe: it takes over
-	default:
-		s.mu.Unlock()
-		return nil // a subscription that lost the track
-	}
-	err := s.w.WriteSample(smp)
-	s.mu.Unlock()
-	if flip && g.flipped != nil {
-		go g.flipped()
-	}
-	return err
 }

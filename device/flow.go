@@ -9,9 +9,9 @@ import (
 
 	"github.com/cloudphone/media-service/capture"
 	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/fanout"
 	"github.com/cloudphone/media-service/media"
 	"github.com/cloudphone/media-service/native"
-	"github.com/cloudphone/media-service/rtc"
 )
 
 // How a device's media flows:
@@ -38,12 +38,12 @@ func (d *Device) acquire(key outputKey) (*output, error) {
 	rungs := d.rungs()
 	ok, own := d.plan.serves(key, len(rungs))
 	if !ok {
-		return nil, fmt.Errorf("%w: device %s does not send %s (VIDEO_ENCODER_TYPE=%s, %d rungs)", rtc.ErrCodecUnsupported, d.id, key, d.cfg.Kind, len(rungs))
+		return nil, fmt.Errorf("%w: device %s does not send %s (VIDEO_ENCODER_TYPE=%s, %d rungs)", media.ErrCodecUnsupported, d.id, key, d.cfg.Kind, len(rungs))
 	}
 	d.outMu.Lock()
 	defer d.outMu.Unlock()
 	if d.closing {
-		return nil, rtc.ErrClosed
+		return nil, media.ErrClosed
 	}
 	if o := d.outputs[key]; o != nil {
 		o.refs++
@@ -88,7 +88,7 @@ func (d *Device) releaseOutput(o *output) {
 }
 
 // rungs returns the device's rungs: one in pass-through.
-func (d *Device) rungs() []Rung {
+func (d *Device) rungs() []fanout.Rung {
 	rungs := d.cfg.current().Rungs
 	if !d.plan.encodes() || len(rungs) == 0 {
 		return rungs[:min(1, len(rungs))]
@@ -150,7 +150,7 @@ type encodedSink struct {
 // when its PTS started.
 func (s *encodedSink) feed(f *native.Frame, fresh bool, epoch *captureEpoch) {
 	full := media.Size{Width: f.Width(), Height: f.Height()}
-	want := s.o.rung.size(full)
+	want := s.o.rung.Size(full)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -302,7 +302,7 @@ func (p *passthrough) name() string         { return media.PassthroughEncoder }
 // startScreenrecord captures the device's H.264: to the pass-through
 // output, and to the decoder while any output encodes here.
 func (d *Device) startScreenrecord() error {
-	src, err := capture.NewScreenrecordSource(d.cfg.ADB, d.id, capture.ScreenrecordOptions{
+	src, err := capture.NewScreenrecordSource(d.cfg.ADB, d.serial, capture.ScreenrecordOptions{
 		BitRate: d.cfg.current().ScreenrecordBitRate, Log: d.log, OnError: d.captureError, OnSize: d.sizeChanged(d.ctx),
 	})
 	if err != nil {
@@ -416,11 +416,11 @@ func (d *Device) startPictures() error {
 	var err error
 	rate := d.cfg.current().Encoder.FrameRate // VIDEO_FRAMERATE caps the capture
 	if d.cfg.Mode == media.CaptureScreencap {
-		src, err = capture.NewScreencapSource(d.cfg.ADB, d.id, capture.ScreencapOptions{
+		src, err = capture.NewScreencapSource(d.cfg.ADB, d.serial, capture.ScreencapOptions{
 			FrameRate: rate, Log: d.log, OnError: d.captureError, OnSize: d.sizeChanged(d.ctx),
 		})
 	} else {
-		src, err = capture.NewRawFramesSource(d.cfg.ADB, d.id, capture.RawFramesOptions{
+		src, err = capture.NewRawFramesSource(d.cfg.ADB, d.serial, capture.RawFramesOptions{
 			FrameRate: rate, Log: d.log, OnError: d.captureError, OnSize: d.sizeChanged(d.ctx),
 		})
 	}

@@ -8,12 +8,10 @@ import (
 	"testing"
 
 	"github.com/cloudphone/media-service/devicesim"
+	"github.com/cloudphone/media-service/fanout"
 	"github.com/cloudphone/media-service/internal/testutil"
 	"github.com/cloudphone/media-service/media"
 	"github.com/cloudphone/media-service/native"
-	"github.com/cloudphone/media-service/rtc"
-
-	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 )
 
 // recorder is a viewer's sample writer that keeps what it gets.
@@ -22,10 +20,10 @@ type recorder struct {
 	samples [][]byte
 }
 
-func (r *recorder) WriteSample(s pionmedia.Sample) error {
+func (r *recorder) WriteSample(s fanout.Sample) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.samples = append(r.samples, bytes.Clone(s.Data))
+	r.samples = append(r.samples, bytes.Clone(s.Unit.Data))
 	return nil
 }
 
@@ -57,7 +55,7 @@ func TestRotationMidStream(t *testing.T) {
 			if err := f.Start(&rec); err != nil {
 				t.Fatal(err)
 			}
-			d := f.(*feed).d
+			d := f.d
 			portrait, landscape := media.Size{Width: 240, Height: 320}, media.Size{Width: 320, Height: 240}
 			testutil.Eventually(t, "portrait frames", testutil.Generous, func() bool { return len(rec.all()) > 3 && d.Size() == portrait })
 			if err := r.sim.SetRotation(1); err != nil {
@@ -81,7 +79,7 @@ func TestRotationMidStream(t *testing.T) {
 				g := d.geom.Load()
 				return g.Rotation == 1
 			})
-			if err := f.Input(ctx, rtc.InputMessage{Type: rtc.InputTap, X: 0.5, Y: 0.9}); err != nil {
+			if err := f.Input(ctx, media.Input{Type: media.InputTap, X: 0.5, Y: 0.9}); err != nil {
 				t.Fatal(err)
 			}
 			testutil.Eventually(t, "the tap on the device", testutil.Generous, func() bool { return len(r.sim.Events()) > 0 })
@@ -113,7 +111,7 @@ func TestServicePathConvertsToEncoderFormat(t *testing.T) {
 	if len(sizes) < 10 || sizes[0] != (media.Size{Width: 240, Height: 320}) {
 		t.Fatalf("decoded %d pictures, first %v", len(sizes), sizes)
 	}
-	if st := f.(*feed).d.Stats(); st.Pipeline == nil || st.Pipeline.EncodingErrors != 0 || st.Encoder != native.CodecX264 {
+	if st := f.d.Stats(); st.Pipeline == nil || st.Pipeline.EncodingErrors != 0 || st.Encoder != native.CodecX264 {
 		t.Fatalf("stats %+v", st)
 	}
 }

@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/fanout"
 	"github.com/cloudphone/media-service/internal/testutil"
 	"github.com/cloudphone/media-service/media"
 	"github.com/cloudphone/media-service/native"
-	"github.com/cloudphone/media-service/rtc"
 )
 
 // TestSetLive: settings reloaded while a device runs apply to the outputs
@@ -19,7 +19,7 @@ func TestSetLive(t *testing.T) {
 	r := newRig(t, Config{
 		Mode: media.CaptureRawFrames, Kind: media.KindAuto, WorkerPool: true, Workers: 1,
 		Encoder:    native.Options{FrameRate: 15, BitRate: 1_000_000, Preset: "ultrafast"},
-		MinBitRate: 150_000, MaxBitRate: 8_000_000, Rungs: Rungs(scales, 150_000, 8_000_000),
+		MinBitRate: 150_000, MaxBitRate: 8_000_000, Rungs: fanout.Rungs(scales, 150_000, 8_000_000),
 	})
 	ctx := context.Background()
 	a := r.join(t, ctx, "a")
@@ -29,11 +29,11 @@ func TestSetLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, "encoded frames", 30*time.Second, func() bool { return sa.count() > 3 })
-	d := a.(*feed).d
+	d := a.d
 
-	r.reg.SetLive(Live{
+	r.reg.SetLive(Config{
 		Encoder:    native.Options{FrameRate: 10, BitRate: 500_000, Preset: "superfast"},
-		MinBitRate: 200_000, MaxBitRate: 4_000_000, Rungs: Rungs(scales, 200_000, 4_000_000), Workers: 3,
+		MinBitRate: 200_000, MaxBitRate: 4_000_000, Rungs: fanout.Rungs(scales, 200_000, 4_000_000), Workers: 3,
 	})
 	if p := r.reg.pool.Load(); p == nil || p.pool.Workers() != 3 {
 		t.Fatal("the worker pool was not resized to 3")
@@ -43,7 +43,7 @@ func TestSetLive(t *testing.T) {
 	}
 	// A VP8 viewer opens a new output: it takes the new bounds; the
 	// running H.264 output keeps its own and keeps sending.
-	v, err := r.reg.Join(ctx, rtc.JoinRequest{DeviceID: r.serial, ViewerID: "v", Codecs: []media.Codec{media.VP8}})
+	v, err := r.reg.Join(ctx, JoinRequest{DeviceID: r.serial, ViewerID: "v", Codecs: []media.Codec{media.VP8}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestSetLive(t *testing.T) {
 		}
 	}
 	// A rung count that differs from VIDEO_RUNGS's is ignored.
-	r.reg.SetLive(Live{Encoder: native.Options{FrameRate: 10}, Rungs: Rungs([]float64{1}, 1, 2), Workers: 2})
+	r.reg.SetLive(Config{Encoder: native.Options{FrameRate: 10}, Rungs: fanout.Rungs([]float64{1}, 1, 2), Workers: 2})
 	if got := len(d.rungs()); got != 2 {
 		t.Fatalf("%d rungs after a SetLive with one", got)
 	}

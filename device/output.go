@@ -13,8 +13,8 @@ import (
 
 	"github.com/cloudphone/media-service/capture/annexb"
 	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/fanout"
 	"github.com/cloudphone/media-service/media"
-	"github.com/cloudphone/media-service/rtc"
 )
 
 // outputKey names one of a device's outputs: one encoded stream per
@@ -47,10 +47,10 @@ type statser interface {
 type output struct {
 	key  outputKey
 	cfg  Config
-	rung Rung
+	rung fanout.Rung
 	enc  *encodedSink // nil for the device's own stream
 	refs int          // viewers and starters holding it; under the device's outMu
-	b    *rtc.Broadcaster
+	b    *fanout.Stream
 	kf   *limiter
 	prod atomic.Pointer[producerBox]
 
@@ -79,7 +79,7 @@ type output struct {
 
 type producerBox struct{ p producer }
 
-func newOutput(id string, key outputKey, rung Rung, cfg Config) *output {
+func newOutput(id string, key outputKey, rung fanout.Rung, cfg Config) *output {
 	o := &output{
 		key: key, cfg: cfg, rung: rung, first: make(chan struct{}),
 		format:    media.Format{Codec: key.Codec},
@@ -87,7 +87,7 @@ func newOutput(id string, key outputKey, rung Rung, cfg Config) *output {
 	}
 	interval := cfg.KeyFrameMinInterval
 	o.kf = newLimiter(interval, o.forceKeyFrame)
-	o.b = rtc.NewBroadcaster(rtc.BroadcasterConfig{
+	o.b = fanout.New(fanout.Config{
 		DeviceID: id, QueueSize: cfg.ViewerQueue, RequestKeyFrame: o.kf.request, Log: cfg.Log,
 	})
 	return o

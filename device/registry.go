@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/fanout"
 	"github.com/cloudphone/media-service/media"
-	"github.com/cloudphone/media-service/rtc"
 )
 
-// Registry is a reference-counted registry of device owners; it
-// implements rtc.Provider. The first viewer of a device starts its Device
+// Registry is a reference-counted registry of device owners, which
+// viewers join. The first viewer of a device starts its Device
 // under the registry's own context (so a viewer that gives up fails no
 // other viewer of the same device); every viewer bounds its own wait with
 // its own context. A device stops Config.Linger after its last viewer
@@ -51,8 +51,6 @@ type entry struct {
 	gen   uint64 // invalidates a scheduled stop
 }
 
-var _ rtc.Provider = (*Registry)(nil)
-
 // NewRegistry returns a registry of devices built from cfg. Close stops
 // every device.
 func NewRegistry(cfg Config) *Registry {
@@ -66,12 +64,22 @@ func NewRegistry(cfg Config) *Registry {
 	}
 }
 
-// Join starts or joins a device for one viewer (rtc.Provider). A viewer
-// whose offer cannot take the configured codec is refused before the
-// device starts.
-func (r *Registry) Join(ctx context.Context, req rtc.JoinRequest) (rtc.Feed, error) {
+// JoinRequest asks for one viewer of a device.
+type JoinRequest struct {
+	DeviceID string
+	// ViewerID names the viewer (its session) in control and logs.
+	ViewerID string
+	// Codecs are what the viewer can receive, best first.
+	Codecs []media.Codec
+}
+
+// Join starts or joins a device for one viewer. A viewer that cannot
+// take any codec the configuration sends is refused before the device
+// starts (media.ErrCodecUnsupported); a device that is not there is
+// media.ErrUnknownDevice. ctx bounds this viewer's wait only.
+func (r *Registry) Join(ctx context.Context, req JoinRequest) (*Viewer, error) {
 	if err := media.CheckDeviceID(req.DeviceID); err != nil {
-		return nil, fmt.Errorf("%w: %w", rtc.ErrBadRequest, err)
+		return nil, err
 	}
 	// The service's order decides, not the offer's: H.264 first (the
 	// device's own stream needs no encoding at all, and H.264 has the
@@ -85,7 +93,7 @@ func (r *Registry) Join(ctx context.Context, req rtc.JoinRequest) (rtc.Feed, err
 		}
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: the service sends %s (CAPTURE_MODE=%s, VIDEO_ENCODER_TYPE=%s); the offer takes %s", rtc.ErrCodecUnsupported,
+		return nil, fmt.Errorf("%w: the service sends %s (CAPTURE_MODE=%s, VIDEO_ENCODER_TYPE=%s); the offer takes %s", media.ErrCodecUnsupported,
 			codecList(sends), r.cfg.Mode, r.cfg.Kind, codecList(req.Codecs))
 	}
 	e, release, err := r.acquire(req.DeviceID)
@@ -112,7 +120,7 @@ func (r *Registry) Join(ctx context.Context, req rtc.JoinRequest) (rtc.Feed, err
 		release()
 		return nil, err
 	}
-	return newFeed(e.dev, o, req.ViewerID, release), nil
+	return newViewer(e.dev, o, req.ViewerID, release), nil
 }
 
 func codecList(cs []media.Codec) string {
@@ -132,7 +140,7 @@ func (r *Registry) acquire(id string) (*entry, func(), error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return nil, nil, rtc.ErrClosed
+		return nil, nil, media.ErrClosed
 	}
 	e := r.entries[id]
 	if e == nil {
@@ -156,13 +164,13 @@ func (r *Registry) start(e *entry, prev chan struct{}) {
 		select {
 		case <-prev:
 		case <-r.ctx.Done():
-			err = rtc.ErrClosed
+			err = media.ErrClosed
 		}
 	}
 	if err == nil {
 		dev, err = start(r.ctx, e.id, r.cfg, r.workerPool)
 		if err != nil && r.ctx.Err() != nil {
-			err = rtc.ErrClosed
+			err = media.ErrClosed
 		}
 	}
 	r.mu.Lock()
@@ -274,7 +282,7 @@ func (r *Registry) running() []*Device {
 	return out
 }
 
-// Device returns a running device.
+// Device returns a running device by its ID.
 func (r *Registry) Device(id string) (*Device, bool) {
 	for _, d := range r.running() {
 		if d.id == id {
@@ -291,12 +299,18 @@ func (r *Registry) Device(id string) (*Device, bool) {
 // resume at once rather than at the end of a delay that grew while the
 // device was gone. It reports whether the device runs; it does nothing
 // for one that does not.
-func (r *Registry) DeviceBack(id string) bool {
-	d, ok := r.Device(id)
-	if ok {
-		d.kick()
+//
+// serial is the device's adb serial, which the adb server lists; the
+// devices running at that address are kicked.
+func (r *Registry) DeviceBack(serial string) bool {
+	found := false
+	for _, d := range r.running() {
+		if d.serial == serial {
+			d.kick()
+			found = true
+		}
 	}
-	return ok
+	return found
 }
 
 // Stats returns the statistics of the running devices, by serial.
@@ -311,8 +325,8 @@ func (r *Registry) Stats() []Stats {
 
 // BroadcasterStats returns the fan-out counters of the running devices'
 // outputs, by device.
-func (r *Registry) BroadcasterStats() []rtc.BroadcasterStats {
-	var out []rtc.BroadcasterStats
+func (r *Registry) BroadcasterStats() []fanout.Stats {
+	var out []fanout.Stats
 	for _, d := range r.running() {
 		out = append(out, d.broadcasterStats()...)
 	}
@@ -333,7 +347,7 @@ func (r *Registry) WorkerPoolStats() *encoder.Snapshot {
 
 // Close stops every device now, viewers or not (close the session manager
 // first), waits for the starts and stops under way, and stops the worker
-// pool. Join then returns rtc.ErrClosed. It is idempotent.
+// pool. Join then returns media.ErrClosed. It is idempotent.
 func (r *Registry) Close() error {
 	r.mu.Lock()
 	if r.closed {

@@ -13,14 +13,12 @@ import (
 
 	"github.com/cloudphone/media-service/adb"
 	"github.com/cloudphone/media-service/devicesim"
+	"github.com/cloudphone/media-service/fanout"
 	"github.com/cloudphone/media-service/internal/adbtest"
 	"github.com/cloudphone/media-service/internal/simtest"
 	"github.com/cloudphone/media-service/internal/testutil"
 	"github.com/cloudphone/media-service/media"
 	"github.com/cloudphone/media-service/native"
-	"github.com/cloudphone/media-service/rtc"
-
-	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 )
 
 func TestMain(m *testing.M) {
@@ -34,7 +32,7 @@ type sink struct {
 	samples int
 }
 
-func (s *sink) WriteSample(smp pionmedia.Sample) error {
+func (s *sink) WriteSample(smp fanout.Sample) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.samples++
@@ -73,9 +71,9 @@ func newRig(t *testing.T, cfg Config) *rig {
 	return r
 }
 
-func (r *rig) join(t *testing.T, ctx context.Context, viewer string) rtc.Feed {
+func (r *rig) join(t *testing.T, ctx context.Context, viewer string) *Viewer {
 	t.Helper()
-	f, err := r.reg.Join(ctx, rtc.JoinRequest{DeviceID: r.serial, ViewerID: viewer, Codecs: []media.Codec{media.H264, media.VP8}})
+	f, err := r.reg.Join(ctx, JoinRequest{DeviceID: r.serial, ViewerID: viewer, Codecs: []media.Codec{media.H264, media.VP8}})
 	if err != nil {
 		t.Fatalf("join %s: %v", viewer, err)
 	}
@@ -86,7 +84,7 @@ func TestRegistrySharesOneDeviceAndLingers(t *testing.T) {
 	r := newRig(t, Config{Linger: time.Hour})
 	ctx := context.Background()
 	a, b := r.join(t, ctx, "a"), r.join(t, ctx, "b")
-	if fa, fb := a.(*feed), b.(*feed); fa.d != fb.d || fa.o != fb.o {
+	if fa, fb := a, b; fa.d != fb.d || fa.o != fb.o {
 		t.Fatal("two viewers of one device got two owners")
 	}
 	f := a.Format()
@@ -113,15 +111,15 @@ func TestRegistrySharesOneDeviceAndLingers(t *testing.T) {
 	b.Close()
 	// Within the linger the device stays, and a new viewer joins it.
 	c := r.join(t, ctx, "c")
-	if c.(*feed).d != a.(*feed).d {
+	if c.d != a.d {
 		t.Fatal("a viewer within the linger got a new owner")
 	}
 	c.Close()
-	if _, err := r.reg.Join(ctx, rtc.JoinRequest{DeviceID: "127.0.0.1:1", ViewerID: "x", Codecs: []media.Codec{media.H264}}); !errors.Is(err, rtc.ErrUnknownDevice) {
+	if _, err := r.reg.Join(ctx, JoinRequest{DeviceID: "127.0.0.1:1", ViewerID: "x", Codecs: []media.Codec{media.H264}}); !errors.Is(err, media.ErrUnknownDevice) {
 		t.Errorf("unknown device: %v", err)
 	}
 	r.reg.Close()
-	if _, err := r.reg.Join(ctx, rtc.JoinRequest{DeviceID: r.serial, ViewerID: "y", Codecs: []media.Codec{media.H264}}); !errors.Is(err, rtc.ErrClosed) {
+	if _, err := r.reg.Join(ctx, JoinRequest{DeviceID: r.serial, ViewerID: "y", Codecs: []media.Codec{media.H264}}); !errors.Is(err, media.ErrClosed) {
 		t.Errorf("join after close: %v", err)
 	}
 }
@@ -131,7 +129,7 @@ func TestRegistryStopsAfterLingerAndRestarts(t *testing.T) {
 	var first *Device
 	for i := range 2 {
 		f := r.join(t, context.Background(), "v")
-		d := f.(*feed).d
+		d := f.d
 		if i == 1 && d == first {
 			t.Fatal("the device was not restarted after its linger")
 		}
@@ -149,7 +147,7 @@ func TestFirstViewerLeavingFailsNoOne(t *testing.T) {
 	ctx1, cancel1 := context.WithCancel(context.Background())
 	first := make(chan error, 1)
 	go func() {
-		f, err := r.reg.Join(ctx1, rtc.JoinRequest{DeviceID: r.serial, ViewerID: "first", Codecs: []media.Codec{media.H264}})
+		f, err := r.reg.Join(ctx1, JoinRequest{DeviceID: r.serial, ViewerID: "first", Codecs: []media.Codec{media.H264}})
 		if err == nil {
 			f.Close()
 		}
@@ -161,10 +159,10 @@ func TestFirstViewerLeavingFailsNoOne(t *testing.T) {
 		return r.reg.entries[r.serial] != nil
 	})
 	second := make(chan error, 1)
-	var f2 rtc.Feed
+	var f2 *Viewer
 	go func() {
 		var err error
-		f2, err = r.reg.Join(context.Background(), rtc.JoinRequest{DeviceID: r.serial, ViewerID: "second", Codecs: []media.Codec{media.H264}})
+		f2, err = r.reg.Join(context.Background(), JoinRequest{DeviceID: r.serial, ViewerID: "second", Codecs: []media.Codec{media.H264}})
 		second <- err
 	}()
 	testutil.Eventually(t, "the second viewer waiting", 10*time.Second, func() bool {
@@ -199,16 +197,16 @@ func TestCodecRefusedBeforeStart(t *testing.T) {
 	}
 	reg := NewRegistry(Config{ADB: client, Mode: media.CaptureScreenrecord, Kind: media.KindPassthrough, Log: slog.New(slog.DiscardHandler)})
 	defer reg.Close()
-	_, err = reg.Join(context.Background(), rtc.JoinRequest{DeviceID: "dev1", ViewerID: "v", Codecs: []media.Codec{media.VP8}})
-	if !errors.Is(err, rtc.ErrCodecUnsupported) || !strings.Contains(err.Error(), "passthrough") {
+	_, err = reg.Join(context.Background(), JoinRequest{DeviceID: "dev1", ViewerID: "v", Codecs: []media.Codec{media.VP8}})
+	if !errors.Is(err, media.ErrCodecUnsupported) || !strings.Contains(err.Error(), "passthrough") {
 		t.Fatalf("VP8-only viewer of a pass-through device: %v", err)
 	}
 	vp8 := NewRegistry(Config{ADB: client, Mode: media.CaptureRawFrames, Kind: media.KindVP8, Log: slog.New(slog.DiscardHandler)})
 	defer vp8.Close()
-	if _, err := vp8.Join(context.Background(), rtc.JoinRequest{DeviceID: "dev1", ViewerID: "v", Codecs: []media.Codec{media.H264}}); !errors.Is(err, rtc.ErrCodecUnsupported) {
+	if _, err := vp8.Join(context.Background(), JoinRequest{DeviceID: "dev1", ViewerID: "v", Codecs: []media.Codec{media.H264}}); !errors.Is(err, media.ErrCodecUnsupported) {
 		t.Fatalf("H.264-only viewer of a VP8 device: %v", err)
 	}
-	if _, err := reg.Join(context.Background(), rtc.JoinRequest{DeviceID: "a;reboot", ViewerID: "v", Codecs: []media.Codec{media.H264}}); !errors.Is(err, rtc.ErrBadRequest) {
+	if _, err := reg.Join(context.Background(), JoinRequest{DeviceID: "a;reboot", ViewerID: "v", Codecs: []media.Codec{media.H264}}); !errors.Is(err, media.ErrInvalidDeviceID) {
 		t.Fatalf("hostile device ID: %v", err)
 	}
 	if n := conns.Load(); n != 0 {
@@ -240,7 +238,7 @@ func TestEncodedOutputControls(t *testing.T) {
 				t.Fatal(err)
 			}
 			testutil.Eventually(t, "encoded frames", 30*time.Second, func() bool { return s.count() > 5 })
-			d := a.(*feed).d
+			d := a.d
 			wantEnc := "libx264"
 			if pool {
 				wantEnc = "pool:libx264"
@@ -265,14 +263,14 @@ func TestEncodedOutputControls(t *testing.T) {
 			b.SetEstimate(600_000)
 			testutil.Eventually(t, "the lowest estimate as the encoder's rate", 10*time.Second, func() bool { return d.Stats().TargetBitRate == 600_000 })
 
-			msg := rtc.InputMessage{Type: rtc.InputTap, X: 0.5, Y: 0.5}
+			msg := media.Input{Type: media.InputTap, X: 0.5, Y: 0.5}
 			if err := a.Input(ctx, msg); err != nil {
 				t.Fatal(err)
 			}
 			if !a.Controller() {
 				t.Fatal("input did not take control")
 			}
-			if err := b.Input(ctx, msg); !errors.Is(err, rtc.ErrNotController) {
+			if err := b.Input(ctx, msg); !errors.Is(err, media.ErrNotController) {
 				t.Fatalf("input from a viewer without control: %v", err)
 			}
 			if prev := b.TakeControl(); prev != "a" || !b.Controller() || a.Controller() {

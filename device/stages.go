@@ -21,7 +21,7 @@ type StageStats struct {
 	Queue   media.StageSnapshot
 	Send    media.StageSnapshot
 	// ViewerDrops are the units viewers skipped to catch up
-	// (rtc.BroadcasterStats.Dropped).
+	// (fanout.Stats.Dropped).
 	ViewerDrops uint64
 }
 

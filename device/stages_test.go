@@ -4,9 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/fanout"
 	"github.com/cloudphone/media-service/media"
-
-	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 )
 
 // fixedStageClock makes stageClock return what the test sets, for the
@@ -24,7 +23,7 @@ func fixedStageClock(t *testing.T, now *time.Time) {
 func TestPassthroughCaptureStage(t *testing.T) {
 	now := time.Unix(1000, 0)
 	fixedStageClock(t, &now)
-	o := newOutput("dev", outputKey{Codec: media.H264}, Rung{Scale: 1}, Config{}.withDefaults())
+	o := newOutput("dev", outputKey{Codec: media.H264}, fanout.Rung{Scale: 1}, Config{}.withDefaults())
 	defer o.close()
 	o.deliver(media.Unit{Data: []byte{0, 0, 0, 1, 0x65}, KeyFrame: true, Codec: media.H264, Captured: now.Add(-4 * time.Millisecond)}, nil)
 	o.deliver(media.Unit{Data: []byte{0, 0, 0, 1, 0x41}, Codec: media.H264}, nil) // no arrival time
@@ -45,7 +44,7 @@ func TestPassthroughCaptureStage(t *testing.T) {
 func TestEncodedStages(t *testing.T) {
 	now := time.Unix(2000, 0)
 	fixedStageClock(t, &now)
-	o := newOutput("dev", outputKey{Codec: media.H264}, Rung{Scale: 1}, Config{}.withDefaults())
+	o := newOutput("dev", outputKey{Codec: media.H264}, fanout.Rung{Scale: 1}, Config{}.withDefaults())
 	defer o.close()
 	o.enc = &encodedSink{o: o, stop: func() {}}
 	d := &Device{prim: o, outputs: map[outputKey]*output{o.key: o}}
@@ -107,4 +106,4 @@ func TestFedTimesMiss(t *testing.T) {
 
 type discard struct{}
 
-func (discard) WriteSample(pionmedia.Sample) error { return nil }
+func (discard) WriteSample(fanout.Sample) error { return nil }

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/fanout"
 	"github.com/cloudphone/media-service/media"
-	"github.com/cloudphone/media-service/rtc"
 )
 
 // rateWindow measures units and bytes per second over the last few
@@ -50,7 +50,10 @@ func (w *rateWindow) rates() (fps, bytesPerSecond float64) {
 // Stats is a device's statistics, for /api/media/stats and metrics. The
 // stream counters are those of its output.
 type Stats struct {
+	// Serial is the device's ID (named so in the API); Address its adb
+	// serial, which differs where devices are found by another name.
 	Serial         string  `json:"serial"`
+	Address        string  `json:"address,omitempty"`
 	CaptureMode    string  `json:"captureMode"`
 	Encoder        string  `json:"encoder"`
 	Codec          string  `json:"codec"`
@@ -110,7 +113,7 @@ func (d *Device) Stats() Stats {
 	fps, bw := o.window.rates()
 	f, size := o.formatNow()
 	s := Stats{
-		Serial: d.id, CaptureMode: string(d.cfg.Mode), Encoder: o.encoderName(), Codec: string(o.key.Codec),
+		Serial: d.id, Address: d.serial, CaptureMode: string(d.cfg.Mode), Encoder: o.encoderName(), Codec: string(o.key.Codec),
 		ProfileLevelID: f.ProfileLevelID, Width: size.Width, Height: size.Height, FPS: fps, BitRateBytes: bw,
 		TargetBitRate: o.bitRate(),
 		Units:         o.units.Load(), Bytes: o.bytes.Load(), KeyFrames: o.keyframes.Load(),
@@ -167,8 +170,8 @@ func (d *Device) allOutputs() []*output {
 }
 
 // broadcasterStats returns the fan-out counters of the device's outputs.
-func (d *Device) broadcasterStats() []rtc.BroadcasterStats {
-	var out []rtc.BroadcasterStats
+func (d *Device) broadcasterStats() []fanout.Stats {
+	var out []fanout.Stats
 	for _, o := range d.allOutputs() {
 		out = append(out, o.b.Stats())
 	}

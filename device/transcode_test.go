@@ -7,16 +7,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/fanout"
 	"github.com/cloudphone/media-service/internal/testutil"
 	"github.com/cloudphone/media-service/media"
 	"github.com/cloudphone/media-service/native"
-	"github.com/cloudphone/media-service/rtc"
 )
 
 // joinCodecs joins the rig's device as a viewer that takes codecs.
-func (r *rig) joinCodecs(t *testing.T, viewer string, codecs ...media.Codec) rtc.Feed {
+func (r *rig) joinCodecs(t *testing.T, viewer string, codecs ...media.Codec) *Viewer {
 	t.Helper()
-	f, err := r.reg.Join(context.Background(), rtc.JoinRequest{DeviceID: r.serial, ViewerID: viewer, Codecs: codecs})
+	f, err := r.reg.Join(context.Background(), JoinRequest{DeviceID: r.serial, ViewerID: viewer, Codecs: codecs})
 	if err != nil {
 		t.Fatalf("join %s: %v", viewer, err)
 	}
@@ -68,7 +68,7 @@ func TestTranscodeScreenrecord(t *testing.T) {
 			if len(sizes) < 10 || sizes[0] != (media.Size{Width: 240, Height: 320}) {
 				t.Fatalf("decoded %d pictures, first %v", len(sizes), sizes)
 			}
-			d := f.(*feed).d
+			d := f.d
 			want := native.CodecX264
 			if pool {
 				want = "pool:" + native.CodecX264
@@ -114,7 +114,7 @@ func TestAutoServesVP8BesideH264(t *testing.T) {
 	if sizes := decodeAll(t, native.DecoderVP8, vr.all()); len(sizes) < 5 || sizes[0] != (media.Size{Width: 240, Height: 320}) {
 		t.Fatalf("VP8 pictures %v", sizes)
 	}
-	d := h.(*feed).d
+	d := h.d
 	var encoders []string
 	for _, o := range d.Stats().Outputs {
 		encoders = append(encoders, o.Codec+":"+o.Encoder)
@@ -137,7 +137,7 @@ func TestViewerMovesBetweenRungs(t *testing.T) {
 	needFFmpeg(t)
 	r := newRig(t, Config{Mode: media.CaptureRawFrames, Kind: media.KindH264,
 		Encoder: native.Options{FrameRate: 15, BitRate: 1_000_000, Preset: "ultrafast"},
-		Rungs:   Rungs([]float64{1, 0.5}, 150_000, 8_000_000)})
+		Rungs:   fanout.Rungs([]float64{1, 0.5}, 150_000, 8_000_000)})
 	f := r.joinCodecs(t, "a", media.H264)
 	defer f.Close()
 	var rec recorder
@@ -161,7 +161,7 @@ func TestViewerMovesBetweenRungs(t *testing.T) {
 	if sizes[0] != full || sizes[len(sizes)-1] != half {
 		t.Fatalf("pictures from %v to %v, want %v to %v", sizes[0], sizes[len(sizes)-1], full, half)
 	}
-	d := f.(*feed).d
+	d := f.d
 	if outs := d.Stats().Outputs; len(outs) != 2 || outs[1].Rung != 1 || outs[1].Width != 120 || outs[1].Viewers != 1 || outs[0].Viewers != 0 {
 		t.Fatalf("outputs %+v", outs)
 	}

@@ -73,22 +73,3 @@ func TestLimiterClosedDropsThePlannedCall(t *testing.T) {
 		t.Fatalf("fn ran %d times after close, want 1", n)
 	}
 }
-
-func TestControl(t *testing.T) {
-	var c control
-	if !c.allow("a") || c.holder() != "a" {
-		t.Fatal("the first viewer to send input does not take control")
-	}
-	if c.allow("b") {
-		t.Fatal("a second viewer got control while another holds it")
-	}
-	if prev := c.take("b"); prev != "a" || c.holder() != "b" {
-		t.Fatalf("take: previous %q, holder %q", prev, c.holder())
-	}
-	if c.drop("a") {
-		t.Fatal("a viewer without control dropped it")
-	}
-	if !c.drop("b") || c.holder() != "" {
-		t.Fatal("drop by the holder did not free control")
-	}
-}

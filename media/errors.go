@@ -19,4 +19,16 @@ var (
 	// ErrConfig is returned for a configuration that cannot work (an
 	// encoder kind that the capture mode cannot feed).
 	ErrConfig = errors.New("invalid configuration")
+	// ErrUnknownDevice is returned for a device that is not there: not
+	// known, or not in state "device".
+	ErrUnknownDevice = errors.New("unknown device")
+	// ErrCodecUnsupported is returned when a viewer cannot receive any
+	// codec the device's configuration sends.
+	ErrCodecUnsupported = errors.New("the offer cannot receive the device's codec")
+	// ErrNotController is returned for input from a viewer while another
+	// viewer controls the device.
+	ErrNotController = errors.New("another viewer controls this device")
+	// ErrClosed is returned by a component that was closed (a registry, a
+	// stream, a session manager).
+	ErrClosed = errors.New("closed")
 )

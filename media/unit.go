@@ -39,3 +39,21 @@ type Unit struct {
 // PassthroughEncoder names the "encoder" of units that the device encoded
 // itself and the service passes through.
 const PassthroughEncoder = "passthrough"
+
+// Default bit rates, in bits per second: an encoder's start
+// (VIDEO_BITRATE), and the range that viewers' bandwidth estimates move
+// it in (MIN_BITRATE, MAX_BITRATE).
+const (
+	DefaultBitRate    = 2_000_000
+	DefaultMinBitRate = 150_000
+	DefaultMaxBitRate = 8_000_000
+)
+
+// Frame rates a stream may be set to (VIDEO_FRAMERATE), in frames per
+// second; the configuration checks the range where the setting is read,
+// and every component takes the same bounds from here.
+const (
+	MinFrameRate     = 1
+	MaxFrameRate     = 240
+	DefaultFrameRate = 30
+)

@@ -4,6 +4,7 @@
 package metrics
 
 import (
+	"github.com/cloudphone/media-service/fanout"
 	"slices"
 	"sync"
 	"time"
@@ -21,7 +22,7 @@ const ns = "media_service"
 // time; nil fields are skipped.
 type Sources struct {
 	Streams      func() []device.Stats
-	Broadcasters func() []rtc.BroadcasterStats
+	Broadcasters func() []fanout.Stats
 	// Sessions lists the open sessions (active_sessions).
 	Sessions func() []rtc.SessionInfo
 	// Totals gives each device's session counters, closed sessions

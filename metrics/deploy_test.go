@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/cloudphone/media-service/fanout"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -481,8 +482,8 @@ func exportedSeries(t *testing.T) map[string]map[string]bool {
 				Stages: device.StageStats{Capture: stageSnap(time.Millisecond), Encode: stageSnap(5 * time.Millisecond),
 					Queue: stageSnap(time.Millisecond), Send: stageSnap(time.Millisecond), ViewerDrops: 1}}}
 		},
-		Broadcasters: func() []rtc.BroadcasterStats {
-			return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 1, Dropped: 1}}
+		Broadcasters: func() []fanout.Stats {
+			return []fanout.Stats{{DeviceID: "dev1", Viewers: 1, Dropped: 1}}
 		},
 		Sessions: func() []rtc.SessionInfo { return []rtc.SessionInfo{{ID: "s1", DeviceID: "dev1"}} },
 		Totals: func() []rtc.DeviceTotals {

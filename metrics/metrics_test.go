@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"encoding/json"
+	"github.com/cloudphone/media-service/fanout"
 	"log/slog"
 	"os"
 	"runtime"
@@ -34,8 +35,8 @@ func TestCollectorSeries(t *testing.T) {
 			return []device.Stats{{Serial: "dev1", Encoder: "libx264", FPS: 29.5, BitRateBytes: 250000, Units: 100, CaptureErrors: 4, Pipeline: snap,
 				Stages: device.StageStats{ViewerDrops: 7}}}
 		},
-		Broadcasters: func() []rtc.BroadcasterStats {
-			return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 3}}
+		Broadcasters: func() []fanout.Stats {
+			return []fanout.Stats{{DeviceID: "dev1", Viewers: 3}}
 		},
 		Sessions: func() []rtc.SessionInfo {
 			return []rtc.SessionInfo{{ID: "s1", UserID: "alice", DeviceID: "dev1", Stats: rtc.SessionStats{BytesSent: 10, PacketsSent: 2, NACKs: 1, PLIs: 1}},
@@ -334,8 +335,8 @@ func TestCollectorSumsOutputsPerDevice(t *testing.T) {
 		Streams: func() []device.Stats {
 			return []device.Stats{{Serial: "dev1", Stages: device.StageStats{ViewerDrops: 5}}, {Serial: "dev2"}}
 		},
-		Broadcasters: func() []rtc.BroadcasterStats {
-			return []rtc.BroadcasterStats{{DeviceID: "dev1", Viewers: 2, Dropped: 1}, {DeviceID: "dev1", Viewers: 1, Dropped: 4}, {DeviceID: "dev2", Viewers: 1}}
+		Broadcasters: func() []fanout.Stats {
+			return []fanout.Stats{{DeviceID: "dev1", Viewers: 2, Dropped: 1}, {DeviceID: "dev1", Viewers: 1, Dropped: 4}, {DeviceID: "dev2", Viewers: 1}}
 		},
 		DevicesConnected: func() int { return 2 },
 	})

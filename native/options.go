@@ -2,6 +2,7 @@ package native
 
 import (
 	"fmt"
+	"github.com/cloudphone/media-service/media"
 	"slices"
 	"strings"
 	"time"
@@ -141,10 +142,10 @@ func (o Options) WithDefaults() Options {
 		o.PixelFormat = CaptureFormat
 	}
 	if o.FrameRate == 0 {
-		o.FrameRate = 30
+		o.FrameRate = media.DefaultFrameRate
 	}
 	if o.BitRate == 0 {
-		o.BitRate = 2_000_000
+		o.BitRate = media.DefaultBitRate
 	}
 	if o.VBVBuffer == 0 {
 		o.VBVBuffer = 500 * time.Millisecond
@@ -187,8 +188,8 @@ func (o Options) Validate() error {
 	if len(o.InputFormats) > 0 && len(o.nativeInputs()) == 0 {
 		return fmt.Errorf("%w: InputFormats %v: %s takes none of them natively (it takes %v)", ErrInvalidOptions, o.InputFormats, o.Codec, InputFormats(o.Codec))
 	}
-	if o.FrameRate < 1 || o.FrameRate > 240 {
-		return fmt.Errorf("%w: frame rate %d out of range (1..240)", ErrInvalidOptions, o.FrameRate)
+	if o.FrameRate < media.MinFrameRate || o.FrameRate > media.MaxFrameRate {
+		return fmt.Errorf("%w: frame rate %d out of range (%d..%d)", ErrInvalidOptions, o.FrameRate, media.MinFrameRate, media.MaxFrameRate)
 	}
 	if err := validBitRate(o.BitRate); err != nil {
 		return err

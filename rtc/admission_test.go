@@ -356,7 +356,7 @@ func TestSetLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkLimitError(t, create("u2"), LimitViewersPerDevice, 1, http.StatusServiceUnavailable)
-	live := Live{MaxSessions: 10, MaxViewersPerDevice: 2, MaxSessionsPerUser: 5, StartBitRate: 1_000_000, MinBitRate: 200_000, MaxBitRate: 3_000_000}
+	live := Config{MaxSessions: 10, MaxViewersPerDevice: 2, MaxSessionsPerUser: 5, StartBitRate: 1_000_000, MinBitRate: 200_000, MaxBitRate: 3_000_000}
 	if err := r.m.SetLive(live); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/cloudphone/media-service/media"
 )
 
 // Error is a sentinel error of this package that carries the HTTP status an
@@ -43,8 +45,9 @@ var (
 	// user or token name). ErrBadOffer and ErrBadCandidate are cases of
 	// it: errors.Is(err, ErrBadRequest) holds for them too.
 	ErrBadRequest = newError(http.StatusBadRequest, "rtc: bad request")
-	// ErrUnknownDevice is returned for a device the provider does not know.
-	ErrUnknownDevice = newError(http.StatusNotFound, "rtc: unknown device")
+	// ErrUnknownDevice is returned for a device the provider does not
+	// know (media.ErrUnknownDevice: 404).
+	ErrUnknownDevice = media.ErrUnknownDevice
 	// ErrBadOffer is returned for an offer that is not a usable SDP offer
 	// (a video m-line that can receive, well-formed ICE credentials and
 	// DTLS fingerprints, mids), before any resource is allocated. It is a
@@ -71,12 +74,14 @@ var (
 	ErrUnavailable = newError(http.StatusServiceUnavailable, "rtc: unavailable")
 	// ErrCodecUnsupported is returned when the offer cannot receive the
 	// device's codec (an H.264 device and an offer with VP8 only, say).
-	ErrCodecUnsupported = newError(http.StatusNotAcceptable, "rtc: the offer cannot receive the device's codec")
+	// (media.ErrCodecUnsupported: 406).
+	ErrCodecUnsupported = media.ErrCodecUnsupported
 	// ErrNotController is returned by Feed.Input when another viewer
-	// controls the device.
-	ErrNotController = newError(http.StatusConflict, "rtc: another viewer controls this device")
-	// ErrClosed is returned by a closed Manager or Broadcaster.
-	ErrClosed = newError(http.StatusServiceUnavailable, "rtc: closed")
+	// controls the device (media.ErrNotController: 409).
+	ErrNotController = media.ErrNotController
+	// ErrClosed is returned by a closed Manager, and by a provider that
+	// was closed (media.ErrClosed: 503).
+	ErrClosed = media.ErrClosed
 )
 
 // Names of the limits a LimitError reports, as the service's environment
@@ -142,15 +147,35 @@ type statusError interface {
 func (*Error) rtcStatus()      {}
 func (*LimitError) rtcStatus() {}
 
+// mediaStatus are the statuses of the shared errors of package media that
+// a provider returns.
+var mediaStatus = []struct {
+	err    error
+	status int
+}{
+	{media.ErrUnknownDevice, http.StatusNotFound},
+	{media.ErrCodecUnsupported, http.StatusNotAcceptable},
+	{media.ErrNotController, http.StatusConflict},
+	{media.ErrClosed, http.StatusServiceUnavailable},
+	{media.ErrInvalidDeviceID, http.StatusBadRequest},
+	{media.ErrInvalidUserID, http.StatusBadRequest},
+}
+
 // StatusCode returns the HTTP status for err: the status of the first error
-// of this package in its chain (*Error, *LimitError), 200 for nil, and 500
-// for anything else.
+// of this package in its chain (*Error, *LimitError), else that of a shared
+// error of package media it wraps (404 for media.ErrUnknownDevice, ...),
+// 200 for nil, and 500 for anything else.
 func StatusCode(err error) int {
 	if err == nil {
 		return http.StatusOK
 	}
 	if e, ok := errors.AsType[statusError](err); ok {
 		return e.Status()
+	}
+	for _, m := range mediaStatus {
+		if errors.Is(err, m.err) {
+			return m.status
+		}
 	}
 	return http.StatusInternalServerError
 }

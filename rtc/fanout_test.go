@@ -5,16 +5,16 @@ import (
 	"testing"
 	"time"
 
-	pionmedia "github.com/pion/webrtc/v4/pkg/media"
+	"github.com/cloudphone/media-service/fanout"
 )
 
 // stuckWriter is a viewer that stops taking samples until released.
 type stuckWriter struct {
-	w       SampleWriter
+	w       fanout.Writer
 	release chan struct{}
 }
 
-func (s stuckWriter) WriteSample(smp pionmedia.Sample) error {
+func (s stuckWriter) WriteSample(smp fanout.Sample) error {
 	<-s.release
 	return s.w.WriteSample(smp)
 }
@@ -26,7 +26,7 @@ func TestFanOutSlowViewerDoesNotStallOthers(t *testing.T) {
 	unblock := func() { releaseOnce.Do(func() { close(release) }) }
 	cfg := testConfig()
 	cfg.MaxSessionsPerUser = viewers
-	cfg.wrapWriter = func(i int, w SampleWriter) SampleWriter {
+	cfg.wrapWriter = func(i int, w fanout.Writer) fanout.Writer {
 		if i == throttled {
 			return stuckWriter{w: w, release: release}
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/fanout"
 	"github.com/cloudphone/media-service/media"
 
 	"github.com/pion/ice/v4"
@@ -232,16 +234,16 @@ type fakeDevice struct {
 	wantKey      atomic.Bool
 	estimates    atomic.Int64 // SetEstimate calls
 	lastEstimate atomic.Int64 // bits per second
-	inputs       chan InputMessage
+	inputs       chan media.Input
 	inputErr     error // Input's error, for a controller; set before the device is joined
 
-	ctlMu      sync.Mutex
-	controller string // viewer ID; "" when nobody controls the device
+	// control is who controls the device, by the device package's rule.
+	control fanout.Control
 
 	// While the device runs (guarded by the provider's mu): its viewers,
 	// its fan-out and its pump.
 	refs int
-	b    *Broadcaster
+	b    *fanout.Stream
 	pump *pump
 }
 
@@ -256,42 +258,6 @@ func (d *fakeDevice) format() media.Format {
 func (d *fakeDevice) requestKeyFrame() {
 	d.keyFrames.Add(1)
 	d.wantKey.Store(true)
-}
-
-// take gives viewer control and returns the previous holder.
-func (d *fakeDevice) take(viewer string) (prev string) {
-	d.ctlMu.Lock()
-	defer d.ctlMu.Unlock()
-	prev, d.controller = d.controller, viewer
-	return prev
-}
-
-// allow reports whether viewer may send input: it holds control, or
-// nobody does and it takes it.
-func (d *fakeDevice) allow(viewer string) bool {
-	d.ctlMu.Lock()
-	defer d.ctlMu.Unlock()
-	if d.controller == "" {
-		d.controller = viewer
-	}
-	return d.controller == viewer
-}
-
-// drop gives up viewer's control and reports whether it held it.
-func (d *fakeDevice) drop(viewer string) bool {
-	d.ctlMu.Lock()
-	defer d.ctlMu.Unlock()
-	if d.controller != viewer {
-		return false
-	}
-	d.controller = ""
-	return true
-}
-
-func (d *fakeDevice) holder() string {
-	d.ctlMu.Lock()
-	defer d.ctlMu.Unlock()
-	return d.controller
 }
 
 // pump loops a device's stream into its broadcaster.
@@ -331,7 +297,7 @@ func newFakeProvider(interval time.Duration) *fakeProvider {
 
 // add registers a device that sends s.
 func (p *fakeProvider) add(id string, s *stream) *fakeDevice {
-	d := &fakeDevice{id: id, s: s, inputs: make(chan InputMessage, 64)}
+	d := &fakeDevice{id: id, s: s, inputs: make(chan media.Input, 64)}
 	p.devices[id] = d
 	return d
 }
@@ -355,7 +321,7 @@ func (p *fakeProvider) Join(ctx context.Context, req JoinRequest) (Feed, error) 
 		return nil, ErrClosed
 	}
 	if d.refs == 0 {
-		d.b = NewBroadcaster(BroadcasterConfig{DeviceID: d.id, RequestKeyFrame: d.requestKeyFrame, Log: p.log})
+		d.b = fanout.New(fanout.Config{DeviceID: d.id, RequestKeyFrame: d.requestKeyFrame, Log: p.log})
 		d.pump = &pump{stop: make(chan struct{}), done: make(chan struct{})}
 		p.starts.Add(1)
 		go p.run(d, d.b, d.pump)
@@ -366,7 +332,7 @@ func (p *fakeProvider) Join(ctx context.Context, req JoinRequest) (Feed, error) 
 }
 
 // run loops d's stream into b until the pump stops.
-func (p *fakeProvider) run(d *fakeDevice, b *Broadcaster, pu *pump) {
+func (p *fakeProvider) run(d *fakeDevice, b *fanout.Stream, pu *pump) {
 	defer close(pu.done)
 	t := time.NewTicker(p.interval)
 	defer t.Stop()
@@ -414,8 +380,8 @@ func (p *fakeProvider) stopLocked(d *fakeDevice) {
 }
 
 // hold joins a device for the rest of the test, as a viewer that never
-// watches, and returns its broadcaster.
-func (p *fakeProvider) hold(t testing.TB, id string) *Broadcaster {
+// watches, and returns its stream.
+func (p *fakeProvider) hold(t testing.TB, id string) *fanout.Stream {
 	t.Helper()
 	f, err := p.Join(t.Context(), JoinRequest{DeviceID: id, ViewerID: "holder", Codecs: []media.Codec{p.devices[id].s.codec}})
 	if err != nil {
@@ -440,18 +406,18 @@ func (p *fakeProvider) close() {
 type fakeFeed struct {
 	p  *fakeProvider
 	d  *fakeDevice
-	b  *Broadcaster
+	b  *fanout.Stream
 	id string
 
 	mu     sync.Mutex
-	v      *Viewer
+	v      *fanout.Reader
 	closed bool
 	once   sync.Once
 }
 
 func (f *fakeFeed) Format() media.Format { return f.d.format() }
 
-func (f *fakeFeed) Start(w SampleWriter) error {
+func (f *fakeFeed) Start(w fanout.Writer) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
@@ -475,8 +441,8 @@ func (f *fakeFeed) SetEstimate(bps int) {
 	f.d.lastEstimate.Store(int64(bps))
 }
 
-func (f *fakeFeed) Input(ctx context.Context, msg InputMessage) error {
-	if !f.d.allow(f.id) {
+func (f *fakeFeed) Input(ctx context.Context, msg media.Input) error {
+	if !f.d.control.Allow(f.id) {
 		return ErrNotController
 	}
 	if f.d.inputErr != nil {
@@ -490,16 +456,16 @@ func (f *fakeFeed) Input(ctx context.Context, msg InputMessage) error {
 	}
 }
 
-func (f *fakeFeed) TakeControl() string  { return f.d.take(f.id) }
-func (f *fakeFeed) ReleaseControl() bool { return f.d.drop(f.id) }
-func (f *fakeFeed) Controller() bool     { return f.d.holder() == f.id }
+func (f *fakeFeed) TakeControl() string  { return f.d.control.Take(f.id) }
+func (f *fakeFeed) ReleaseControl() bool { return f.d.control.Drop(f.id) }
+func (f *fakeFeed) Controller() bool     { return f.d.control.Holder() == f.id }
 
-func (f *fakeFeed) Stats() ViewerStats {
+func (f *fakeFeed) Stats() fanout.ViewerStats {
 	f.mu.Lock()
 	v := f.v
 	f.mu.Unlock()
 	if v == nil {
-		return ViewerStats{}
+		return fanout.ViewerStats{}
 	}
 	return v.Stats()
 }
@@ -509,7 +475,7 @@ func (f *fakeFeed) Stop() {
 	defer f.mu.Unlock()
 	f.closed = true
 	if f.v != nil {
-		f.v.Unsubscribe()
+		f.v.Stop()
 	}
 }
 
@@ -522,7 +488,7 @@ func (f *fakeFeed) Close() {
 		if v != nil {
 			v.Close()
 		}
-		f.d.drop(f.id)
+		f.d.control.Drop(f.id)
 		f.p.leave(f.d)
 	})
 }
@@ -558,6 +524,23 @@ type clientOptions struct {
 	noExtension bool // no playout-delay, abs-capture-time
 	trickle     bool // offer before gathering completes
 	onAU        func(data []byte)
+	// mute, when set, makes the client's socket drop every packet it
+	// sends while it holds true: a browser that vanished without a
+	// goodbye.
+	mute *atomic.Bool
+}
+
+// muteConn is a UDP socket whose sends vanish while muted.
+type muteConn struct {
+	net.PacketConn
+	muted *atomic.Bool
+}
+
+func (c muteConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.muted.Load() {
+		return len(b), nil
+	}
+	return c.PacketConn.WriteTo(b, addr)
 }
 
 // client is a Pion peer that receives a session, as a browser would.
@@ -567,6 +550,7 @@ type client struct {
 	dc     *webrtc.DataChannel
 	opts   clientOptions
 	dcOpen chan struct{}
+	mux    io.Closer // the muting client's UDP mux; nil for others
 
 	replies chan string
 
@@ -629,13 +613,23 @@ func newClient(t testing.TB, opts clientOptions) *client {
 	// OnTrack, and no Pion goroutine peeking at the first packet.
 	se.SetFireOnTrackBeforeFirstRTP(true)
 	_ = se.SetEphemeralUDPPortRange(44001, 48000)
+	var mux io.Closer
+	if opts.mute != nil {
+		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: muteConn{conn, opts.mute}})
+		se.SetICEUDPMux(m)
+		mux = m
+	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &client{
-		t: t, pc: pc, opts: opts,
+		t: t, pc: pc, opts: opts, mux: mux,
 		dcOpen: make(chan struct{}), replies: make(chan string, 256),
 	}
 	c.video, err = pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
@@ -815,6 +809,9 @@ func (c *client) reply() string {
 func (c *client) close() {
 	_ = c.pc.GracefulClose()
 	c.wg.Wait()
+	if c.mux != nil {
+		_ = c.mux.Close()
+	}
 }
 
 // connect creates a session for a new client and waits for its first

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cloudphone/media-service/media"
 )
 
 // InputChannelLabel is the label of the data channel that carries input.
@@ -19,11 +21,11 @@ const InputChannelLabel = "input"
 
 // Input message types.
 const (
-	InputTap       = "tap"
-	InputSwipe     = "swipe"
-	InputLongPress = "longpress"
-	InputKey       = "key"
-	InputText      = "text"
+	InputTap       = media.InputTap
+	InputSwipe     = media.InputSwipe
+	InputLongPress = media.InputLongPress
+	InputKey       = media.InputKey
+	InputText      = media.InputText
 	// InputControl takes control of the device for the sender.
 	InputControl = "control"
 	// InputRelease gives control up.
@@ -49,19 +51,11 @@ const (
 	DefaultLongPressDuration = 600 * time.Millisecond
 )
 
-// InputMessage is one validated message of the input channel. X, Y, X2 and
-// Y2 are fractions (0..1) of the displayed picture's width and height,
-// from its top left; Feed.Input maps them to device pixels.
+// InputMessage is one validated message of the input channel. A
+// gesture's fields are its media.Input, which Feed.Input takes (Text is
+// 1..MaxInputText bytes of UTF-8, no control characters).
 type InputMessage struct {
-	Type string
-	// X, Y: tap, swipe start, long press. X2, Y2: swipe end.
-	X, Y, X2, Y2 float64
-	// Duration of a swipe or long press.
-	Duration time.Duration
-	// Key is an Android key: "KEYCODE_BACK" or a key code number ("4").
-	Key string
-	// Text to type: 1..MaxInputText bytes of UTF-8, no control characters.
-	Text string
+	media.Input
 	// Raw is the message as received, for reports (latency, report).
 	Raw json.RawMessage
 	// T is the ping's "t", echoed in the pong.
@@ -106,7 +100,7 @@ func ParseInputMessage(data []byte) (InputMessage, error) {
 	if err := json.Unmarshal(trimmed, &w); err != nil {
 		return InputMessage{}, fmt.Errorf("%w: %v", ErrInvalidInput, err)
 	}
-	m := InputMessage{Type: w.Type}
+	m := InputMessage{Input: media.Input{Type: w.Type}}
 	var err error
 	switch w.Type {
 	case InputTap:

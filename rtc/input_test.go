@@ -3,6 +3,7 @@ package rtc
 import (
 	"encoding/json"
 	"errors"
+	"github.com/cloudphone/media-service/media"
 	"strings"
 	"sync"
 	"testing"
@@ -10,14 +11,14 @@ import (
 )
 
 // inputFrom waits for the device's next input.
-func inputFrom(t *testing.T, d *fakeDevice) InputMessage {
+func inputFrom(t *testing.T, d *fakeDevice) media.Input {
 	t.Helper()
 	select {
 	case m := <-d.inputs:
 		return m
 	case <-time.After(30 * time.Second):
 		t.Fatal("no input reached the device")
-		return InputMessage{}
+		return media.Input{}
 	}
 }
 
@@ -196,15 +197,15 @@ func TestParseInputMessage(t *testing.T) {
 		in   string
 		want InputMessage
 	}{
-		{`{"type":"tap","x":0,"y":1}`, InputMessage{Type: InputTap, X: 0, Y: 1}},
-		{` {"type":"swipe","x":0.1,"y":0.2,"x2":0.3,"y2":0.4} `, InputMessage{Type: InputSwipe, X: 0.1, Y: 0.2, X2: 0.3, Y2: 0.4, Duration: DefaultSwipeDuration}},
-		{`{"type":"swipe","x":0,"y":0,"x2":1,"y2":1,"durationMs":60000}`, InputMessage{Type: InputSwipe, X2: 1, Y2: 1, Duration: time.Minute}},
-		{`{"type":"longpress","x":0.5,"y":0.5,"durationMs":1.5}`, InputMessage{Type: InputLongPress, X: 0.5, Y: 0.5, Duration: 1500 * time.Microsecond}},
-		{`{"type":"key","key":"4"}`, InputMessage{Type: InputKey, Key: "4"}},
-		{`{"type":"key","key":"KEYCODE_VOLUME_UP"}`, InputMessage{Type: InputKey, Key: "KEYCODE_VOLUME_UP"}},
-		{`{"type":"text","text":"héllo wörld 😀"}`, InputMessage{Type: InputText, Text: "héllo wörld 😀"}},
-		{`{"type":"control","extra":true}`, InputMessage{Type: InputControl}},
-		{`{"type":"release"}`, InputMessage{Type: InputRelease}},
+		{`{"type":"tap","x":0,"y":1}`, InputMessage{Input: media.Input{Type: InputTap, X: 0, Y: 1}}},
+		{` {"type":"swipe","x":0.1,"y":0.2,"x2":0.3,"y2":0.4} `, InputMessage{Input: media.Input{Type: InputSwipe, X: 0.1, Y: 0.2, X2: 0.3, Y2: 0.4, Duration: DefaultSwipeDuration}}},
+		{`{"type":"swipe","x":0,"y":0,"x2":1,"y2":1,"durationMs":60000}`, InputMessage{Input: media.Input{Type: InputSwipe, X2: 1, Y2: 1, Duration: time.Minute}}},
+		{`{"type":"longpress","x":0.5,"y":0.5,"durationMs":1.5}`, InputMessage{Input: media.Input{Type: InputLongPress, X: 0.5, Y: 0.5, Duration: 1500 * time.Microsecond}}},
+		{`{"type":"key","key":"4"}`, InputMessage{Input: media.Input{Type: InputKey, Key: "4"}}},
+		{`{"type":"key","key":"KEYCODE_VOLUME_UP"}`, InputMessage{Input: media.Input{Type: InputKey, Key: "KEYCODE_VOLUME_UP"}}},
+		{`{"type":"text","text":"héllo wörld 😀"}`, InputMessage{Input: media.Input{Type: InputText, Text: "héllo wörld 😀"}}},
+		{`{"type":"control","extra":true}`, InputMessage{Input: media.Input{Type: InputControl}}},
+		{`{"type":"release"}`, InputMessage{Input: media.Input{Type: InputRelease}}},
 	} {
 		got, err := ParseInputMessage([]byte(tc.in))
 		if err != nil {

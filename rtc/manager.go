@@ -131,11 +131,12 @@ func NewManager(cfg Config, p Provider) (*Manager, error) {
 	return m, nil
 }
 
-// SetLive changes the session limits and bit rates (see Live). An
-// invalid combination (minimum above maximum) is refused and nothing
-// changes.
-func (m *Manager) SetLive(l Live) error {
-	c := m.cfg.withLive(l)
+// SetLive applies the settings of next that a reload changes: the
+// session limits and bit rates (see Config.withLive); the others need a
+// new manager and are ignored. An invalid combination (minimum above
+// maximum) is refused and nothing changes.
+func (m *Manager) SetLive(next Config) error {
+	c := m.cfg.withLive(next)
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -148,6 +149,8 @@ func (m *Manager) settingEngine() error {
 	cfg := m.cfg
 	se := webrtc.SettingEngine{LoggerFactory: m.logs}
 	se.SetSCTPMaxMessageSize(sctpMaxMessage)
+	// A viewer that goes silent fails within seconds (Config.ICEFailedTimeout).
+	se.SetICETimeouts(cfg.ICEDisconnectedTimeout, cfg.ICEFailedTimeout, cfg.ICEKeepalive)
 	// No multicast DNS: no socket on port 5353 per session, no ".local"
 	// candidates. A client's ".local" candidates are not resolved; its
 	// checks reach the server's candidates and make peer-reflexive ones.

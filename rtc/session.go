@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cloudphone/media-service/fanout"
 	"github.com/cloudphone/media-service/media"
 
 	"github.com/pion/interceptor/pkg/cc"
@@ -108,13 +109,14 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 func (s *Session) captureTime() time.Time { return s.clock.get() }
 
 // sessionWriter writes a viewer's samples to the session's track, first
-// noting the unit's time for the abs-capture-time extension.
+// noting when the unit reached the fan-out for the abs-capture-time
+// extension. This is where a unit becomes RTP: the track packetizes it.
 type sessionWriter struct{ s *Session }
 
 // WriteSample writes one sample.
-func (w sessionWriter) WriteSample(smp pionmedia.Sample) error {
-	w.s.clock.set(smp.Timestamp)
-	return w.s.track.WriteSample(smp)
+func (w sessionWriter) WriteSample(smp fanout.Sample) error {
+	w.s.clock.set(smp.Arrived)
+	return w.s.track.WriteSample(pionmedia.Sample{Data: smp.Unit.Data, Duration: smp.Duration, Timestamp: smp.Arrived})
 }
 
 // onConnectionState follows the peer connection's state: media starts at
@@ -152,7 +154,7 @@ func (s *Session) startMediaLocked() {
 	if s.closing || s.started {
 		return
 	}
-	var w SampleWriter = sessionWriter{s}
+	var w fanout.Writer = sessionWriter{s}
 	if s.m.cfg.wrapWriter != nil {
 		w = s.m.cfg.wrapWriter(s.index, w)
 	}
@@ -258,7 +260,7 @@ func (s *Session) handleInput(dc *webrtc.DataChannel, data []byte) {
 		s.reply(dc, inputReply{Type: "pong", T: msg.T})
 	default:
 		ctx, cancel := context.WithTimeout(s.ctx, inputTimeout)
-		err := s.feed.Input(ctx, msg)
+		err := s.feed.Input(ctx, msg.Input)
 		cancel()
 		if errors.Is(err, ErrNotController) {
 			s.inputErrors.Add(1)
@@ -469,7 +471,7 @@ func (s *Session) Info() SessionInfo {
 // counters returns the session's counters: its stats but TargetBitRate,
 // which is not one.
 func (s *Session) counters() SessionStats {
-	var vs ViewerStats
+	var vs fanout.ViewerStats
 	if s.feed != nil {
 		vs = s.feed.Stats()
 	}

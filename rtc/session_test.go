@@ -2,6 +2,7 @@ package rtc
 
 import (
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,5 +113,41 @@ func TestFastJoinStartsFromCachedKeyFrame(t *testing.T) {
 	}
 	if got := dev.keyFrames.Load(); got != keys {
 		t.Errorf("joining asked the device for %d keyframes; the cache should serve it", got-keys)
+	}
+}
+
+// TestSilentViewerIsClosed: a viewer whose browser vanished without a
+// goodbye (its socket sends nothing more) is found dead by ICE and its
+// session closed, with no idle timeout to wait for.
+func TestSilentViewerIsClosed(t *testing.T) {
+	cfg := testConfig()
+	cfg.IdleTimeout = 10 * time.Minute // only ICE can end the session
+	r := newRig(t, cfg, 10*time.Millisecond)
+	s264 := testH264(t)
+	r.p.add("dev1", s264)
+	var mute atomic.Bool
+	c, s, _ := connect(t, r.m, "dev1", "u1", clientOptions{plid: s264.plid, mute: &mute})
+	defer c.close()
+	mute.Store(true)
+	start := time.Now()
+	waitDone(t, s)
+	if st := s.Info().State; st != "closed" {
+		t.Fatalf("session state %s after it ended", st)
+	}
+	// The defaults find it after ICEDisconnectedTimeout + ICEFailedTimeout
+	// of silence; the time is logged, not asserted (a loaded machine).
+	want := cfg.WithDefaults()
+	t.Logf("silent viewer closed after %v (ICE disconnected after %v, failed %v later)",
+		time.Since(start).Round(100*time.Millisecond), want.ICEDisconnectedTimeout, want.ICEFailedTimeout)
+	if _, err := r.m.Get(s.ID()); err == nil {
+		t.Fatal("the closed session is still listed")
+	}
+}
+
+// TestICETimeoutDefaults: a silent viewer fails within 10 s.
+func TestICETimeoutDefaults(t *testing.T) {
+	c := Config{}.WithDefaults()
+	if total := c.ICEDisconnectedTimeout + c.ICEFailedTimeout; total > 10*time.Second || c.ICEKeepalive >= c.ICEDisconnectedTimeout {
+		t.Fatalf("disconnected %v + failed %v (keepalive %v): a silent viewer must fail within 10s", c.ICEDisconnectedTimeout, c.ICEFailedTimeout, c.ICEKeepalive)
 	}
 }

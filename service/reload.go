@@ -14,7 +14,6 @@ import (
 	"github.com/cloudphone/media-service/config"
 	"github.com/cloudphone/media-service/device"
 	"github.com/cloudphone/media-service/metrics"
-	"github.com/cloudphone/media-service/native"
 	"github.com/cloudphone/media-service/rtc"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -35,6 +34,10 @@ import (
 //     and captures started from then on (a new output, a new viewer's
 //     rungs, a device that starts), so that no running stream stalls;
 //     WORKER_COUNT at once (device.Registry.SetLive).
+//
+// Each component takes its settings from the configuration with the same
+// function at start and at reload (rtc.ConfigFrom, device.ConfigFrom) and
+// picks the live ones itself (SetLive).
 //
 // A changed setting that needs a restart is named in one log line and
 // left as it was. A file that does not load, or a result that is not
@@ -108,7 +111,7 @@ func (r *reloader) reload() {
 	}
 	eff, changes, err := r.cur.Reload(next)
 	if err == nil {
-		err = r.manager.SetLive(rtcLive(eff))
+		err = r.manager.SetLive(rtc.ConfigFrom(eff))
 	}
 	if err != nil {
 		r.failed(err)
@@ -155,7 +158,7 @@ func (r *reloader) apply(eff config.Config) {
 	runtime.SetBlockProfileRate(eff.PprofBlockRate)
 	runtime.SetMutexProfileFraction(eff.PprofMutexFraction)
 	r.srv.Update(api.Live{Tokens: apiTokens(eff.Tokens), CORSOrigins: eff.CORSAllowOrigins, RateLimit: eff.RateLimit})
-	r.registry.SetLive(deviceLive(eff))
+	r.registry.SetLive(device.ConfigFrom(eff))
 }
 
 // goneTokens returns the names of the tokens in old that next no longer
@@ -221,21 +224,4 @@ func (v *revocations) since(name string, checked time.Time) bool {
 	defer v.mu.Unlock()
 	at, ok := v.at[name]
 	return ok && !at.Before(checked)
-}
-
-// rtcLive is the session manager's part of cfg.
-func rtcLive(cfg config.Config) rtc.Live {
-	return rtc.Live{MaxSessions: cfg.MaxSessions, MaxViewersPerDevice: cfg.MaxViewersPerDevice,
-		MaxSessionsPerToken: cfg.MaxSessionsPerToken, MaxSessionsPerUser: cfg.MaxSessionsPerUser,
-		StartBitRate: cfg.VideoBitRate, MinBitRate: cfg.MinBitRate, MaxBitRate: cfg.MaxBitRate}
-}
-
-// deviceLive is the devices' part of cfg.
-func deviceLive(cfg config.Config) device.Live {
-	return device.Live{
-		Encoder: native.Options{FrameRate: cfg.VideoFrameRate, BitRate: cfg.VideoBitRate, Preset: cfg.H264Preset,
-			Profile: cfg.H264Profile, KeyFrameInterval: cfg.KeyFrameInterval},
-		ScreenrecordBitRate: cfg.VideoBitRate, MinBitRate: cfg.MinBitRate, MaxBitRate: cfg.MaxBitRate,
-		Rungs: device.Rungs(cfg.Rungs, cfg.MinBitRate, cfg.MaxBitRate), Workers: cfg.WorkerCount,
-	}
 }

@@ -7,12 +7,10 @@ package service
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -24,11 +22,9 @@ import (
 	"github.com/cloudphone/media-service/config"
 	"github.com/cloudphone/media-service/device"
 	"github.com/cloudphone/media-service/encoder"
-	"github.com/cloudphone/media-service/media"
 	"github.com/cloudphone/media-service/metrics"
 	"github.com/cloudphone/media-service/native"
 	"github.com/cloudphone/media-service/rtc"
-	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -55,12 +51,85 @@ type Options struct {
 }
 
 // Run runs the service until ctx ends, or until a drain (Options.Drain)
-// has ended, then stops every session and device and returns.
+// has ended, then stops every session and device and returns. It starts
+// the components in order; each is stopped in the reverse order.
 func Run(ctx context.Context, o Options) error {
-	cfg, log, ln := o.Config, o.Log, o.Listener
-	native.SetLogger(log)
+	s, err := newService(ctx, o)
+	if err != nil {
+		o.Listener.Close()
+		return err
+	}
+	defer s.wg.Wait()
+	defer s.cancel()
+	native.SetLogger(s.log)
 	defer native.SetLogger(nil)
-	log.Info("starting", "version", o.Version, "ffmpeg", native.FFmpegVersion(),
+	s.logStart()
+	s.startProbe()           // encoders, in the background: the port answers at once
+	s.startDevices()         // the registry of device owners, the adb watch
+	defer s.registry.Close() // after the manager has ended every session
+	if err := s.startSessions(); err != nil {
+		o.Listener.Close()
+		return err
+	}
+	defer s.manager.Close()
+	s.startDrain()    // refuses new sessions once a drain starts
+	s.startMonitors() // goroutines, resources
+	s.startAPI()
+	s.startReload()
+	return s.srv.Serve(s.serveCtx, o.Listener)
+}
+
+// service is the running service's components, in the order Run starts
+// them.
+type service struct {
+	o       Options
+	cfg     config.Config
+	log     *slog.Logger
+	client  *adb.Client
+	proxies []netip.Prefix
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	prober *native.Prober
+	h264   func() []string // the probe's H.264 encoders, waited for on first use
+
+	registry  *device.Registry
+	connected atomic.Int64 // devices listed in state "device", for metrics
+
+	e2e     *metrics.E2ELatency
+	manager *rtc.Manager
+
+	adm         *admission
+	serveCtx    context.Context
+	stopServing context.CancelFunc
+	res         *metrics.Resources
+	srv         *api.Server
+	reload      *reloader
+}
+
+// newService checks what the service needs before anything starts: the
+// adb server's address and the trusted proxies.
+func newService(ctx context.Context, o Options) (*service, error) {
+	cfg := o.Config
+	client, err := adb.NewClient(cfg.ADBServer)
+	if err != nil {
+		return nil, fmt.Errorf("ADB_SERVER: %w", err)
+	}
+	proxies, err := api.ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
+	s := &service{o: o, cfg: cfg, log: o.Log, client: client, proxies: proxies}
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	return s, nil
+}
+
+// logStart says what runs and warns of settings that cannot work as set.
+func (s *service) logStart() {
+	cfg, log := s.cfg, s.log
+	log.Info("starting", "version", s.o.Version, "ffmpeg", native.FFmpegVersion(),
 		"capture_mode", cfg.CaptureMode, "encoder_type", cfg.VideoEncoderType, "hw_accel", cfg.H264HWAccel,
 		"adb_server", cfg.ADBServer, "adb_devices", cfg.ADBDevices)
 	if list := cfg.Ineffective(); len(list) > 0 {
@@ -72,139 +141,131 @@ func Run(ctx context.Context, o Options) error {
 	} else if len(cfg.Tokens) == 0 {
 		log.Warn("no API_TOKENS configured: every API call will be refused")
 	}
-	client, err := adb.NewClient(cfg.ADBServer)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("ADB_SERVER: %w", err)
-	}
+}
 
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	// Encoders: probe once, in the background, so the port answers at once.
-	// The prober logs each result once ("encoder probe", via SetLogger).
-	prober := native.NewProber(0, cfg.VAAPIDevice)
+// startProbe probes the encoders once, in the background; the prober logs
+// each result once, and logChoice the choice.
+func (s *service) startProbe() {
+	s.prober = native.NewProber(0, s.cfg.VAAPIDevice)
 	probed := make(chan []string, 1)
-	wg.Go(func() {
-		res := prober.All(ctx)
-		chain := H264Chain(cfg.H264HWAccel, res)
-		logChoice(ctx, log, prober, cfg.H264HWAccel, res, chain)
+	s.wg.Go(func() {
+		res := s.prober.All(s.ctx)
+		chain := H264Chain(s.cfg.H264HWAccel, res)
+		logChoice(s.ctx, s.log, s.prober, s.cfg.H264HWAccel, res, chain)
 		probed <- chain
 	})
-	var chainOnce sync.Once
+	var once sync.Once
 	var chain []string
-	h264 := func() []string {
-		chainOnce.Do(func() { chain = <-probed })
+	s.h264 = func() []string {
+		once.Do(func() { chain = <-probed })
 		return chain
 	}
+}
 
-	registry := device.NewRegistry(device.Config{
-		ADB:                 client,
-		Mode:                media.CaptureMode(cfg.CaptureMode),
-		Kind:                media.EncoderKind(cfg.VideoEncoderType),
-		H264:                h264,
-		Encoder:             native.Options{FrameRate: cfg.VideoFrameRate, BitRate: cfg.VideoBitRate, Preset: cfg.H264Preset, Profile: cfg.H264Profile, KeyFrameInterval: cfg.KeyFrameInterval, VAAPIDevice: cfg.VAAPIDevice},
-		ScreenrecordBitRate: cfg.VideoBitRate,
-		EncodeTimeout:       cfg.EncodeTimeout,
-		WriteTimeout:        cfg.WriteTimeout,
-		CloseTimeout:        cfg.EncoderCloseTimeout,
-		MinBitRate:          cfg.MinBitRate,
-		MaxBitRate:          cfg.MaxBitRate,
-		Rungs:               device.Rungs(cfg.Rungs, cfg.MinBitRate, cfg.MaxBitRate),
-		WorkerPool:          cfg.UseWorkerPool,
-		Workers:             cfg.WorkerCount,
-		Log:                 log,
-	})
-	defer registry.Close() // after the manager has ended every session
-	// Devices: kept connected, watched; one that is back resumes capture
-	// at once (recovery.go).
-	wg.Go(func() { client.KeepConnected(ctx, log, cfg.ADBDevices, 0, deviceBack(log, registry)) })
-	var connected atomic.Int64 // devices listed in state "device", for metrics
-	watch := deviceWatch(log, registry)
-	wg.Go(func() {
-		client.Watch(ctx, log, 500*time.Millisecond, func(list []adb.DeviceInfo) {
+// deviceConfig is the registry's configuration: the devices' settings
+// and what they run with.
+func (s *service) deviceConfig() device.Config {
+	c := device.ConfigFrom(s.cfg)
+	c.ADB, c.H264, c.Log = s.client, s.h264, s.log
+	return c
+}
+
+// startDevices starts the registry of device owners, keeps the
+// ADB_DEVICES connected and watches the adb server's list; a device that
+// is back resumes capture at once (recovery.go).
+func (s *service) startDevices() {
+	s.registry = device.NewRegistry(s.deviceConfig())
+	s.wg.Go(func() { s.client.KeepConnected(s.ctx, s.log, s.cfg.ADBDevices, 0, deviceBack(s.log, s.registry)) })
+	watch := deviceWatch(s.log, s.registry)
+	s.wg.Go(func() {
+		s.client.Watch(s.ctx, s.log, 500*time.Millisecond, func(list []adb.DeviceInfo) {
 			n := 0
 			for _, d := range list {
 				if d.State == "device" {
 					n++
 				}
 			}
-			connected.Store(int64(n))
+			s.connected.Store(int64(n))
 			watch(list)
 		})
 	})
-	rcfg := rtc.Config{
-		ICEPortMin: uint16(cfg.ICEPortMin), ICEPortMax: uint16(cfg.ICEPortMax), ICEUDPMuxPort: cfg.ICEUDPMuxPort,
-		ICETCP: cfg.ICETCPPort > 0, ICETCPPort: cfg.ICETCPPort,
-		STUNURLs: cfg.STUNURLs, TURNURLs: cfg.TURNURLs, TURNUsername: cfg.TURNUsername, TURNPassword: cfg.TURNPassword,
-		NAT1To1IPs: cfg.NAT1To1IPs, Shards: cfg.SessionShards, MaxSessionsPerUser: cfg.MaxSessionsPerUser,
-		MaxSessions: cfg.MaxSessions, MaxViewersPerDevice: cfg.MaxViewersPerDevice, MaxSessionsPerToken: cfg.MaxSessionsPerToken,
-		StartBitRate: cfg.VideoBitRate, MinBitRate: cfg.MinBitRate, MaxBitRate: cfg.MaxBitRate, Log: log,
-	}
-	e2e := metrics.NewE2ELatency()
-	rcfg.OnClientReport = e2e.ClientReport
-	manager, err := rtc.NewManager(rcfg, registry)
+}
+
+// startSessions starts the session manager over the registry, with the
+// viewers' latency reports going to the glass-to-glass summary.
+func (s *service) startSessions() error {
+	s.e2e = metrics.NewE2ELatency()
+	c := rtc.ConfigFrom(s.cfg)
+	c.Log, c.OnClientReport = s.log, s.e2e.ClientReport
+	m, err := rtc.NewManager(c, provider{s.registry})
 	if err != nil {
-		ln.Close()
 		return fmt.Errorf("webrtc: %w", err)
 	}
-	defer manager.Close()
-	// The drain (drain.go): adm refuses new sessions once it starts; it
-	// ends serving (serveCtx) when no session is left or DRAIN_TIMEOUT
-	// passed, and then the deferred Closes end the sessions left cleanly.
-	adm := &admission{}
-	serveCtx, stopServing := context.WithCancel(ctx)
-	defer stopServing()
-	wg.Go(func() {
-		runDrain(ctx, log, drainOf(ctx, o), cfg.DrainTimeout, adm, func() int { return len(manager.List()) }, stopServing)
+	s.manager = m
+	return nil
+}
+
+// startDrain (drain.go): adm refuses new sessions once the drain starts;
+// it ends serving (serveCtx) when no session is left or DRAIN_TIMEOUT
+// passed, and then Run's deferred Closes end the sessions left cleanly.
+func (s *service) startDrain() {
+	s.adm = &admission{}
+	s.serveCtx, s.stopServing = context.WithCancel(s.ctx)
+	s.wg.Go(func() {
+		defer s.stopServing()
+		runDrain(s.ctx, s.log, drainOf(s.ctx, s.o), s.cfg.DrainTimeout, s.adm, func() int { return len(s.manager.List()) }, s.stopServing)
 	})
+}
 
-	res := metrics.NewResources()
-	wg.Go(func() {
-		(&metrics.GoroutineMonitor{Interval: cfg.GoroutineMonitorInterval, Gauge: res.Goroutines, Log: log}).Run(ctx)
+// startMonitors starts the goroutine and resource monitors.
+func (s *service) startMonitors() {
+	s.res = metrics.NewResources()
+	s.wg.Go(func() {
+		(&metrics.GoroutineMonitor{Interval: s.cfg.GoroutineMonitorInterval, Gauge: s.res.Goroutines, Log: s.log}).Run(s.ctx)
 	})
-	wg.Go(func() { (&metrics.ResourceMonitor{Interval: cfg.ResourceMonitorInterval, R: res, Log: log}).Run(ctx) })
-	collector := metrics.NewCollector(metrics.Sources{Streams: registry.Stats, Broadcasters: registry.BroadcasterStats, Sessions: manager.List, Totals: manager.Totals,
-		DevicesConnected: func() int { return int(connected.Load()) }})
+	s.wg.Go(func() {
+		(&metrics.ResourceMonitor{Interval: s.cfg.ResourceMonitorInterval, R: s.res, Log: s.log}).Run(s.ctx)
+	})
+}
 
-	reload := newReloader(log, o, cfg)
-
-	proxies, err := api.ParseTrustedProxies(cfg.TrustedProxies)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("TRUSTED_PROXIES: %w", err)
-	}
-	srv := api.New(api.Options{
-		Info:           api.Info{Version: o.Version, FFmpeg: native.FFmpegVersion()},
+// startAPI builds the HTTP API over the components.
+func (s *service) startAPI() {
+	cfg := s.cfg
+	s.reload = newReloader(s.log, s.o, cfg)
+	collector := metrics.NewCollector(metrics.Sources{Streams: s.registry.Stats, Broadcasters: s.registry.BroadcasterStats,
+		Sessions: s.manager.List, Totals: s.manager.Totals, DevicesConnected: func() int { return int(s.connected.Load()) }})
+	registry, manager, e2e, client, prober := s.registry, s.manager, s.e2e, s.client, s.prober
+	s.srv = api.New(api.Options{
+		Info:           api.Info{Version: s.o.Version, FFmpeg: native.FFmpegVersion()},
 		Tokens:         apiTokens(cfg.Tokens),
-		TrustedProxies: proxies,
+		TrustedProxies: s.proxies,
 		MaxConnections: cfg.MaxConnections,
-		Ready:          adm.Ready, // /ready: 503 while draining
+		Ready:          s.adm.Ready, // /ready: 503 while draining
 		AuthDisabled:   cfg.AuthDisabled,
 		CORSOrigins:    cfg.CORSAllowOrigins,
 		RateLimit:      cfg.RateLimit,
-		Log:            log,
+		Log:            s.log,
 	}, api.Deps{
 		Devices: func(ctx context.Context) ([]api.DeviceView, error) {
 			return devices(ctx, client, registry, cfg.CaptureMode)
 		},
-		Encoders: func(ctx context.Context) []api.EncoderView { return encoderViews(prober.All(ctx)) },
-		Stats: func() api.StatsResponse {
-			return api.StatsResponse{Devices: registry.Stats(), Broadcasters: registry.BroadcasterStats(),
-				WorkerPool: registry.WorkerPoolStats(), Sessions: manager.List(), E2ELatency: e2e.Summary()}
-		},
-		Metrics:     append(append([]prometheus.Collector{collector, e2e.Collector()}, res.Collectors()...), reload.collectors()...),
-		Sessions:    sessions{manager, adm, reload.revoked}, // adm: no new session while draining
+		Encoders:    func(ctx context.Context) []api.EncoderView { return encoderViews(prober.All(ctx)) },
+		Stats:       func() api.StatsResponse { return statsResponse(registry, manager, e2e) },
+		Metrics:     append(append([]prometheus.Collector{collector, e2e.Collector()}, s.res.Collectors()...), s.reload.collectors()...),
+		Sessions:    sessions{manager, s.adm, s.reload.revoked}, // adm: no new session while draining
 		ErrorStatus: errorStatus,
 	})
-	reload.srv, reload.manager, reload.registry = srv, manager, registry
-	signals := o.Reload
+}
+
+// startReload reloads the configuration on Options.Reload (or the
+// channel WithReload put in Run's context) until serving ends.
+func (s *service) startReload() {
+	s.reload.srv, s.reload.manager, s.reload.registry = s.srv, s.manager, s.registry
+	signals := s.o.Reload
 	if signals == nil {
-		signals = ReloadOf(ctx)
+		signals = ReloadOf(s.ctx)
 	}
-	wg.Go(func() { reload.run(serveCtx, signals) })
-	return srv.Serve(serveCtx, ln)
+	s.wg.Go(func() { s.reload.run(s.serveCtx, signals) })
 }
 
 // HWAccelEncoder returns the encoder of an accelerator that H264_HW_ACCEL
@@ -238,118 +299,6 @@ func H264Chain(accel string, res []native.ProbeResult) []string {
 		out = append(out, r.Encoder)
 	}
 	return out
-}
-
-func encoderViews(res []native.ProbeResult) []api.EncoderView {
-	out := make([]api.EncoderView, 0, len(res))
-	for _, r := range res {
-		out = append(out, api.EncoderView{Encoder: r.Encoder, Available: r.Available, Reason: r.Reason,
-			ElapsedMs: float64(r.Elapsed) / float64(time.Millisecond)})
-	}
-	return out
-}
-
-func devices(ctx context.Context, client *adb.Client, reg *device.Registry, mode string) ([]api.DeviceView, error) {
-	list, err := client.Devices(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]api.DeviceView, 0, len(list))
-	for _, d := range list {
-		v := api.DeviceView{Serial: d.Serial, State: d.State, Model: d.Model, Product: d.Product, Device: d.Device, CaptureMode: mode}
-		if dev, ok := reg.Device(d.Serial); ok {
-			size := dev.Size()
-			v.Width, v.Height, v.Encoder, v.Viewers = size.Width, size.Height, dev.EncoderName(), dev.Viewers()
-			v.Outputs = dev.Stats().Outputs
-		}
-		out = append(out, v)
-	}
-	slices.SortFunc(out, func(a, b api.DeviceView) int { return strings.Compare(a.Serial, b.Serial) })
-	return out, nil
-}
-
-// sessions adapts rtc.Manager to the API; it refuses new sessions while
-// the service drains, and those of a token a reload removed.
-type sessions struct {
-	m       *rtc.Manager
-	adm     *admission
-	revoked *revocations
-}
-
-// errRevoked refuses a session whose token a reload removed or changed
-// while the session was being created; the API answers 401.
-var errRevoked = errors.New("the API token was removed or changed by a configuration reload; the session was ended")
-
-// errorStatus is the API's status for a Sessions error.
-func errorStatus(err error) int {
-	if errors.Is(err, errRevoked) {
-		return http.StatusUnauthorized
-	}
-	return rtc.StatusCode(err)
-}
-
-func (s sessions) Create(ctx context.Context, caller api.Caller, device, user, offer string) (string, string, error) {
-	if err := s.adm.Ready(); err != nil {
-		return "", "", err
-	}
-	if s.revoked.since(caller.Token, caller.Checked) {
-		return "", "", errRevoked
-	}
-	// Limits key on the caller: its token, or with AUTH_DISABLED its
-	// address.
-	sess, answer, err := s.m.Create(ctx, rtc.CreateRequest{DeviceID: device, UserID: user, Token: principal(caller), ViewOnly: caller.ViewOnly, Offer: offer})
-	if err != nil {
-		return "", "", err
-	}
-	id := sess.Info().ID
-	// A reload that removed the token while the session was being
-	// created may have listed the sessions before this one was there.
-	if s.revoked.since(caller.Token, caller.Checked) {
-		s.m.Delete(id)
-		return "", "", errRevoked
-	}
-	return id, answer, nil
-}
-
-func (s sessions) List() []rtc.SessionInfo { return s.m.List() }
-
-func (s sessions) Get(id string) (rtc.SessionInfo, error) {
-	sess, err := s.m.Get(id)
-	if err != nil {
-		return rtc.SessionInfo{}, err
-	}
-	return sess.Info(), nil
-}
-
-func (s sessions) Delete(id string) error { return s.m.Delete(id) }
-
-func (s sessions) AddSDPFragment(id, frag string) error { return s.m.AddSDPFragment(id, frag) }
-
-func (s sessions) AddCandidate(id, candidate string) error {
-	if candidate == "" {
-		return nil // end of candidates: nothing to do
-	}
-	var init webrtc.ICECandidateInit
-	if strings.HasPrefix(candidate, "{") {
-		if err := json.Unmarshal([]byte(candidate), &init); err != nil {
-			return fmt.Errorf("%w: candidate is not valid JSON", rtc.ErrBadRequest)
-		}
-	} else {
-		init.Candidate = candidate
-	}
-	return s.m.AddCandidate(id, init)
-}
-
-// principal names the caller for rtc's limits: its token's name, or its
-// address when authentication is off.
-func principal(c api.Caller) string {
-	if c.Token != "" {
-		return c.Token
-	}
-	if c.Addr.IsValid() {
-		return "addr-" + strings.ReplaceAll(c.Addr.String(), "%", "-")
-	}
-	return ""
 }
 
 // apiTokens converts the configured tokens for the API.

@@ -1,4 +1,4 @@
-package rtc
+package fanout
 
 import (
 	"sync/atomic"
@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/cloudphone/media-service/media"
-
-	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 )
 
 // steppedClock is a clock the test sets.
@@ -24,20 +22,20 @@ type handSink struct {
 	n       atomic.Int64
 }
 
-func (s *handSink) WriteSample(pionmedia.Sample) error {
+func (s *handSink) WriteSample(Sample) error {
 	s.entered <- struct{}{}
 	<-s.release
 	s.n.Add(1)
 	return nil
 }
 
-// TestBroadcasterStages: each unit a viewer writes is counted once in the
+// TestStreamStages: each unit a viewer writes is counted once in the
 // queue stage (Write → its writer took it) and once in the send stage (→
 // written), with the durations the injected clock gives; units a joining
 // viewer gets from the cache are not counted.
-func TestBroadcasterStages(t *testing.T) {
+func TestStreamStages(t *testing.T) {
 	var clk steppedClock
-	b := NewBroadcaster(BroadcasterConfig{QueueSize: 8, Log: testLog(), Now: clk.now})
+	b := New(Config{QueueSize: 8, Log: testLog(), Now: clk.now})
 	defer b.Close()
 	s := &handSink{entered: make(chan struct{}), release: make(chan struct{})}
 	v, err := b.Subscribe("v", s)

@@ -1,4 +1,4 @@
-package rtc
+package fanout
 
 import (
 	"sync"
@@ -7,18 +7,16 @@ import (
 	"time"
 
 	"github.com/cloudphone/media-service/media"
-
-	pionmedia "github.com/pion/webrtc/v4/pkg/media"
 )
 
 // sink records the samples of one viewer; it blocks while gate is held.
 type sink struct {
 	mu      sync.Mutex
-	samples []pionmedia.Sample
+	samples []Sample
 	gate    chan struct{} // nil: never blocks
 }
 
-func (s *sink) WriteSample(smp pionmedia.Sample) error {
+func (s *sink) WriteSample(smp Sample) error {
 	if s.gate != nil {
 		<-s.gate
 	}
@@ -28,10 +26,10 @@ func (s *sink) WriteSample(smp pionmedia.Sample) error {
 	return nil
 }
 
-func (s *sink) got() []pionmedia.Sample {
+func (s *sink) got() []Sample {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]pionmedia.Sample(nil), s.samples...)
+	return append([]Sample(nil), s.samples...)
 }
 
 // unit makes the n-th unit of a stream with a keyframe every gop units.
@@ -43,9 +41,9 @@ func unit(n, gop int) media.Unit {
 	}
 }
 
-func TestBroadcasterJoinReplaysGroupOfPictures(t *testing.T) {
+func TestStreamJoinReplaysGroupOfPictures(t *testing.T) {
 	var asked atomic.Int64
-	b := NewBroadcaster(BroadcasterConfig{QueueSize: 16, RequestKeyFrame: func() { asked.Add(1) }, Log: testLog()})
+	b := New(Config{QueueSize: 16, RequestKeyFrame: func() { asked.Add(1) }, Log: testLog()})
 	defer b.Close()
 	for n := range 15 { // keyframes at 0 and 10: the cache holds 10..14
 		b.Write(unit(n, 10))
@@ -59,8 +57,8 @@ func TestBroadcasterJoinReplaysGroupOfPictures(t *testing.T) {
 	eventually(t, "the replay", func() bool { return len(s.got()) == 5 })
 	got := s.got()
 	for i, smp := range got {
-		if smp.Data[4] != byte(10+i) {
-			t.Errorf("sample %d is unit %d, want %d", i, smp.Data[4], 10+i)
+		if smp.Unit.Data[4] != byte(10+i) {
+			t.Errorf("sample %d is unit %d, want %d", i, smp.Unit.Data[4], 10+i)
 		}
 	}
 	if got[1].Duration != 40*time.Millisecond {
@@ -76,9 +74,9 @@ func TestBroadcasterJoinReplaysGroupOfPictures(t *testing.T) {
 	}
 }
 
-func TestBroadcasterJoinWithoutKeyFrameAsksForOne(t *testing.T) {
+func TestStreamJoinWithoutKeyFrameAsksForOne(t *testing.T) {
 	var asked atomic.Int64
-	b := NewBroadcaster(BroadcasterConfig{RequestKeyFrame: func() { asked.Add(1) }, Log: testLog()})
+	b := New(Config{RequestKeyFrame: func() { asked.Add(1) }, Log: testLog()})
 	defer b.Close()
 	var s sink
 	v, err := b.Subscribe("v", &s)
@@ -91,8 +89,8 @@ func TestBroadcasterJoinWithoutKeyFrameAsksForOne(t *testing.T) {
 	b.Write(unit(10, 10))
 	b.Write(unit(11, 10))
 	eventually(t, "two samples", func() bool { return len(s.got()) == 2 })
-	if got := s.got(); got[0].Data[4] != 10 {
-		t.Errorf("first sample is unit %d, want the keyframe 10", got[0].Data[4])
+	if got := s.got(); got[0].Unit.Data[4] != 10 {
+		t.Errorf("first sample is unit %d, want the keyframe 10", got[0].Unit.Data[4])
 	}
 	eventually(t, "the samples to be counted", func() bool { return v.Stats().Sent == 2 })
 	if st := v.Stats(); st.Dropped != 1 {
@@ -100,9 +98,9 @@ func TestBroadcasterJoinWithoutKeyFrameAsksForOne(t *testing.T) {
 	}
 }
 
-func TestBroadcasterSlowViewerSkipsToKeyFrame(t *testing.T) {
+func TestStreamSlowViewerSkipsToKeyFrame(t *testing.T) {
 	var asked atomic.Int64
-	b := NewBroadcaster(BroadcasterConfig{QueueSize: 8, RequestKeyFrame: func() { asked.Add(1) }, Log: testLog()})
+	b := New(Config{QueueSize: 8, RequestKeyFrame: func() { asked.Add(1) }, Log: testLog()})
 	defer b.Close()
 	b.Write(unit(0, 1000))
 	slow := &sink{gate: make(chan struct{})}
@@ -126,10 +124,10 @@ func TestBroadcasterSlowViewerSkipsToKeyFrame(t *testing.T) {
 	close(slow.gate)
 	eventually(t, "the slow viewer to resume", func() bool {
 		got := slow.got()
-		return len(got) > 0 && got[len(got)-1].Data[4] == byte(1001&0xff)
+		return len(got) > 0 && got[len(got)-1].Unit.Data[4] == byte(1001&0xff)
 	})
 	got := slow.got()
-	if got[len(got)-2].Data[4] != byte(1000&0xff) || got[len(got)-2].Data[5] != byte(1000>>8) {
+	if got[len(got)-2].Unit.Data[4] != byte(1000&0xff) || got[len(got)-2].Unit.Data[5] != byte(1000>>8) {
 		t.Errorf("slow viewer did not resume at the keyframe")
 	}
 	if total, want := b.Stats().Dropped, vs.Stats().Dropped; total != want {
@@ -140,11 +138,11 @@ func TestBroadcasterSlowViewerSkipsToKeyFrame(t *testing.T) {
 	}
 }
 
-func TestBroadcasterKeyFrameRequestsAreCounted(t *testing.T) {
+func TestStreamKeyFrameRequestsAreCounted(t *testing.T) {
 	// The device's owner merges and rate-limits keyframe requests: the
 	// broadcaster passes each one on, at once, and counts it.
 	var asked atomic.Int64
-	b := NewBroadcaster(BroadcasterConfig{RequestKeyFrame: func() { asked.Add(1) }, Log: testLog()})
+	b := New(Config{RequestKeyFrame: func() { asked.Add(1) }, Log: testLog()})
 	for i := range 100 {
 		b.RequestKeyFrame()
 		if got := asked.Load(); got != int64(i+1) {
@@ -164,7 +162,7 @@ func TestBroadcasterKeyFrameRequestsAreCounted(t *testing.T) {
 	}
 
 	// Without a RequestKeyFrame function, requests are still counted.
-	nb := NewBroadcaster(BroadcasterConfig{Log: testLog()})
+	nb := New(Config{Log: testLog()})
 	defer nb.Close()
 	nb.RequestKeyFrame()
 	if st := nb.Stats(); st.KeyFrameRequests != 1 {
@@ -172,9 +170,9 @@ func TestBroadcasterKeyFrameRequestsAreCounted(t *testing.T) {
 	}
 }
 
-func TestBroadcasterLongGroupKeepsKeyFrameOnly(t *testing.T) {
+func TestStreamLongGroupKeepsKeyFrameOnly(t *testing.T) {
 	var asked atomic.Int64
-	b := NewBroadcaster(BroadcasterConfig{QueueSize: 8, RequestKeyFrame: func() { asked.Add(1) }, Log: testLog()})
+	b := New(Config{QueueSize: 8, RequestKeyFrame: func() { asked.Add(1) }, Log: testLog()})
 	defer b.Close()
 	for n := range 20 { // one keyframe, then more than the cache holds
 		b.Write(unit(n, 1000))
@@ -187,7 +185,7 @@ func TestBroadcasterLongGroupKeepsKeyFrameOnly(t *testing.T) {
 	b.Write(unit(20, 1000)) // a delta unit that depends on what it missed
 	b.Write(unit(1000, 1000))
 	eventually(t, "the next keyframe", func() bool { return len(s.got()) == 2 })
-	if got := s.got(); got[1].Data[5] != byte(1000>>8) {
+	if got := s.got(); got[1].Unit.Data[5] != byte(1000>>8) {
 		t.Error("the viewer got a delta unit after a partial group")
 	}
 }

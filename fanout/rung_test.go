@@ -1,4 +1,4 @@
-package device
+package fanout
 
 import (
 	"testing"
@@ -13,10 +13,10 @@ func TestRungsFromScales(t *testing.T) {
 	if len(r) != 2 || r[0] != want[0] || r[1] != want[1] {
 		t.Fatalf("rungs %v, want %v", r, want)
 	}
-	if got := r[1].size(media.Size{Width: 720, Height: 1280}); got != (media.Size{Width: 360, Height: 640}) {
+	if got := r[1].Size(media.Size{Width: 720, Height: 1280}); got != (media.Size{Width: 360, Height: 640}) {
 		t.Fatalf("half of 720x1280 = %v", got)
 	}
-	if got := r[1].size(media.Size{Width: 362, Height: 642}); got != (media.Size{Width: 180, Height: 320}) {
+	if got := r[1].Size(media.Size{Width: 362, Height: 642}); got != (media.Size{Width: 180, Height: 320}) {
 		t.Fatalf("half of 362x642 = %v, want even sizes", got)
 	}
 	if one := Rungs([]float64{1}, 150_000, 8_000_000); len(one) != 1 || one[0].MinBitRate != 150_000 {
@@ -27,12 +27,12 @@ func TestRungsFromScales(t *testing.T) {
 // TestRungSelectorHysteresis feeds estimates every 500 ms (the session
 // sweep's pace) and checks when the viewer moves.
 func TestRungSelectorHysteresis(t *testing.T) {
-	s := &rungSelector{rungs: Rungs([]float64{1, 0.5, 0.25}, 150_000, 8_000_000)}
+	s := &Selector{Rungs: Rungs([]float64{1, 0.5, 0.25}, 150_000, 8_000_000)}
 	t0 := time.Unix(0, 0)
 	at := 0 * time.Millisecond
 	feed := func(bps int, d time.Duration) (moves []int) {
 		for end := at + d; at < end; at += 500 * time.Millisecond {
-			if r, ok := s.observe(bps, t0.Add(at)); ok {
+			if r, ok := s.Observe(bps, t0.Add(at)); ok {
 				moves = append(moves, r)
 			}
 		}
@@ -57,7 +57,7 @@ func TestRungSelectorHysteresis(t *testing.T) {
 	}
 	// Hovering just above rung 1's minimum is not enough to go up: it
 	// needs 1.5x.
-	if m := feed(s.rungs[1].MinBitRate+10_000, 10*time.Second); len(m) != 0 {
+	if m := feed(s.Rungs[1].MinBitRate+10_000, 10*time.Second); len(m) != 0 {
 		t.Fatalf("moved %v while hovering at the boundary", m)
 	}
 	// Recovery: up one rung after 5 s of headroom, not sooner.

@@ -1,4 +1,4 @@
-package device
+package fanout
 
 import (
 	"fmt"
@@ -49,9 +49,9 @@ func Rungs(scales []float64, minBPS, maxBPS int) []Rung {
 	return out
 }
 
-// size returns the picture size of the rung for a device picture of size
+// Size returns the picture size of the rung for a device picture of size
 // full: scaled, rounded down to even numbers, at least 2x2.
-func (r Rung) size(full media.Size) media.Size {
+func (r Rung) Size(full media.Size) media.Size {
 	if r.Scale >= 1 {
 		return full
 	}
@@ -63,35 +63,36 @@ func (r Rung) String() string {
 	return fmt.Sprintf("x%.2g %d-%d b/s", r.Scale, r.MinBitRate, r.MaxBitRate)
 }
 
-// rungSelector picks one viewer's rung from its bandwidth estimates, with
-// hysteresis (see RungDownAfter). It is used by one goroutine at a time.
-type rungSelector struct {
-	rungs     []Rung
-	cur       int
+// Selector picks one viewer's rung from its bandwidth estimates, with
+// hysteresis (see RungDownAfter). Rungs are the rungs it moves between,
+// Cur the one it is on. It is used by one goroutine at a time.
+type Selector struct {
+	Rungs     []Rung
+	Cur       int
 	downSince time.Time // when the estimate went below cur's minimum; zero if it is not
 	upSince   time.Time // when it went above the upper rung's threshold; zero if it is not
 }
 
-// observe notes an estimate at now and returns the rung the viewer
+// Observe notes an estimate at now and returns the rung the viewer
 // should be on, and whether that is a change.
-func (s *rungSelector) observe(bps int, now time.Time) (int, bool) {
-	if len(s.rungs) < 2 || bps <= 0 {
-		return s.cur, false
+func (s *Selector) Observe(bps int, now time.Time) (int, bool) {
+	if len(s.Rungs) < 2 || bps <= 0 {
+		return s.Cur, false
 	}
-	down := s.cur < len(s.rungs)-1 && bps < s.rungs[s.cur].MinBitRate
-	up := s.cur > 0 && float64(bps) >= RungUpFactor*float64(s.rungs[s.cur-1].MinBitRate)
+	down := s.Cur < len(s.Rungs)-1 && bps < s.Rungs[s.Cur].MinBitRate
+	up := s.Cur > 0 && float64(bps) >= RungUpFactor*float64(s.Rungs[s.Cur-1].MinBitRate)
 	s.downSince = since(s.downSince, down, now)
 	s.upSince = since(s.upSince, up, now)
 	switch {
 	case down && now.Sub(s.downSince) >= RungDownAfter:
-		s.cur++
+		s.Cur++
 	case up && now.Sub(s.upSince) >= RungUpAfter:
-		s.cur--
+		s.Cur--
 	default:
-		return s.cur, false
+		return s.Cur, false
 	}
 	s.downSince, s.upSince = time.Time{}, time.Time{}
-	return s.cur, true
+	return s.Cur, true
 }
 
 // since keeps the start of a condition that holds, or clears it.

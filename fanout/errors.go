@@ -1,0 +1,6 @@
+package fanout
+
+import "github.com/cloudphone/media-service/media"
+
+// ErrClosed is returned by Subscribe on a closed Stream.
+var ErrClosed = media.ErrClosed

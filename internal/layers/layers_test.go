@@ -1,0 +1,74 @@
+// Package layers holds the test that keeps the packages' imports in the
+// shape docs/architecture.md draws: the session layer knows no device
+// and no cgo, the device's owner knows no WebRTC, the API owns its JSON,
+// and only native/ links FFmpeg.
+package layers_test
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/cloudphone/media-service"
+
+// deps lists the packages pkg depends on, with cgo on or off.
+func deps(t *testing.T, pkg string, cgo bool) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", module+"/"+pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED="+map[bool]string{true: "1", false: "0"}[cgo])
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
+
+func TestLayers(t *testing.T) {
+	rules := []struct {
+		pkg    string
+		cgo    bool
+		forbid []string // import paths, or prefixes ending in "/"
+	}{
+		// The session layer is Pion only: no device, no cgo.
+		{"rtc", false, []string{module + "/device", module + "/native", module + "/capture", module + "/adb", module + "/encoder", "github.com/asticode/go-astiav"}},
+		// The device's owner writes to the neutral fan-out, not to WebRTC.
+		{"device", true, []string{module + "/rtc", "github.com/pion/webrtc/"}},
+		// The fan-out knows the shared vocabulary only.
+		{"fanout", true, []string{module + "/rtc", module + "/device", module + "/native", module + "/encoder", module + "/capture", module + "/adb", "github.com/pion/"}},
+		// The API owns its response types.
+		{"api", true, []string{module + "/native", module + "/encoder", module + "/device", "github.com/asticode/go-astiav"}},
+	}
+	for _, r := range rules {
+		for _, d := range deps(t, r.pkg, r.cgo) {
+			for _, f := range r.forbid {
+				if d == f || (strings.HasSuffix(f, "/") && strings.HasPrefix(d, f)) || strings.HasPrefix(d, f+"/") {
+					t.Errorf("%s depends on %s", r.pkg, d)
+				}
+			}
+		}
+	}
+}
+
+// TestOnlyNativeLinksFFmpeg: no package outside native/ imports "C" or
+// go-astiav.
+func TestOnlyNativeLinksFFmpeg(t *testing.T) {
+	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}} {{if .CgoFiles}}cgo{{end}}`, module+"/...")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] == module+"/native" || strings.HasPrefix(f[0], module+"/native/") {
+			continue
+		}
+		for _, imp := range f[1:] {
+			if imp == "cgo" || imp == "C" || strings.HasPrefix(imp, "github.com/asticode/go-astiav") {
+				t.Errorf("%s links FFmpeg (%s): only native/ may", f[0], imp)
+			}
+		}
+	}
+}
