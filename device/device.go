@@ -55,12 +55,13 @@ type Device struct {
 	h264        []string // the H.264 candidates, best first (read once, lazily)
 
 	prim    *output    // the primary output, set by start
-	outMu   sync.Mutex // guards outputs, last, closing, retiredStages
+	outMu   sync.Mutex // guards outputs, last, closing
 	outputs map[outputKey]*output
 	last    *native.Frame // the latest picture, for an output that starts on a still screen
 	closing bool
-	// retiredStages are the stage histograms of the outputs that stopped.
-	retiredStages StageStats
+	// tally sums the outputs' stage histograms, those that stopped
+	// included: they never go down while the device runs.
+	tally *media.Tally[*output, StageStats]
 
 	epoch   captureEpoch // when the capture source started: PTS count from it
 	resync  atomic.Bool  // the decoder lost an access unit: wait for a keyframe
@@ -98,7 +99,7 @@ func start(ctx context.Context, id string, cfg Config, pool func() (*poolRouter,
 	}
 	log := cfg.Log.With(append(attrs, "capture_mode", string(cfg.Mode), "encoder", string(cfg.Kind))...)
 	cfg.Log = log
-	d := &Device{id: id, serial: serial, cfg: cfg, log: log, plan: p, outputs: map[outputKey]*output{}}
+	d := &Device{id: id, serial: serial, cfg: cfg, log: log, plan: p, outputs: map[outputKey]*output{}, tally: newStageTally()}
 	d.ctx, d.cancel = context.WithCancel(ctx)
 	defer func() {
 		if err != nil {

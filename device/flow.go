@@ -58,6 +58,7 @@ func (d *Device) acquire(key outputKey) (*output, error) {
 	}
 	o.refs = 1
 	d.outputs[key] = o
+	d.tally.Join(o, o.stages)
 	if o.enc != nil && d.last != nil {
 		// A still screen sends nothing new: start from the latest picture.
 		if f, err := d.last.Ref(); err == nil {
@@ -78,7 +79,7 @@ func (d *Device) releaseOutput(o *output) {
 	stop := o.refs <= 0 && o.key != d.plan.primary && d.outputs[o.key] == o
 	if stop {
 		delete(d.outputs, o.key)
-		d.retiredStages.add(o.stages()) // its viewers are gone: the counts stay
+		d.tally.Leave(o) // its viewers are gone: its counts stay in the sum
 	}
 	d.outMu.Unlock()
 	if stop {

@@ -87,22 +87,14 @@ func (t *fedTimes) get(pts time.Duration) (time.Time, bool) {
 	return time.Unix(0, at), true
 }
 
-// stages returns the device's stage histograms: its outputs' summed, and
-// those of the outputs that stopped (retired when they stopped, under the
-// same lock, so that none is counted twice or missed).
-func (d *Device) stages() StageStats {
-	d.outMu.Lock()
-	s := d.retiredStages
-	outs := make([]*output, 0, len(d.outputs))
-	for _, o := range d.outputs {
-		outs = append(outs, o)
-	}
-	d.outMu.Unlock()
-	for _, o := range outs {
-		s.add(o.stages())
-	}
-	return s
+// newStageTally returns the sum of a device's outputs' stage histograms.
+func newStageTally() *media.Tally[*output, StageStats] {
+	return media.NewTally[*output](func(sum *StageStats, more StageStats) { sum.add(more) })
 }
+
+// stages returns the device's stage histograms: its outputs' summed, and
+// those of the outputs that stopped.
+func (d *Device) stages() StageStats { return d.tally.Sum() }
 
 // stages returns the output's stage histograms, lock-free.
 func (o *output) stages() StageStats {

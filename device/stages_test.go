@@ -27,7 +27,7 @@ func TestPassthroughCaptureStage(t *testing.T) {
 	defer o.close()
 	o.deliver(media.Unit{Data: []byte{0, 0, 0, 1, 0x65}, KeyFrame: true, Codec: media.H264, Captured: now.Add(-4 * time.Millisecond)}, nil)
 	o.deliver(media.Unit{Data: []byte{0, 0, 0, 1, 0x41}, Codec: media.H264}, nil) // no arrival time
-	d := &Device{prim: o, outputs: map[outputKey]*output{o.key: o}}
+	d := testDevice(o)
 	st := d.stages()
 	if st.Capture.Count() != 1 || st.Capture.Sum != 4*time.Millisecond {
 		t.Errorf("capture: %d observations, sum %s; want 1, 4ms", st.Capture.Count(), st.Capture.Sum)
@@ -47,7 +47,7 @@ func TestEncodedStages(t *testing.T) {
 	o := newOutput("dev", outputKey{Codec: media.H264}, fanout.Rung{Scale: 1}, Config{}.withDefaults())
 	defer o.close()
 	o.enc = &encodedSink{o: o, stop: func() {}}
-	d := &Device{prim: o, outputs: map[outputKey]*output{o.key: o}}
+	d := testDevice(o)
 	epoch := now.Add(-time.Second)
 	d.epoch.start(epoch)
 
@@ -107,3 +107,10 @@ func TestFedTimesMiss(t *testing.T) {
 type discard struct{}
 
 func (discard) WriteSample(fanout.Sample) error { return nil }
+
+// testDevice is a device with one output, o, for the stage tests.
+func testDevice(o *output) *Device {
+	d := &Device{prim: o, outputs: map[outputKey]*output{o.key: o}, tally: newStageTally()}
+	d.tally.Join(o, o.stages)
+	return d
+}

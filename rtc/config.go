@@ -88,6 +88,10 @@ type Config struct {
 	// 1s: a silent viewer is closed within about 8 s (Pion's defaults, 5 s
 	// and 25 s, took 30 s, during which a drain waited for nobody).
 	ICEDisconnectedTimeout, ICEFailedTimeout, ICEKeepalive time.Duration
+	// TotalsRetention is how long a device's session counters (Totals)
+	// are kept after its last session closed; then the device is
+	// forgotten and its series end. Default 15 minutes.
+	TotalsRetention time.Duration
 	// OnClientReport, if set, receives every report message ("latency",
 	// "report") that a viewer sends on its input channel, as the raw
 	// JSON. It is called on the session's data channel goroutine and must
@@ -149,6 +153,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.ICEKeepalive <= 0 {
 		c.ICEKeepalive = time.Second
+	}
+	if c.TotalsRetention <= 0 {
+		c.TotalsRetention = 15 * time.Minute
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()

@@ -72,10 +72,10 @@ type Manager struct {
 	admitted admissions
 
 	// totals holds each device's session counters (see Totals). An entry
-	// is made when a device's first session registers and is kept for the
-	// manager's life, so that its counters never go down: the map holds
-	// one entry per device that ever had a session, and only devices the
-	// provider joined (validated serials it knows) get one.
+	// is made when a device's first session registers and is kept until
+	// the device has had no session for Config.TotalsRetention, so that its
+	// counters never go down while it is in use; only devices the provider
+	// joined (validated IDs it knows) get one.
 	totalsMu sync.Mutex
 	totals   map[string]*deviceTotals
 
@@ -612,6 +612,7 @@ func (m *Manager) loop() {
 		case now := <-t.C:
 			m.sweep(now)
 			m.reportEstimates(now)
+			m.pruneTotals(now)
 		}
 	}
 }

@@ -171,3 +171,37 @@ func TestSessionStatsAddCoversEveryCounter(t *testing.T) {
 		}
 	}
 }
+
+// TestTotalsPrunedAfterRetention: a device with sessions keeps its
+// totals; one with none for Config.TotalsRetention is forgotten.
+func TestTotalsPrunedAfterRetention(t *testing.T) {
+	cfg := testConfig()
+	cfg.TotalsRetention = time.Hour
+	r := newRig(t, cfg, 10*time.Millisecond)
+	s264 := testH264(t)
+	r.p.add("dev1", s264)
+	r.p.add("dev2", s264)
+	c1, s1, _ := connect(t, r.m, "dev1", "u1", clientOptions{plid: s264.plid})
+	defer c1.close()
+	c2, s2, _ := connect(t, r.m, "dev2", "u2", clientOptions{plid: s264.plid})
+	defer c2.close()
+	if err := r.m.Delete(s2.ID()); err != nil {
+		t.Fatal(err)
+	}
+	before := totalsOf(t, r.m, "dev2")
+	if before.SessionsOpened != 1 || before.SessionsClosed != 1 {
+		t.Fatalf("dev2's totals after its session closed: %+v", before)
+	}
+	r.m.pruneTotals(time.Now()) // within the retention: kept
+	totalsOf(t, r.m, "dev2")
+	r.m.pruneTotals(time.Now().Add(2 * time.Hour))
+	for _, d := range r.m.Totals() {
+		if d.DeviceID == "dev2" {
+			t.Fatalf("dev2 kept its totals past the retention: %+v", d)
+		}
+	}
+	if d := totalsOf(t, r.m, "dev1"); d.SessionsOpened != 1 || d.SessionsClosed != 0 {
+		t.Fatalf("dev1, with a session open, was pruned or changed: %+v", d)
+	}
+	_ = s1
+}
