@@ -323,12 +323,12 @@ func (r *Registry) Stats() []Stats {
 	return out
 }
 
-// BroadcasterStats returns the fan-out counters of the running devices'
+// StreamStats returns the fan-out counters of the running devices'
 // outputs, by device.
-func (r *Registry) BroadcasterStats() []fanout.Stats {
+func (r *Registry) StreamStats() []fanout.Stats {
 	var out []fanout.Stats
 	for _, d := range r.running() {
-		out = append(out, d.broadcasterStats()...)
+		out = append(out, d.streamStats()...)
 	}
 	return out
 }

@@ -169,8 +169,8 @@ func (d *Device) allOutputs() []*output {
 	return out
 }
 
-// broadcasterStats returns the fan-out counters of the device's outputs.
-func (d *Device) broadcasterStats() []fanout.Stats {
+// streamStats returns the fan-out counters of the device's outputs.
+func (d *Device) streamStats() []fanout.Stats {
 	var out []fanout.Stats
 	for _, o := range d.allOutputs() {
 		out = append(out, o.b.Stats())

@@ -1,8 +1,8 @@
 // Package rtc is the WebRTC side on Pion: the media engine, sessions,
-// per-device fan-out to viewers, keyframe and bandwidth feedback, ICE
-// settings and the input data channel. It is pure Go; the units it sends
-// come from the device package (H.264 access units in Annex-B form, or
-// VP8 frames).
+// keyframe and bandwidth feedback, ICE settings and the input data
+// channel. It is pure Go; the units it sends come from a device's
+// fan-out (package fanout: H.264 access units in Annex-B form, or VP8
+// frames), and it turns each into an RTP sample at the last step.
 //
 // # Pieces
 //
@@ -18,23 +18,23 @@
 //     view-only token ([CreateRequest.ViewOnly]) only watches. A sweep
 //     closes sessions that never connected or stayed
 //     disconnected for [Config.IdleTimeout], and at once those whose
-//     connection failed or closed. [Manager.Totals] sums each device's
-//     session counters, closed sessions included, so they never go down.
+//     connection failed or closed; ICE finds a viewer that went silent
+//     within [Config.ICEDisconnectedTimeout] + [Config.ICEFailedTimeout]
+//     (8 s by default). [Manager.Totals] sums each device's session
+//     counters, closed sessions included, so they never go down.
 //   - A [Provider] joins a session to its device and returns the viewer's
-//     [Feed]. The device package implements it: one owner per device holds
-//     the device's capture, coders, fan-out, keyframe limiting, bit-rate
-//     control and input, and starts and stops the device; rtc knows
-//     nothing of cgo, adb or encoders.
-//   - [Broadcaster] fans a device's units out. [Broadcaster.Write] never
-//     blocks: each viewer has a bounded queue (64 units) and a writer
-//     goroutine that writes samples to the session's
-//     TrackLocalStaticSample; a viewer whose queue fills drops what it
-//     queued and skips to the next keyframe (counted), so a slow viewer
-//     holds up nobody. The broadcaster keeps the units since the latest
-//     keyframe, so a viewer starts at once from a keyframe (fast join); with
-//     none cached it asks the device for one. Keyframe requests (joins,
-//     skips, PLI and FIR from any viewer) go to the device's owner, which
-//     merges and rate-limits them.
+//     [Feed]: [Media] (the picture, written by a fanout.Reader to the
+//     session's [fanout.Writer]), [Feedback] (keyframe requests, bandwidth
+//     estimates) and [Control] (input, by one viewer at a time). The
+//     service adapts the device package's registry to it: one owner per
+//     device holds the device's capture, coders, fan-out, keyframe
+//     limiting, bit-rate control and input, and starts and stops the
+//     device; rtc knows nothing of cgo, adb or encoders.
+//   - The fan-out itself (package fanout) knows no protocol: each viewer
+//     has a bounded queue and a goroutine that writes samples to the
+//     session's writer, which hands them to the TrackLocalStaticSample.
+//     Keyframe requests (joins, skips, PLI and FIR from any viewer) go to
+//     the device's owner, which merges and rate-limits them.
 //
 // # Codecs
 //
@@ -57,7 +57,7 @@
 // Every RTP packet carries the playout-delay extension with min = max = 0
 // (render at once; Chrome otherwise adds some 40 ms of smoothing), and the
 // first packet of each frame carries abs-capture-time with the time the
-// unit reached the broadcaster, when the client negotiated them. The
+// unit reached the fan-out, when the client negotiated them. The
 // interceptors are the NACK responder, RTCP sender reports, transport-cc
 // sequence numbers and Google Congestion Control (no pacer: frames leave
 // as they come), bounded by [Config.MinBitRate] .. [Config.MaxBitRate].

@@ -232,7 +232,7 @@ func (s *service) startMonitors() {
 func (s *service) startAPI() {
 	cfg := s.cfg
 	s.reload = newReloader(s.log, s.o, cfg)
-	collector := metrics.NewCollector(metrics.Sources{Streams: s.registry.Stats, Broadcasters: s.registry.BroadcasterStats,
+	collector := metrics.NewCollector(metrics.Sources{Streams: s.registry.Stats, Broadcasters: s.registry.StreamStats,
 		Sessions: s.manager.List, Totals: s.manager.Totals, DevicesConnected: func() int { return int(s.connected.Load()) }})
 	registry, manager, e2e, client, prober := s.registry, s.manager, s.e2e, s.client, s.prober
 	s.srv = api.New(api.Options{

@@ -44,7 +44,7 @@ func devices(ctx context.Context, client *adb.Client, reg *device.Registry, mode
 func statsResponse(reg *device.Registry, m *rtc.Manager, e2e *metrics.E2ELatency) api.StatsResponse {
 	return api.StatsResponse{
 		Devices:      views(reg.Stats(), deviceStatsView),
-		Broadcasters: views(reg.BroadcasterStats(), streamView),
+		Broadcasters: views(reg.StreamStats(), streamView),
 		WorkerPool:   pipelineView(reg.WorkerPoolStats()),
 		Sessions:     views(m.List(), sessionView),
 		E2ELatency:   latencyViews(e2e.Summary()),
