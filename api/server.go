@@ -35,7 +35,10 @@
 // when a handler was reading it), 30 s to write its answer (set per
 // request, so that the pprof profile and trace get their ?seconds= on
 // top), 16 KiB of headers (431 past that), and keeps idle connections 2
-// minutes.
+// minutes. When it stops, it closes idle connections at once, gives a
+// connection that has sent no request yet a second from its opening
+// (a browser keeps spare sockets that never will), and requests in
+// flight 5 s; only a request cut short is a shutdown error.
 //
 // Options.MaxConnections (at most half the open-file limit, so that
 // accept never fails for want of descriptors) caps the connections open
@@ -90,6 +93,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -163,13 +167,19 @@ type timeouts struct {
 	write   time.Duration // the answer
 	idle    time.Duration // between requests
 	reserve time.Duration // a health reserve connection's request
+	// shutdown is the grace Serve gives requests in flight when it
+	// stops; unsent, the time a connection that has not sent a whole
+	// request yet has, from when it opened, to send one once Serve
+	// stops.
+	shutdown, unsent time.Duration
 }
 
 var defaultTimeouts = timeouts{header: 10 * time.Second, body: 10 * time.Second, write: 30 * time.Second,
-	idle: 2 * time.Minute, reserve: 2 * time.Second}
+	idle: 2 * time.Minute, reserve: 2 * time.Second, shutdown: 5 * time.Second, unsent: time.Second}
 
-// shutdownTimeout bounds how long Serve waits for requests in flight.
-const shutdownTimeout = 5 * time.Second
+// shutdownPoll is how often a stopping Serve looks at the connections
+// left.
+const shutdownPoll = 20 * time.Millisecond
 
 // maxBodyBytes bounds every request body (an SDP offer is a few KB).
 const maxBodyBytes = 256 << 10
@@ -385,8 +395,10 @@ func (s *Server) ready(c echo.Context) error {
 	return c.JSON(http.StatusOK, ReadyResponse{Ready: true})
 }
 
-// Serve answers requests on ln until ctx ends, then shuts down gracefully,
-// waiting up to five seconds for requests in flight. It closes ln.
+// Serve answers requests on ln until ctx ends, then shuts down gracefully
+// (shutdown): it waits up to five seconds for requests in flight, and
+// closes idle connections, and those that never sent a request, without
+// calling it an error. It closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	limit := s.opts.MaxConnections
 	if fds := openFileLimit(); fds > 0 && limit > fds/2 {
@@ -396,6 +408,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	cl := newConnLimiter(ln, limit, s.t.reserve, s.log)
 	s.conns.Store(cl)
+	states := &connStates{m: map[net.Conn]connState{}}
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
 		ReadHeaderTimeout: s.t.header,
@@ -406,6 +419,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:    s.t.idle,
 		MaxHeaderBytes: maxHeaderBytes,
 		ConnContext:    connContext,
+		ConnState:      states.set,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
@@ -416,18 +430,117 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("api: serve: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if err != nil {
-		srv.Close() // what is still open after the grace period
+	return s.shutdown(srv, states, errc)
+}
+
+// shutdown stops srv, whose Serve reports to errc. The listener is
+// closed at once, and so are idle keep-alive connections. A connection
+// that has not sent a whole request gets s.t.unsent from its opening to
+// send one, then is closed: a browser keeps spare sockets open that never
+// will, which Shutdown alone would wait five seconds for. Requests in
+// flight get s.t.shutdown; whatever is still open after that is closed.
+// Only requests cut short that way are an error: idle connections and
+// those without a request are not, so that a stop with browsers
+// connected ends cleanly.
+func (s *Server) shutdown(srv *http.Server, states *connStates, errc <-chan error) error {
+	start := time.Now()
+	deadline := start.Add(s.t.shutdown)
+	// Shutdown with a context already done makes one pass: it closes
+	// the listener and the idle connections, and says whether any other
+	// is left. The passes are made here, every shutdownPoll, rather than
+	// by Shutdown's own polling, which backs off to half a second.
+	pass, cancel := context.WithCancel(context.Background())
+	cancel()
+	t := time.NewTicker(shutdownPoll)
+	defer t.Stop()
+	var closed, cut int
+	var err error
+	for {
+		closed += states.closeUnsent(s.t.unsent)
+		if err = srv.Shutdown(pass); !errors.Is(err, context.Canceled) {
+			break // none left (err: closing the listener's)
+		}
+		if !time.Now().Before(deadline) {
+			// Close what is left. Idle connections that the last pass
+			// missed are no error.
+			cut = states.count(http.StateActive)
+			err = srv.Close()
+			break
+		}
+		<-t.C
 	}
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && serr != nil {
 		err = errors.Join(err, serr)
 	}
+	if cut > 0 {
+		err = errors.Join(err, fmt.Errorf("%d requests still running after %v were cut short", cut, s.t.shutdown))
+	}
 	if err != nil {
 		return fmt.Errorf("api: shutdown: %w", err)
 	}
-	s.log.Info("stopped")
+	s.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond).String(), "closed_without_request", closed)
 	return nil
+}
+
+// connStates follows the server's connections (http.Server.ConnState),
+// for shutdown.
+type connStates struct {
+	mu sync.Mutex
+	m  map[net.Conn]connState
+}
+
+type connState struct {
+	state  http.ConnState
+	opened time.Time
+}
+
+// set records c's new state; a closed or hijacked connection is no longer
+// the server's.
+func (cs *connStates) set(c net.Conn, st http.ConnState) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	switch st {
+	case http.StateNew:
+		cs.m[c] = connState{state: st, opened: time.Now()}
+	case http.StateActive, http.StateIdle:
+		e := cs.m[c]
+		e.state = st
+		cs.m[c] = e
+	default:
+		delete(cs.m, c)
+	}
+}
+
+// count returns how many connections are in state st.
+func (cs *connStates) count(st http.ConnState) int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	n := 0
+	for _, e := range cs.m {
+		if e.state == st {
+			n++
+		}
+	}
+	return n
+}
+
+// closeUnsent closes every connection that has not sent a whole request
+// grace after it opened, and returns how many it closed.
+func (cs *connStates) closeUnsent(grace time.Duration) int {
+	var late []net.Conn
+	cs.mu.Lock()
+	for c, e := range cs.m {
+		if e.state == http.StateNew && time.Since(e.opened) >= grace {
+			late = append(late, c)
+			// Its server goroutine reports it closed later; not
+			// counted twice meanwhile.
+			e.state = http.StateClosed
+			cs.m[c] = e
+		}
+	}
+	cs.mu.Unlock()
+	for _, c := range late {
+		c.Close()
+	}
+	return len(late)
 }

@@ -40,8 +40,14 @@ type Config struct {
 	// CaptureMode is screenrecord, screencap or raw-frames (CAPTURE_MODE).
 	CaptureMode string
 	// VideoEncoderType is auto, passthrough, h264 or vp8
-	// (VIDEO_ENCODER_TYPE). auto passes screenrecord's H.264 through and
-	// encodes raw frames with the best H.264 encoder.
+	// (VIDEO_ENCODER_TYPE). passthrough never re-encodes: viewers get the
+	// device's own H.264 (screenrecord only). auto, in screenrecord mode,
+	// gives H.264 viewers on rung 0 the device's own stream and the others
+	// (lower rungs, VP8-only browsers) a re-encoding of the decoded
+	// stream; in screencap and raw-frames modes, the best H.264 encoder,
+	// and libvpx for VP8-only viewers. h264 and vp8 always serve this
+	// service's own encoding, decoded from screenrecord in screenrecord
+	// mode.
 	VideoEncoderType string
 	// UseWorkerPool shares a pool of encoder workers between devices
 	// (USE_WORKER_POOL); WorkerCount sizes it (WORKER_COUNT).
@@ -78,7 +84,8 @@ type Config struct {
 	// EncoderCloseTimeout bounds the wait for an encoder to close
 	// (ENCODER_CLOSE_TIMEOUT).
 	EncoderCloseTimeout time.Duration
-	// VAAPIDevice is the DRM render node for h264_vaapi (VAAPI_DEVICE).
+	// VAAPIDevice is the DRM render node for h264_vaapi and for the
+	// VA-API decoder of screenrecord's H.264 (VAAPI_DEVICE).
 	VAAPIDevice string
 
 	// APITokens are the bearer tokens the API accepts (API_TOKENS,
@@ -723,7 +730,15 @@ func setOrDelete(m map[string]bool, k string, v bool) {
 
 // Ineffective returns the variables that were set but have no effect with
 // this CAPTURE_MODE and VIDEO_ENCODER_TYPE, each with the reason: the
-// service names them in one warning at start-up.
+// service names them in one warning at start-up. It follows the device's
+// plan: passthrough never encodes; auto and h264 encode H.264 here, but
+// auto in screenrecord mode with one rung does not (every H.264 viewer
+// gets the device's own stream; only VP8-only viewers get an encoding);
+// vp8 encodes with libvpx only. The timeouts (ENCODE_TIMEOUT,
+// WRITE_TIMEOUT, ENCODER_CLOSE_TIMEOUT) apply whenever something is
+// encoded, with or without the worker pool. VAAPI_DEVICE serves
+// h264_vaapi and the H.264 decoder, which decodes screenrecord's stream
+// for the encoders.
 func (c Config) Ineffective() []string {
 	var out []string
 	note := func(reason string, names ...string) {
@@ -733,19 +748,30 @@ func (c Config) Ineffective() []string {
 			}
 		}
 	}
-	encoderVars := []string{"USE_WORKER_POOL", "WORKER_COUNT", "H264_HW_ACCEL", "H264_PRESET", "H264_PROFILE",
-		"VIDEO_FRAMERATE", "VIDEO_KEYFRAME_INTERVAL", "ENCODE_TIMEOUT", "WRITE_TIMEOUT", "ENCODER_CLOSE_TIMEOUT", "VAAPI_DEVICE", "VIDEO_RUNGS"}
-	switch {
-	case c.CaptureMode == "screenrecord" && c.VideoEncoderType == "passthrough":
-		note("pass-through never encodes here", encoderVars...)
-	case c.VideoEncoderType == "vp8":
-		note("VP8 uses libvpx only", "H264_HW_ACCEL", "H264_PRESET", "H264_PROFILE", "VAAPI_DEVICE")
+	if c.VideoEncoderType == "passthrough" { // screenrecord only (Validate)
+		note("pass-through never encodes here", "USE_WORKER_POOL", "WORKER_COUNT", "H264_HW_ACCEL", "H264_PRESET", "H264_PROFILE",
+			"VIDEO_FRAMERATE", "VIDEO_KEYFRAME_INTERVAL", "ENCODE_TIMEOUT", "WRITE_TIMEOUT", "ENCODER_CLOSE_TIMEOUT", "VAAPI_DEVICE", "VIDEO_RUNGS")
+		return out
 	}
-	if !c.UseWorkerPool && !(c.CaptureMode == "screenrecord" && c.VideoEncoderType == "passthrough") {
+	screenrecord := c.CaptureMode == "screenrecord"
+	ownH264 := c.VideoEncoderType == "auto" && screenrecord && len(c.Rungs) == 1
+	h264 := c.VideoEncoderType != "vp8" && !ownH264 // H.264 is encoded here
+	switch {
+	case c.VideoEncoderType == "vp8":
+		note("VP8 uses libvpx only", "H264_HW_ACCEL", "H264_PRESET", "H264_PROFILE")
+	case ownH264:
+		note("auto in screenrecord mode with one rung: H.264 viewers get the device's own stream, only VP8 is encoded here",
+			"H264_HW_ACCEL", "H264_PRESET", "H264_PROFILE")
+	}
+	if !c.UseWorkerPool {
 		note("USE_WORKER_POOL is false", "WORKER_COUNT")
 	}
-	if c.H264HWAccel != "vaapi" && c.H264HWAccel != "auto" && c.VideoEncoderType != "passthrough" {
-		note("H264_HW_ACCEL="+c.H264HWAccel+" does not use VA-API", "VAAPI_DEVICE")
+	if !screenrecord && !(h264 && (c.H264HWAccel == "auto" || c.H264HWAccel == "vaapi")) {
+		reason := "H264_HW_ACCEL=" + c.H264HWAccel + " does not use VA-API"
+		if !h264 {
+			reason = "VP8 uses libvpx only"
+		}
+		note(reason+" and CAPTURE_MODE="+c.CaptureMode+" decodes nothing", "VAAPI_DEVICE")
 	}
 	return out
 }

@@ -266,6 +266,65 @@ func TestIneffectiveAndImpossibleSettings(t *testing.T) {
 	}
 }
 
+// TestIneffective: the start-up warning names exactly the settings that
+// the device's plan does not use in the mode, each once. The encoder's
+// timeouts apply with or without the worker pool; VAAPI_DEVICE also
+// serves the decoder of screenrecord's H.264.
+func TestIneffective(t *testing.T) {
+	timeouts := map[string]string{"ENCODE_TIMEOUT": "300ms", "WRITE_TIMEOUT": "50ms", "ENCODER_CLOSE_TIMEOUT": "2s"}
+	with := func(base map[string]string, more ...map[string]string) map[string]string {
+		out := map[string]string{}
+		for _, m := range append([]map[string]string{base}, more...) {
+			for k, v := range m {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"pool: the timeouts apply", with(map[string]string{"CAPTURE_MODE": "screencap", "VIDEO_ENCODER_TYPE": "h264", "USE_WORKER_POOL": "true", "WORKER_COUNT": "2"}, timeouts), nil},
+		{"pool in screenrecord mode", with(map[string]string{"VIDEO_ENCODER_TYPE": "auto", "USE_WORKER_POOL": "true"}, timeouts), nil},
+		{"pipelines: the timeouts apply", with(map[string]string{"CAPTURE_MODE": "raw-frames", "VIDEO_ENCODER_TYPE": "vp8"}, timeouts), nil},
+		{"pass-through", with(map[string]string{"VIDEO_ENCODER_TYPE": "passthrough", "USE_WORKER_POOL": "true", "VAAPI_DEVICE": "/dev/dri/renderD129", "VIDEO_BITRATE": "3000000"}, timeouts),
+			[]string{"USE_WORKER_POOL", "ENCODE_TIMEOUT", "WRITE_TIMEOUT", "ENCODER_CLOSE_TIMEOUT", "VAAPI_DEVICE"}},
+		{"WORKER_COUNT without the pool", map[string]string{"WORKER_COUNT": "8"}, []string{"WORKER_COUNT"}},
+		{"vp8 decoding screenrecord", map[string]string{"VIDEO_ENCODER_TYPE": "vp8", "H264_PRESET": "fast", "H264_HW_ACCEL": "none", "VAAPI_DEVICE": "/dev/dri/renderD129"},
+			[]string{"H264_HW_ACCEL", "H264_PRESET"}},
+		{"vp8 of screenshots", map[string]string{"CAPTURE_MODE": "screencap", "VIDEO_ENCODER_TYPE": "vp8", "H264_HW_ACCEL": "none", "VAAPI_DEVICE": "/dev/dri/renderD129"},
+			[]string{"H264_HW_ACCEL", "VAAPI_DEVICE"}},
+		{"h264 without VA-API, decoding screenrecord", map[string]string{"VIDEO_ENCODER_TYPE": "h264", "H264_HW_ACCEL": "none", "VAAPI_DEVICE": "/dev/dri/renderD129"}, nil},
+		{"h264 without VA-API, raw frames", map[string]string{"CAPTURE_MODE": "raw-frames", "VIDEO_ENCODER_TYPE": "h264", "H264_HW_ACCEL": "nvenc", "VAAPI_DEVICE": "/dev/dri/renderD129"},
+			[]string{"VAAPI_DEVICE"}},
+		{"h264 on VA-API", map[string]string{"CAPTURE_MODE": "raw-frames", "H264_HW_ACCEL": "vaapi", "VAAPI_DEVICE": "/dev/dri/renderD129"}, nil},
+		{"auto in screenrecord mode, one rung", map[string]string{"VIDEO_RUNGS": "1", "H264_PRESET": "fast", "H264_PROFILE": "main", "VIDEO_KEYFRAME_INTERVAL": "30"},
+			[]string{"H264_PRESET", "H264_PROFILE"}},
+		{"auto in screenrecord mode, two rungs", map[string]string{"VIDEO_RUNGS": "1,0.5", "H264_PRESET": "fast", "H264_PROFILE": "main"}, nil},
+		{"auto of screenshots, one rung", map[string]string{"CAPTURE_MODE": "screencap", "VIDEO_RUNGS": "1", "H264_PRESET": "fast"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load("", env(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			list := c.Ineffective()
+			var names []string
+			for _, e := range list {
+				name, _, _ := strings.Cut(e, " (")
+				names = append(names, name)
+			}
+			slices.Sort(names)
+			want := slices.Sorted(slices.Values(tc.want))
+			if !slices.Equal(names, want) {
+				t.Fatalf("Ineffective() = %q, want the variables %v", list, want)
+			}
+		})
+	}
+}
+
 func TestTokens(t *testing.T) {
 	toks, err := ParseTokens([]string{"0123456789abcdef", "kiosk=fedcba9876543210fedc;view;devices=10.0.0.*|emulator-*"})
 	if err != nil {

@@ -51,7 +51,7 @@ func newPoolRouter(cfg Config) (*poolRouter, error) {
 				s.onError(err)
 			}
 		},
-		EncodeTimeout: cfg.EncodeTimeout, CloseTimeout: cfg.CloseTimeout, Log: cfg.Log,
+		EncodeTimeout: cfg.EncodeTimeout, WriteTimeout: cfg.WriteTimeout, CloseTimeout: cfg.CloseTimeout, Log: cfg.Log,
 	})
 	if err != nil {
 		return nil, err

@@ -29,6 +29,13 @@ type WorkerPoolOptions struct {
 	// Pipeline.
 	EncodeTimeout, CloseTimeout time.Duration
 	RetryMin, RetryMax          time.Duration
+	// WriteTimeout bounds the wait for the consumer to take a unit from
+	// Output, as in a Pipeline: a unit not taken in time is dropped
+	// (counted as "write_timeout") and its stream asks for a keyframe.
+	// The wait holds the stream's worker (and so the streams that share
+	// it) for at most that long per unit; Submit never waits. Default
+	// DefaultWriteTimeout (100 ms).
+	WriteTimeout time.Duration
 	// OnError, if set, receives a stream's encoder failures and lost
 	// frames' causes (the log gets them at a bounded rate).
 	OnError func(stream string, err error)
@@ -46,38 +53,63 @@ type PoolOutput struct {
 // on one encoder (an H.264 stream cannot hop between encoders: each has its
 // own SPS/PPS and reference frames); parallelism comes from many streams,
 // and from the encoder's own threads within one stream.
+//
+// No call waits on a worker while it holds the pool's lock: Submit drops
+// when a queue is full, and CloseStream leaves the closing of the encoder
+// to the stream's worker, so one stuck stream never holds up another.
 type WorkerPool struct {
 	opts    WorkerPoolOptions
 	errLog  lograte.Limiter
 	workers []*poolWorker
 	out     chan PoolOutput
 	stats   Stats
+	quit    chan struct{} // closed by Close: no more waiting on the consumer
 
-	mu      sync.Mutex // guards streams, streamStats, closed
-	streams map[string]*poolWorker
-	// streamStats are each open stream's counters; every count also goes
-	// to the pool's stats.
-	streamStats map[string]*Stats
-	closed      bool
-	wg          sync.WaitGroup
+	mu      sync.Mutex // guards streams, closed, workers and their streams, retiring, sent
+	streams map[string]*poolStream
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+// poolStream is one opening of a stream, from its first Submit to its
+// CloseStream; a stream submitted to again after CloseStream is a new
+// one, with a new encoder.
+type poolStream struct {
+	name string
+	w    *poolWorker
+	// stats are the stream's counters; every count also goes to the
+	// pool's.
+	stats Stats
 }
 
 type poolWorker struct {
-	in      chan poolJob
-	streams int // pinned streams, under the pool's mu
+	in   chan poolJob
+	wake chan struct{} // buffered 1: a stream was closed
+	// streams counts the pinned streams, under the pool's mu.
+	streams int
 	// retiring workers take no new stream and stop after their last
 	// (SetWorkers), under the pool's mu.
 	retiring bool
+	// sent counts the jobs sent on in, under the pool's mu.
+	sent uint64
 
-	mu     sync.Mutex // guards guards
-	guards map[string]*guard
+	mu     sync.Mutex // guards guards, closing
+	guards map[*poolStream]*guard
+	// closing are the streams closed whose encoders the worker closes
+	// once it has taken every job sent before the close.
+	closing []closingStream
+}
+
+// closingStream is a closed stream and the number of jobs sent to its
+// worker when it closed: its frames are all among them.
+type closingStream struct {
+	s     *poolStream
+	after uint64
 }
 
 type poolJob struct {
-	stream string
-	f      *native.Frame
-	stats  *Stats
-	close  bool // end the stream: close its encoder
+	s *poolStream
+	f *native.Frame
 }
 
 // NewWorkerPool starts the pool's workers.
@@ -97,6 +129,9 @@ func NewWorkerPool(o WorkerPoolOptions) (*WorkerPool, error) {
 	if o.EncodeTimeout <= 0 {
 		o.EncodeTimeout = DefaultEncodeTimeout
 	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
 	if o.CloseTimeout <= 0 {
 		o.CloseTimeout = DefaultCloseTimeout
 	}
@@ -106,18 +141,18 @@ func NewWorkerPool(o WorkerPoolOptions) (*WorkerPool, error) {
 	if o.OnError == nil {
 		o.OnError = func(string, error) {}
 	}
-	p := &WorkerPool{opts: o, out: make(chan PoolOutput, o.OutputBuffer), streams: map[string]*poolWorker{}, streamStats: map[string]*Stats{}}
+	p := &WorkerPool{opts: o, out: make(chan PoolOutput, o.OutputBuffer), quit: make(chan struct{}), streams: map[string]*poolStream{}}
 	for range o.Workers {
 		p.start()
 	}
 	return p, nil
 }
 
-// worker returns the stream's worker, pinning a new stream to the worker
+// stream returns the open stream named stream, opening it on the worker
 // with the fewest streams. Callers hold mu.
-func (p *WorkerPool) worker(stream string) *poolWorker {
-	if w, ok := p.streams[stream]; ok {
-		return w
+func (p *WorkerPool) stream(stream string) *poolStream {
+	if s, ok := p.streams[stream]; ok {
+		return s
 	}
 	var best *poolWorker
 	for _, w := range p.workers {
@@ -126,9 +161,9 @@ func (p *WorkerPool) worker(stream string) *poolWorker {
 		}
 	}
 	best.streams++
-	p.streams[stream] = best
-	p.streamStats[stream] = &Stats{parent: &p.stats}
-	return best
+	s := &poolStream{name: stream, w: best, stats: Stats{parent: &p.stats}}
+	p.streams[stream] = s
+	return s
 }
 
 // Submit queues a frame of a stream and returns at once. When the stream's
@@ -141,34 +176,42 @@ func (p *WorkerPool) Submit(stream string, f *native.Frame) bool {
 		f.Release()
 		return false
 	}
-	w := p.worker(stream)
-	st := p.streamStats[stream]
-	st.inc(cFramesIn)
+	s := p.stream(stream)
+	s.stats.inc(cFramesIn)
 	select {
-	case w.in <- poolJob{stream: stream, f: f, stats: st}:
+	case s.w.in <- poolJob{s: s, f: f}:
+		s.w.sent++
 		return true
 	default:
 		f.Release()
-		st.inc(cDroppedQueue)
+		s.stats.inc(cDroppedQueue)
 		return false
 	}
 }
 
-// CloseStream ends a stream: its encoder closes after the frames already
-// queued, and its worker takes new streams again.
+// CloseStream ends a stream and returns at once: its worker closes its
+// encoder after the frames already queued, and takes new streams again.
+// It never waits on the worker, even one stuck in an encode or with a
+// full queue. A later Submit to the same name opens a new stream.
 func (p *WorkerPool) CloseStream(stream string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	w, ok := p.streams[stream]
+	s, ok := p.streams[stream]
 	if !ok || p.closed {
 		return
 	}
 	delete(p.streams, stream)
-	delete(p.streamStats, stream)
+	w := s.w
 	w.streams--
-	w.in <- poolJob{stream: stream, close: true} // may wait for queue space: control, not media
+	w.mu.Lock()
+	w.closing = append(w.closing, closingStream{s: s, after: w.sent})
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default: // a wake is pending already; the worker reads closing then
+	}
 	if w.retiring && w.streams == 0 {
-		p.stop(w)
+		p.stop(w) // it closes every encoder it has left when it stops
 	}
 }
 
@@ -232,7 +275,7 @@ func (p *WorkerPool) Workers() int {
 
 // start adds a worker. Callers hold mu.
 func (p *WorkerPool) start() {
-	w := &poolWorker{in: make(chan poolJob, p.opts.InputBuffer), guards: map[string]*guard{}}
+	w := &poolWorker{in: make(chan poolJob, p.opts.InputBuffer), wake: make(chan struct{}, 1), guards: map[*poolStream]*guard{}}
 	p.workers = append(p.workers, w)
 	p.wg.Go(func() { p.work(w) })
 }
@@ -261,14 +304,14 @@ func (p *WorkerPool) SetBitRate(stream string, bps int) error {
 
 func (p *WorkerPool) guardOf(stream string) *guard {
 	p.mu.Lock()
-	w := p.streams[stream]
+	s := p.streams[stream]
 	p.mu.Unlock()
-	if w == nil {
+	if s == nil {
 		return nil
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.guards[stream]
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	return s.w.guards[s]
 }
 
 // Output delivers every stream's units, each stream's in order. It is
@@ -281,12 +324,12 @@ func (p *WorkerPool) Stats() Snapshot { return p.stats.Snapshot() }
 // StreamStats returns one open stream's counters.
 func (p *WorkerPool) StreamStats(stream string) (Snapshot, bool) {
 	p.mu.Lock()
-	st := p.streamStats[stream]
+	s := p.streams[stream]
 	p.mu.Unlock()
-	if st == nil {
+	if s == nil {
 		return Snapshot{}, false
 	}
-	return st.Snapshot(), true
+	return s.stats.Snapshot(), true
 }
 
 // EncoderName returns the encoder a stream uses ("" before its first
@@ -299,66 +342,111 @@ func (p *WorkerPool) EncoderName(stream string) string {
 }
 
 func (p *WorkerPool) work(w *poolWorker) {
-	defer func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		for s, g := range w.guards {
-			g.close()
-			delete(w.guards, s)
+	defer w.closeAll()
+	var taken uint64 // jobs taken from w.in
+	for {
+		select {
+		case j, ok := <-w.in:
+			if !ok {
+				return
+			}
+			taken++
+			p.encode(w, j)
+		case <-w.wake:
 		}
-	}()
-	for j := range w.in {
+		w.closeDone(taken)
+	}
+}
+
+// encode runs one frame of a stream through the stream's encoder (opened
+// on its first frame) and hands its units to the consumer.
+func (p *WorkerPool) encode(w *poolWorker, j poolJob) {
+	w.mu.Lock()
+	g := w.guards[j.s]
+	w.mu.Unlock()
+	if g == nil {
+		stream := j.s.name
+		g = newGuard(guardConfig{
+			chain: p.opts.EncoderFactory(stream), encodeTimeout: p.opts.EncodeTimeout, closeTimeout: p.opts.CloseTimeout,
+			retry: retry.Backoff{Min: p.opts.RetryMin, Max: p.opts.RetryMax},
+			stats: &j.s.stats, log: p.opts.Log.With("stream", stream),
+			onError: func(err error) { p.opts.OnError(stream, err) },
+		})
 		w.mu.Lock()
-		g := w.guards[j.stream]
+		w.guards[j.s] = g
 		w.mu.Unlock()
-		if j.close {
-			if g != nil {
-				g.close()
-				w.mu.Lock()
-				delete(w.guards, j.stream)
-				w.mu.Unlock()
-			}
-			continue
-		}
-		if g == nil {
-			stream := j.stream
-			g = newGuard(guardConfig{
-				chain: p.opts.EncoderFactory(stream), encodeTimeout: p.opts.EncodeTimeout, closeTimeout: p.opts.CloseTimeout,
-				retry: retry.Backoff{Min: p.opts.RetryMin, Max: p.opts.RetryMax},
-				stats: j.stats, log: p.opts.Log.With("stream", stream),
-				onError: func(err error) { p.opts.OnError(stream, err) },
-			})
-			w.mu.Lock()
-			w.guards[j.stream] = g
-			w.mu.Unlock()
-		}
-		units, err := g.encode(j.f)
-		if err != nil {
-			p.errLog.Log(p.opts.Log, slog.LevelWarn, "frame lost", "stream", j.stream, "err", err)
-		}
-		for _, u := range units {
-			if !p.emit(PoolOutput{Stream: j.stream, Unit: u}, j.stats) {
-				g.keyFrame() // the stream is broken until its next keyframe
-			}
+	}
+	units, err := g.encode(j.f)
+	if err != nil {
+		p.errLog.Log(p.opts.Log, slog.LevelWarn, "frame lost", "stream", j.s.name, "err", err)
+	}
+	for _, u := range units {
+		if !p.emit(PoolOutput{Stream: j.s.name, Unit: u}, &j.s.stats) {
+			g.keyFrame() // the stream is broken until its next keyframe
 		}
 	}
 }
 
-// emit hands an output to the consumer without ever blocking: a full
-// Output channel drops it, counted, and emit reports false.
+// closeDone closes the encoders of the closed streams whose frames the
+// worker has all taken (taken jobs so far).
+func (w *poolWorker) closeDone(taken uint64) {
+	var done []*guard
+	w.mu.Lock()
+	w.closing = slices.DeleteFunc(w.closing, func(c closingStream) bool {
+		if c.after > taken {
+			return false
+		}
+		if g := w.guards[c.s]; g != nil {
+			done = append(done, g)
+			delete(w.guards, c.s)
+		}
+		return true
+	})
+	w.mu.Unlock()
+	for _, g := range done {
+		g.close() // waits at most the close timeout, holding no lock
+	}
+}
+
+// closeAll closes every encoder the worker has left, when it stops.
+func (w *poolWorker) closeAll() {
+	w.mu.Lock()
+	guards := w.guards
+	w.guards, w.closing = map[*poolStream]*guard{}, nil
+	w.mu.Unlock()
+	for _, g := range guards {
+		g.close()
+	}
+}
+
+// emit hands an output to the consumer, waiting at most the write
+// timeout, as a Pipeline does; a unit not taken in time is dropped,
+// counted, and emit reports false. Once Close has begun, a unit the
+// consumer does not take at once is dropped (counted the same way)
+// rather than waited for.
 func (p *WorkerPool) emit(o PoolOutput, st *Stats) bool {
 	select {
 	case p.out <- o:
 		st.inc(cFramesOut)
 		return true
 	default:
-		st.inc(cDroppedWrite)
-		return false
 	}
+	t := time.NewTimer(p.opts.WriteTimeout)
+	defer t.Stop()
+	select {
+	case p.out <- o:
+		st.inc(cFramesOut)
+		return true
+	case <-t.C:
+	case <-p.quit:
+	}
+	st.inc(cDroppedWrite)
+	return false
 }
 
 // Close stops the workers after the frames queued, closes every encoder
-// and closes Output. It is idempotent.
+// and closes Output. It does not wait on the consumer: from here on a
+// unit that Output cannot take at once is dropped. It is idempotent.
 func (p *WorkerPool) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -366,6 +454,7 @@ func (p *WorkerPool) Close() error {
 		return nil
 	}
 	p.closed = true
+	close(p.quit)
 	for _, w := range p.workers {
 		close(w.in)
 	}

@@ -11,7 +11,10 @@ import (
 func (p *WorkerPool) workerPtr(stream string) *poolWorker {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.streams[stream]
+	if s := p.streams[stream]; s != nil {
+		return s.w
+	}
+	return nil
 }
 
 func (p *WorkerPool) running() int {

@@ -99,8 +99,11 @@ func (e *E2ELatency) ClientReport(device string, raw json.RawMessage) {
 	if !ok {
 		return
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	dev := e.touch(device)
 	if r.E2E > 0 {
-		e.Observe(device, r.E2E)
+		e.observe(dev, device, r.E2E)
 	}
 	for i, stage := range ViewerStages {
 		if r.Has[i] {

@@ -207,17 +207,43 @@ func stageBuckets(s media.StageSnapshot) map[float64]uint64 {
 
 // E2ELatency is the glass-to-glass latency histogram, fed by the viewers'
 // reports: capture on the device to display in the browser.
+//
+// It follows a device while its viewers report: a device that has sent
+// no report for staleAfter is forgotten (checked as reports come, and at
+// each scrape and Summary), and past maxE2EDevices the one heard from
+// least recently is, so that devices that come and go (containers
+// replaced, new serials) do not pile up. Forgetting a device removes its
+// samples and its Prometheus series, never lowers them: if it reports
+// again, its series start anew, which Prometheus reads as a counter
+// reset.
 type E2ELatency struct {
 	hist *prometheus.HistogramVec
 	// stages are the viewer stages of the viewers' reports.
 	stages *prometheus.HistogramVec
+	// now is the clock; tests move it.
+	now func() time.Time
 
-	mu     sync.Mutex
-	recent map[string][]time.Duration // last recentN per device
+	mu      sync.Mutex
+	devices map[string]*e2eDevice
+	pruned  time.Time // the last look for stale devices
 }
 
-// recentN bounds the samples kept per device for /api/media/stats.
-const recentN = 256
+// e2eDevice is what E2ELatency keeps of a device.
+type e2eDevice struct {
+	recent []time.Duration // the last recentN measurements
+	seen   time.Time       // its last report
+}
+
+const (
+	// recentN bounds the samples kept per device for /api/media/stats.
+	recentN = 256
+	// staleAfter is how long a device is followed after its last report.
+	staleAfter = 10 * time.Minute
+	// maxE2EDevices bounds the devices followed at once.
+	maxE2EDevices = 1024
+	// pruneEvery spaces the looks for stale devices as reports come.
+	pruneEvery = time.Minute
+)
 
 // NewE2ELatency returns the media_service_e2e_latency_seconds histogram.
 func NewE2ELatency() *E2ELatency {
@@ -225,19 +251,69 @@ func NewE2ELatency() *E2ELatency {
 		Namespace: ns, Name: "e2e_latency_seconds",
 		Help:    "Glass-to-glass latency that viewers measured: capture on the device to display in the browser.",
 		Buckets: []float64{.01, .02, .03, .04, .05, .06, .08, .1, .15, .2, .3, .5, 1, 2},
-	}, []string{"device"}), stages: newViewerStages(), recent: map[string][]time.Duration{}}
+	}, []string{"device"}), stages: newViewerStages(), now: time.Now, devices: map[string]*e2eDevice{}}
 }
 
 // Observe records one measurement.
 func (e *E2ELatency) Observe(device string, d time.Duration) {
-	e.hist.WithLabelValues(device).Observe(d.Seconds())
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	r := append(e.recent[device], d)
+	e.observe(e.touch(device), device, d)
+}
+
+// observe records one measurement of dev, named device. e.mu is held.
+func (e *E2ELatency) observe(dev *e2eDevice, device string, d time.Duration) {
+	e.hist.WithLabelValues(device).Observe(d.Seconds())
+	r := append(dev.recent, d)
 	if len(r) > recentN {
 		r = r[len(r)-recentN:]
 	}
-	e.recent[device] = r
+	dev.recent = r
+}
+
+// touch returns device's state, marked as heard from now; a device not
+// followed yet is added, the least recently heard one forgotten when
+// maxE2EDevices are. Stale devices are forgotten first, once pruneEvery
+// at most. e.mu is held.
+func (e *E2ELatency) touch(device string) *e2eDevice {
+	now := e.now()
+	if now.Sub(e.pruned) >= pruneEvery {
+		e.prune(now)
+	}
+	dev := e.devices[device]
+	if dev == nil {
+		if len(e.devices) >= maxE2EDevices {
+			var oldest string
+			var seen time.Time
+			for name, d := range e.devices {
+				if oldest == "" || d.seen.Before(seen) {
+					oldest, seen = name, d.seen
+				}
+			}
+			e.forget(oldest)
+		}
+		dev = &e2eDevice{}
+		e.devices[device] = dev
+	}
+	dev.seen = now
+	return dev
+}
+
+// prune forgets the devices not heard from for staleAfter. e.mu is held.
+func (e *E2ELatency) prune(now time.Time) {
+	e.pruned = now
+	for name, d := range e.devices {
+		if now.Sub(d.seen) >= staleAfter {
+			e.forget(name)
+		}
+	}
+}
+
+// forget drops device's samples and removes its series. e.mu is held.
+func (e *E2ELatency) forget(device string) {
+	delete(e.devices, device)
+	e.hist.DeleteLabelValues(device)
+	e.stages.DeletePartialMatch(prometheus.Labels{"device": device})
 }
 
 // LatencySummary is a device's recent glass-to-glass latency.
@@ -248,39 +324,45 @@ type LatencySummary struct {
 	P99ms   float64 `json:"p99ms"`
 }
 
-// Summary returns each device's recent latency quantiles.
+// Summary returns the recent latency quantiles of each device followed
+// that has glass-to-glass measurements.
 func (e *E2ELatency) Summary() map[string]LatencySummary {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make(map[string]LatencySummary, len(e.recent))
-	for dev, r := range e.recent {
-		s := slices.Clone(r)
+	e.prune(e.now())
+	out := make(map[string]LatencySummary, len(e.devices))
+	for name, dev := range e.devices {
+		if len(dev.recent) == 0 {
+			continue // stage reports only
+		}
+		s := slices.Clone(dev.recent)
 		slices.Sort(s)
 		q := func(p float64) float64 {
 			return float64(s[min(len(s)-1, int(p*float64(len(s))))]) / float64(time.Millisecond)
 		}
-		out[dev] = LatencySummary{Samples: len(s), P50ms: q(0.5), P95ms: q(0.95), P99ms: q(0.99)}
+		out[name] = LatencySummary{Samples: len(s), P50ms: q(0.5), P95ms: q(0.95), P99ms: q(0.99)}
 	}
 	return out
 }
 
 // Collector returns the histograms for registration: glass-to-glass and
-// the viewer stages.
-func (e *E2ELatency) Collector() prometheus.Collector { return multi{e.hist, e.stages} }
+// the viewer stages. A scrape forgets the stale devices first.
+func (e *E2ELatency) Collector() prometheus.Collector { return e2eCollector{e} }
 
-// multi is several collectors as one.
-type multi []prometheus.Collector
+// e2eCollector collects an E2ELatency's histograms.
+type e2eCollector struct{ e *E2ELatency }
 
-func (m multi) Describe(ch chan<- *prometheus.Desc) {
-	for _, c := range m {
-		c.Describe(ch)
-	}
+func (c e2eCollector) Describe(ch chan<- *prometheus.Desc) {
+	c.e.hist.Describe(ch)
+	c.e.stages.Describe(ch)
 }
 
-func (m multi) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range m {
-		c.Collect(ch)
-	}
+func (c e2eCollector) Collect(ch chan<- prometheus.Metric) {
+	c.e.mu.Lock()
+	c.e.prune(c.e.now())
+	c.e.mu.Unlock()
+	c.e.hist.Collect(ch)
+	c.e.stages.Collect(ch)
 }
 
 // stageBucketSeconds are media.StageBuckets in seconds.

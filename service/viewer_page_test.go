@@ -121,4 +121,16 @@ func TestViewerPlaysAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	playing(t, b, two.Addr())
+
+	// The browser goes first, every socket of its closed, so that the
+	// service's stop never races one; the stop is then clean.
+	b.Close()
+	if err := svc.stop(); err != nil {
+		t.Fatalf("stopping the service: %v", err)
+	}
+	for _, line := range strings.Split(svc.logs.String(), "\n") {
+		if strings.Contains(line, "level=ERROR") {
+			t.Errorf("logged: %s", line)
+		}
+	}
 }

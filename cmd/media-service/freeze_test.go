@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -77,16 +78,22 @@ func childServiceDevices(tb testing.TB, n int, simOpts devicesim.Options, extra 
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exit := &childExit{done: make(chan struct{})}
+	children.Store(cmd, exit)
+	go func() {
+		exit.err = cmd.Wait()
+		exit.at = time.Now()
+		close(exit.done)
+	}()
 	tb.Cleanup(func() {
+		defer children.Delete(cmd)
 		cmd.Process.Signal(syscall.SIGCONT) // in case a test left it frozen
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case <-exit.done:
 		case <-time.After(30 * time.Second):
 			cmd.Process.Kill()
-			<-exited
+			<-exit.done
 			tb.Error("the service did not stop on SIGTERM")
 		}
 		http.DefaultClient.CloseIdleConnections()
@@ -97,6 +104,36 @@ func childServiceDevices(tb testing.TB, n int, simOpts devicesim.Options, extra 
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	waitHealthy(tb, base, logs)
 	return base, sims, cmd, logs
+}
+
+// childExit is how a child service ended: err is cmd.Wait's, at when it
+// returned, both set before done is closed.
+type childExit struct {
+	done chan struct{}
+	err  error
+	at   time.Time
+}
+
+// children holds the childExit of each child service that
+// childServiceDevices started, by its *exec.Cmd, while its test runs.
+var children sync.Map
+
+// waitExit waits up to timeout for the child service cmd to exit, and
+// returns cmd.Wait's error (nil: exit status 0) and when it exited.
+func waitExit(tb testing.TB, cmd *exec.Cmd, timeout time.Duration) (error, time.Time) {
+	tb.Helper()
+	v, ok := children.Load(cmd)
+	if !ok {
+		tb.Fatal("waitExit: not a child service of this test")
+	}
+	exit := v.(*childExit)
+	select {
+	case <-exit.done:
+		return exit.err, exit.at
+	case <-time.After(timeout):
+		tb.Fatalf("the service did not exit within %v", timeout)
+		return nil, time.Time{}
+	}
 }
 
 // freeze stops the process for d, as a CPU quota's throttling or a VM

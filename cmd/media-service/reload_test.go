@@ -160,17 +160,26 @@ func TestWatchFile(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	// Writes are ConfigMap-style updates: a new file renamed over the
+	// old path. (os.WriteFile in place empties the file first: a read
+	// in between sees a change, and then another, which a loaded
+	// machine makes likely.)
+	replace := func(content string) {
+		t.Helper()
+		tmp := file + ".tmp"
+		if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, file); err != nil {
+			t.Fatal(err)
+		}
+	}
 	quiet("nothing")
-	os.WriteFile(file, []byte("A=1\n"), 0o600)
+	replace("A=1\n")
 	quiet("the same content")
 	os.Remove(file)
 	quiet("a missing file")
-	// A ConfigMap-style update: a new file renamed over the old path.
-	tmp := file + ".tmp"
-	os.WriteFile(tmp, []byte("A=2\n"), 0o600)
-	if err := os.Rename(tmp, file); err != nil {
-		t.Fatal(err)
-	}
+	replace("A=2\n")
 	select {
 	case <-ch:
 	case <-time.After(testutil.Generous):

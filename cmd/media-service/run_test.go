@@ -105,7 +105,7 @@ func TestServeAnswersHealthAndStops(t *testing.T) {
 	}()
 	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/health"
 	var resp *http.Response
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(testutil.Generous); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if resp, err = http.Get(url); err == nil {
 			break
 		}
@@ -149,7 +149,7 @@ func TestServeAnswersHealthAndStops(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("serve exited %d: %s", code, logs.String())
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testutil.Generous):
 		t.Fatal("serve did not stop after its context ended")
 	}
 	if !strings.Contains(logs.String(), "authentication is disabled") {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,6 +37,9 @@ type Browser struct {
 	log  *strings.Builder
 
 	session string // the page's flattened CDP session
+
+	closeOnce sync.Once
+	stop      func() // Close's work
 }
 
 type reply struct {
@@ -95,19 +99,29 @@ func Launch(tb testing.TB) *Browser {
 			}
 		}
 	}()
-	tb.Cleanup(func() {
+	b.stop = func() {
 		if b.ws != nil {
 			b.ws.Close()
 		}
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the browser and its helper processes
+		pgid := cmd.Process.Pid
+		syscall.Kill(-pgid, syscall.SIGKILL) // the browser and its helper processes
 		cmd.Wait()
 		<-b.done
+		// The helpers (the network service among them, which holds the
+		// page's sockets) are not our children: wait until each has
+		// exited, so that no socket of the browser's is left open.
+		for deadline := time.Now().Add(10 * time.Second); groupAlive(pgid) && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
 		for i := 0; i < 50; i++ {
 			if os.RemoveAll(profile) == nil {
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+	tb.Cleanup(func() {
+		b.Close()
 		if tb.Failed() {
 			logMu.Lock()
 			tb.Logf("chromium log:\n%s", b.log.String())
@@ -141,6 +155,40 @@ func Launch(tb testing.TB) *Browser {
 	}
 	b.session = attached.SessionID
 	return b
+}
+
+// Close stops the browser and its helper processes, and returns once they
+// have all exited, their sockets closed: a test calls it before stopping
+// a server the page talks to, so that the stop never races a browser
+// socket. Launch's cleanup calls it too; a second call does nothing.
+func (b *Browser) Close() {
+	b.closeOnce.Do(b.stop)
+}
+
+// groupAlive reports whether a process of group pgid is still running (a
+// zombie, its descriptors closed, does not count).
+func groupAlive(pgid int) bool {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return syscall.Kill(-pgid, 0) == nil
+	}
+	for _, d := range dirs {
+		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue // not a process, or gone
+		}
+		// pid (comm) state ppid pgrp ...: comm may hold spaces and
+		// parentheses, so the fields are read after its last ')'.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) >= 3 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *Browser) read() {

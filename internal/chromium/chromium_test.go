@@ -42,4 +42,12 @@ func TestPageEvalAndClick(t *testing.T) {
 	if err := b.Eval(`(() => { throw new Error("boom") })()`, nil); err == nil {
 		t.Fatal("a page exception was not reported")
 	}
+
+	// Close returns once every process of the browser's has exited, its
+	// sockets with it; a second Close does nothing.
+	b.Close()
+	if groupAlive(b.cmd.Process.Pid) {
+		t.Error("a process of the browser's is still running after Close")
+	}
+	b.Close()
 }
