@@ -63,8 +63,8 @@
 //   - it loads and validates as OpenAPI 3.1;
 //   - its paths and methods are exactly the routes registered on Echo
 //     (e.Routes(), :name read as {name});
-//   - each schema of a Go type (ErrorResponse, DeviceView, device.Stats,
-//     rtc.SessionInfo, encoder.Snapshot, ...) names exactly that type's
+//   - each schema of a Go type (ErrorResponse, DeviceView, DeviceStatsView,
+//     SessionView, PipelineView, ...) names exactly that type's
 //     JSON fields, of matching JSON types, with the fields always written
 //     marked required;
 //   - every error response is the Error schema (ErrorResponse), whose

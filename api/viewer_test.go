@@ -241,6 +241,8 @@ func TestViewerPageInChromium(t *testing.T) {
 	stop = start(ln)
 	waitFor("the page reconnects after the restart", func(s state) bool { return s.Connected && s.Reconnects > before })
 	t.Logf("%d reconnects, %d sessions created; errors on the page: %v", s.Reconnects, sessions.created(), s.Errors)
+	// The browser goes first, so that the last stop races no socket of it.
+	b.Close()
 
 	mu.Lock()
 	defer mu.Unlock()

@@ -2,7 +2,9 @@ package rtc
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 
@@ -40,8 +42,10 @@ func (l pionLogger) Info(msg string)                   { l.logf(slog.LevelDebug,
 func (l pionLogger) Infof(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
 func (l pionLogger) Warn(msg string)                   { l.logf(slog.LevelWarn, "%s", msg) }
 func (l pionLogger) Warnf(format string, args ...any)  { l.logf(warnLevel(format), format, args...) }
-func (l pionLogger) Error(msg string)                  { l.logf(slog.LevelError, "%s", msg) }
-func (l pionLogger) Errorf(format string, args ...any) { l.logf(slog.LevelError, format, args...) }
+func (l pionLogger) Error(msg string)                  { l.logf(errorLevel(msg, nil), "%s", msg) }
+func (l pionLogger) Errorf(format string, args ...any) {
+	l.logf(errorLevel(format, args), format, args...)
+}
 
 // expectedWarnings are the formats of Pion warnings that are the
 // service's choice, not a problem: with multicast DNS off, a browser's
@@ -49,6 +53,22 @@ func (l pionLogger) Errorf(format string, args ...any) { l.logf(slog.LevelError,
 // server's candidates).
 var expectedWarnings = []string{
 	"Remote mDNS candidate added, but mDNS is disabled",
+}
+
+// errorLevel is the level of a Pion error: debug for a write to a socket
+// that a closing session has just closed (the UDP mux races a session's
+// close and logs "Failed to write packet: io: read/write on closed
+// pipe"), error for the rest.
+func errorLevel(format string, args []any) slog.Level {
+	for _, a := range args {
+		if err, ok := a.(error); ok && errors.Is(err, io.ErrClosedPipe) {
+			return slog.LevelDebug
+		}
+	}
+	if strings.Contains(format, io.ErrClosedPipe.Error()) {
+		return slog.LevelDebug
+	}
+	return slog.LevelError
 }
 
 // warnLevel is the level of a Pion warning: debug for an expected one.
