@@ -14,7 +14,7 @@ DEVICESIM_ADDR ?= 127.0.0.1:5600
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/media-service/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
-.PHONY: help deps ffmpeg build run test test-nocgo bench lint fmtcheck fmt clean
+.PHONY: help deps ffmpeg build run test test-nocgo test-fleet bench lint fmtcheck fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -45,12 +45,16 @@ run: build ## the demo: adb server, devicesim (unless ADB_DEVICES names real dev
 	echo "open http://localhost:$${PORT:-30006}/"; \
 	./bin/media-service serve
 
-test: ## install what is missing, then gofmt, vet and every test with -race
+test: ## install what is missing, then gofmt, vet and every test with -race, the fleet's against a real API server
 	@$(DEPS) test
 	@$(MAKE) --no-print-directory fmtcheck
 	$(WITH) go vet ./...
 	$(WITH) go test -race -count=1 ./...
 	@$(MAKE) --no-print-directory test-nocgo
+	@$(MAKE) --no-print-directory test-fleet
+
+test-fleet: ## the fleet's tests against a real kube-apiserver and etcd (test/fleet, its own module; the first build takes long, later ones reuse Go's build cache)
+	cd test/fleet && go vet ./... && go test -count=1 -timeout 20m ./...
 
 test-nocgo: ## build and test without cgo (pass-through only)
 	CGO_ENABLED=0 go vet ./...

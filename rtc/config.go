@@ -81,12 +81,14 @@ type Config struct {
 	// ICEDisconnectedTimeout, ICEFailedTimeout and ICEKeepalive find a
 	// viewer that went silent (a closed laptop, a browser killed without a
 	// goodbye): with nothing received from the viewer (media feedback,
-	// RTCP, ICE consent answers to the keepalives sent every ICEKeepalive)
-	// for ICEDisconnectedTimeout its connection is disconnected, and
+	// RTCP, ICE answers to the keepalives sent every ICEKeepalive) for
+	// ICEDisconnectedTimeout its connection is disconnected, and
 	// ICEFailedTimeout later failed, which closes the session at once.
 	// Traffic that resumes in between reconnects it. Defaults 4s, 4s and
-	// 1s: a silent viewer is closed within about 8 s (Pion's defaults, 5 s
-	// and 25 s, took 30 s, during which a drain waited for nobody).
+	// 2s (a live viewer answers a keepalive at least twice before it could
+	// count as disconnected): a silent viewer is closed within about 8 s
+	// (Pion's defaults, 5 s and 25 s, took 30 s, during which a drain
+	// waited for nobody).
 	ICEDisconnectedTimeout, ICEFailedTimeout, ICEKeepalive time.Duration
 	// TotalsRetention is how long a device's session counters (Totals)
 	// are kept after its last session closed; then the device is
@@ -152,7 +154,7 @@ func (c Config) WithDefaults() Config {
 		c.ICEFailedTimeout = 4 * time.Second
 	}
 	if c.ICEKeepalive <= 0 {
-		c.ICEKeepalive = time.Second
+		c.ICEKeepalive = 2 * time.Second
 	}
 	if c.TotalsRetention <= 0 {
 		c.TotalsRetention = 15 * time.Minute
