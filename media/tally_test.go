@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestTallyNeverGoesDown: members come and go while their counters grow;
@@ -31,12 +32,16 @@ func TestTallyNeverGoesDown(t *testing.T) {
 		})
 	}
 	var last uint64
-	for range 20000 {
+	deadline := time.Now().Add(time.Minute) // a hang guard, not a timing threshold
+	for n := 0; n < 20000 || joinedSoFar(tl) < 1000; n++ {
 		s := tl.Sum()
 		if s < last {
 			t.Fatalf("sum went down from %d to %d", last, s)
 		}
 		last = s
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d members joined in a minute", joinedSoFar(tl))
+		}
 	}
 	close(stop)
 	wg.Wait()
@@ -50,4 +55,9 @@ func TestTallyNeverGoesDown(t *testing.T) {
 	if tl.Leave(-1) {
 		t.Fatal("a member that never joined left")
 	}
+}
+
+func joinedSoFar(tl *Tally[int, uint64]) uint64 {
+	joined, _ := tl.Members()
+	return joined
 }
