@@ -137,7 +137,7 @@ func testHandover(t *testing.T, client kubernetes.Interface) {
 // A member whose Lease was taken learns it on its next renewal (Lost).
 func testExpiry(t *testing.T, client kubernetes.Interface) {
 	ns := namespace(t, client, "expiry")
-	const d = 3 * time.Second
+	const d = 5 * time.Second
 	var lostA atomic.Int64
 	a := member(t, client, ns, "media-a", d, func(string) { lostA.Add(1) })
 	b := member(t, client, ns, "media-b", d, nil)
