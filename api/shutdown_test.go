@@ -17,7 +17,7 @@ import (
 
 // stopping serves s on a free loopback port; stop ends Serve's context
 // and returns Serve's error and how long it took to return.
-func stopping(t *testing.T, s *Server) (addr string, stop func() (error, time.Duration)) {
+func stopping(t *testing.T, s *Server) (addr string, stop func() (time.Duration, error)) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -27,16 +27,16 @@ func stopping(t *testing.T, s *Server) (addr string, stop func() (error, time.Du
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln) }()
 	stopped := false
-	stop = func() (error, time.Duration) {
+	stop = func() (time.Duration, error) {
 		stopped = true
 		start := time.Now()
 		cancel()
 		select {
 		case err := <-done:
-			return err, time.Since(start)
+			return time.Since(start), err
 		case <-time.After(testutil.Generous):
 			t.Fatalf("Serve did not return %v after its context ended", testutil.Generous)
-			return nil, 0
+			return 0, nil
 		}
 	}
 	t.Cleanup(func() {
@@ -114,7 +114,7 @@ func TestServeStopsCleanlyWithIdleConnections(t *testing.T) {
 		return open == 3
 	})
 
-	err, took := stop()
+	took, err := stop()
 	if err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
@@ -176,7 +176,7 @@ func TestServeCutsRequestsPastTheGrace(t *testing.T) {
 		t.Fatal("the slow request did not reach the handlers")
 	}
 
-	err, took := stop()
+	took, err := stop()
 	if err == nil || !strings.Contains(err.Error(), "1 requests still running") {
 		t.Fatalf("Serve = %v, want the request cut short", err)
 	}
@@ -209,7 +209,7 @@ func TestServeFinishesRequestsInFlight(t *testing.T) {
 		took time.Duration
 	}
 	stopped := make(chan result, 1)
-	go func() { err, took := stop(); stopped <- result{err, took} }()
+	go func() { took, err := stop(); stopped <- result{err, took} }()
 	// Once the listener is closed, the shutdown is under way.
 	testutil.Eventually(t, "the listener to close", testutil.Generous, func() bool {
 		c, err := net.Dial("tcp", addr)

@@ -145,7 +145,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	if code, _, body := call(t, "DELETE", base+"/api/media/sessions/"+id, "", ""); code != http.StatusNoContent {
 		t.Fatalf("delete: %d %s", code, body)
 	}
-	if err, _ := waitExit(t, cmd, testutil.Generous); err != nil {
+	if _, err := waitExit(t, cmd, testutil.Generous); err != nil {
 		t.Errorf("the service exited with %v, want status 0", err)
 	}
 	http.DefaultClient.CloseIdleConnections()
@@ -160,7 +160,7 @@ func TestSIGTERMDrains(t *testing.T) {
 // passes is closed, and the service exits.
 func TestSIGTERMDrainTimeout(t *testing.T) {
 	_, cmd, c, _, logs := drainingChild(t, "3s")
-	if err, _ := waitExit(t, cmd, testutil.Generous); err != nil {
+	if _, err := waitExit(t, cmd, testutil.Generous); err != nil {
 		t.Errorf("the service exited with %v, want status 0", err)
 	}
 	http.DefaultClient.CloseIdleConnections()
@@ -179,7 +179,7 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			if err, _ := waitExit(t, cmd, testutil.Generous); err != nil {
+			if _, err := waitExit(t, cmd, testutil.Generous); err != nil {
 				t.Errorf("the service exited with %v, want status 0", err)
 			}
 			http.DefaultClient.CloseIdleConnections()
@@ -279,7 +279,7 @@ func TestSIGTERMWithBrowserAndIdleConnections(t *testing.T) {
 			c.Close()
 		}
 	})
-	err, exited := waitExit(t, cmd, drainTimeout+testutil.Generous)
+	exited, err := waitExit(t, cmd, drainTimeout+testutil.Generous)
 	t.Logf("the service exited %v after SIGTERM (DRAIN_TIMEOUT %v; the issue's figure: within %v); %d connections opened meanwhile",
 		exited.Sub(sent).Round(time.Millisecond), drainTimeout, drainTimeout+2*time.Second, opened.Load())
 	if err != nil {

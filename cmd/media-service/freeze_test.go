@@ -119,8 +119,8 @@ type childExit struct {
 var children sync.Map
 
 // waitExit waits up to timeout for the child service cmd to exit, and
-// returns cmd.Wait's error (nil: exit status 0) and when it exited.
-func waitExit(tb testing.TB, cmd *exec.Cmd, timeout time.Duration) (error, time.Time) {
+// returns when it exited and cmd.Wait's error (nil: exit status 0).
+func waitExit(tb testing.TB, cmd *exec.Cmd, timeout time.Duration) (time.Time, error) {
 	tb.Helper()
 	v, ok := children.Load(cmd)
 	if !ok {
@@ -129,10 +129,10 @@ func waitExit(tb testing.TB, cmd *exec.Cmd, timeout time.Duration) (error, time.
 	exit := v.(*childExit)
 	select {
 	case <-exit.done:
-		return exit.err, exit.at
+		return exit.at, exit.err
 	case <-time.After(timeout):
 		tb.Fatalf("the service did not exit within %v", timeout)
-		return nil, time.Time{}
+		return time.Time{}, nil
 	}
 }
 
