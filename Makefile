@@ -14,7 +14,7 @@ DEVICESIM_ADDR ?= 127.0.0.1:5600
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/media-service/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
-.PHONY: help deps ffmpeg build run test test-nocgo test-fleet bench lint fmtcheck fmt clean
+.PHONY: help deps ffmpeg build run fleet test test-nocgo test-fleet bench lint fmtcheck fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -45,6 +45,11 @@ run: build ## the demo: adb server, devicesim (unless ADB_DEVICES names real dev
 	echo "open http://localhost:$${PORT:-30006}/"; \
 	./bin/media-service serve
 
+fleet: ## a fleet on this machine: a real kube-apiserver, 3 instances behind a proxy, 6 simulated devices; .fleet/env says where (Ctrl-C stops it)
+	@$(DEPS) test
+	cd test/fleet && ../../$(WITH) go build -o ../../.fleet/bin/ ./cmd/fleetlab
+	.fleet/bin/fleetlab -repo . -instances 3 -devices 6
+
 test: ## install what is missing, then gofmt, vet and every test with -race, the fleet's against a real API server
 	@$(DEPS) test
 	@$(MAKE) --no-print-directory fmtcheck
@@ -54,7 +59,7 @@ test: ## install what is missing, then gofmt, vet and every test with -race, the
 	@$(MAKE) --no-print-directory test-fleet
 
 test-fleet: ## the fleet's tests against a real kube-apiserver and etcd (test/fleet, its own module; the first build takes long, later ones reuse Go's build cache)
-	cd test/fleet && go vet ./... && go test -count=1 -timeout 20m ./...
+	cd test/fleet && ../../$(WITH) go vet ./... && ../../$(WITH) go test -count=1 -timeout 30m ./...
 
 test-nocgo: ## build and test without cgo (pass-through only)
 	CGO_ENABLED=0 go vet ./...

@@ -69,7 +69,7 @@ func (s *Server) trusted(a netip.Addr) bool {
 // that the peer is a trusted proxy.
 func (s *Server) clientAddr(r *http.Request) (addr netip.Addr, viaProxy bool) {
 	peer := peerAddr(r)
-	if !s.trusted(peer) {
+	if !s.trusted(peer) && !s.fleetSigned(r) {
 		return peer, false
 	}
 	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {

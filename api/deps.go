@@ -24,6 +24,10 @@ type Deps struct {
 	ErrorStatus func(error) int
 	// Metrics are served on /metrics beside the Go and process collectors.
 	Metrics []prometheus.Collector
+	// Fleet, in a fleet of instances, sends each session request to the
+	// instance that serves the device or session (fleet.go); nil: this
+	// instance serves every request itself.
+	Fleet Fleet
 }
 
 // Sessions is the session manager as the API sees it.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -166,11 +167,11 @@ func (s *Server) createSession(c echo.Context) error {
 	if ct := c.Request().Header.Get(echo.HeaderContentType); !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
 		return errorJSON(c, http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json")
 	}
-	if err := c.Bind(&req); err != nil {
-		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
-			c.Response().Header().Set("Connection", "close")
-			return errorJSON(c, http.StatusRequestTimeout, "timeout", "the body did not arrive in time")
-		}
+	body, ok := readBody(c, "body")
+	if !ok {
+		return nil
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
 		return errorJSON(c, http.StatusBadRequest, "bad_request", "malformed JSON body")
 	}
 	if req.UserID == "" {
@@ -188,11 +189,13 @@ func (s *Server) createSession(c echo.Context) error {
 	if s.forbiddenDevice(c, req.DeviceID) {
 		return nil
 	}
-	id, answer, err := s.create(c, req.DeviceID, req.UserID, req.Offer)
-	if err != nil {
-		return s.sessionError(c, err)
-	}
-	return c.JSON(http.StatusCreated, CreateSessionResponse{SessionID: id, Answer: answer})
+	return s.createRouted(c, req.DeviceID, body, func() error {
+		id, answer, err := s.create(c, req.DeviceID, req.UserID, req.Offer)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusCreated, CreateSessionResponse{SessionID: id, Answer: answer})
+	})
 }
 
 func (s *Server) listSessions(c echo.Context) error {
@@ -201,6 +204,7 @@ func (s *Server) listSessions(c echo.Context) error {
 	}
 	who := caller(c)
 	list := slices.DeleteFunc(slices.Clone(s.deps.Sessions.List()), func(i SessionView) bool { return !s.owners.owns(who.Token, i.ID) })
+	list = append(list, s.fleetSessions(c)...)
 	return c.JSON(http.StatusOK, SessionsResponse{Sessions: nonNil(list)})
 }
 
@@ -217,7 +221,7 @@ func (s *Server) sessionID(c echo.Context) (string, bool) {
 }
 
 func (s *Server) getSession(c echo.Context) error {
-	if !s.sessionsOr503(c) {
+	if !s.sessionsOr503(c) || s.routeSession(c) {
 		return nil
 	}
 	id, ok := s.sessionID(c)
@@ -232,7 +236,7 @@ func (s *Server) getSession(c echo.Context) error {
 }
 
 func (s *Server) deleteSession(c echo.Context) error {
-	if !s.sessionsOr503(c) {
+	if !s.sessionsOr503(c) || s.routeSession(c) {
 		return nil
 	}
 	id, ok := s.sessionID(c)
@@ -252,7 +256,7 @@ type CandidateRequest struct {
 }
 
 func (s *Server) addCandidate(c echo.Context) error {
-	if !s.sessionsOr503(c) {
+	if !s.sessionsOr503(c) || s.routeSession(c) {
 		return nil
 	}
 	id, ok := s.sessionID(c)
@@ -325,18 +329,20 @@ func (s *Server) whepCreate(c echo.Context) error {
 	if err := media.CheckUserID(user); err != nil {
 		return errorJSON(c, http.StatusBadRequest, "bad_request", "X-User-Id: "+err.Error())
 	}
-	id, answer, err := s.create(c, device, user, offer)
-	if err != nil {
-		return s.sessionError(c, err)
-	}
-	h := c.Response().Header()
-	h.Set(echo.HeaderLocation, "/whep/"+url.PathEscape(device)+"/"+url.PathEscape(id))
-	h.Set("ETag", `"`+id+`"`)
-	return c.Blob(http.StatusCreated, "application/sdp", []byte(answer))
+	return s.createRouted(c, device, body, func() error {
+		id, answer, err := s.create(c, device, user, offer)
+		if err != nil {
+			return err
+		}
+		h := c.Response().Header()
+		h.Set(echo.HeaderLocation, "/whep/"+url.PathEscape(device)+"/"+url.PathEscape(id))
+		h.Set("ETag", `"`+id+`"`)
+		return c.Blob(http.StatusCreated, "application/sdp", []byte(answer))
+	})
 }
 
 func (s *Server) whepPatch(c echo.Context) error {
-	if !s.sessionsOr503(c) {
+	if !s.sessionsOr503(c) || s.routeSession(c) {
 		return nil
 	}
 	id, ok := s.sessionID(c)

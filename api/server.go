@@ -132,6 +132,12 @@ type Options struct {
 	// reserve included (MAX_CONNECTIONS); 0 means 4096. Serve lowers it
 	// to half the open-file limit.
 	MaxConnections int
+	// FleetSecret, when set, signs the requests this instance forwards to
+	// the others of its fleet (Deps.Fleet), and vouches for theirs: the
+	// client address is then read from them as from a trusted proxy's,
+	// and the forwarding instance, which rate-limited the request, is not
+	// charged again (FLEET_SECRET).
+	FleetSecret []byte
 	// Ready says whether the service takes new sessions (GET /ready): nil
 	// when it does, else why not. A nil Ready is always ready.
 	Ready func() error
@@ -322,6 +328,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
+	if s.deps.Fleet != nil {
+		h.Set(HeaderInstance, s.deps.Fleet.Name())
+	}
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.t.write))
 	if limit, ok := onReserve(r.Context()); ok {
 		h.Set("Connection", "close")

@@ -21,6 +21,9 @@ type DeviceView struct {
 	CaptureMode string `json:"captureMode"`
 	Encoder     string `json:"encoder,omitempty"`
 	Viewers     int    `json:"viewers"`
+	// Owner is, in a fleet, the instance that runs the device ("" when
+	// none does).
+	Owner string `json:"owner,omitempty"`
 	// Outputs are the device's running streams, one per codec and
 	// quality rung, each with the encoder in use ("passthrough" for the
 	// device's own H.264).

@@ -154,6 +154,41 @@ type Config struct {
 	// comma-separated).
 	ADBDevices []string
 
+	// DeviceSource is where devices are found (DEVICE_SOURCE): "static",
+	// the adb server's list and ADB_DEVICES, or "kubernetes", pods found
+	// through the Kubernetes API, each run by one instance of a fleet
+	// (the fleet settings below).
+	DeviceSource string
+	// DeviceSelector selects the device pods (DEVICE_SELECTOR, a label
+	// selector), in DeviceNamespace (DEVICE_NAMESPACE; FleetNamespace by
+	// default). A device's ID is its DeviceIDLabel label
+	// (DEVICE_ID_LABEL), or its pod's name when unset; its adb address
+	// the pod's IP and the port of its DevicePortAnnotation annotation
+	// (DEVICE_PORT_ANNOTATION), 5555 without one.
+	DeviceSelector, DeviceNamespace, DeviceIDLabel, DevicePortAnnotation string
+	// FleetNamespace holds the fleet's Leases and its members' Service
+	// (FLEET_NAMESPACE; by default the pod's own namespace).
+	FleetNamespace string
+	// FleetService is the headless Service whose ready endpoints are the
+	// fleet's members (FLEET_SERVICE).
+	FleetService string
+	// PodName is this instance's name in the fleet (POD_NAME; the host
+	// name by default).
+	PodName string
+	// LeaseDuration is how long a device's owner holds it without renewal
+	// (LEASE_DURATION): the longest a dead owner's devices wait.
+	LeaseDuration time.Duration
+	// MaxDevices bounds the devices this instance runs at once
+	// (MAX_DEVICES); 0: no bound.
+	MaxDevices int
+	// FleetSecret signs the requests instances forward to each other
+	// (FLEET_SECRET): their owner then takes the forwarding headers as a
+	// trusted proxy's.
+	FleetSecret string
+	// Kubeconfig is the kubeconfig file (KUBECONFIG); unset, the
+	// in-cluster configuration of the pod's service account.
+	Kubeconfig string
+
 	// ConfigFile is the file read before the environment (CONFIG_FILE,
 	// from the environment only): .env in the working directory by
 	// default, or a path such as a mounted ConfigMap. The service reads
@@ -193,6 +228,12 @@ func Default() Config {
 		KeyFrameInterval: 60,
 		ADBServer:        "127.0.0.1:5037",
 
+		DeviceSource:         "static",
+		DeviceSelector:       "app=redroid",
+		DevicePortAnnotation: "media-service/adb-port",
+		FleetService:         "media-service-members",
+		LeaseDuration:        10 * time.Second,
+
 		EncodeTimeout:       200 * time.Millisecond,
 		WriteTimeout:        100 * time.Millisecond,
 		EncoderCloseTimeout: 5 * time.Second,
@@ -217,6 +258,7 @@ var (
 	LogLevels     = []string{"debug", "info", "warn", "error"}
 	CaptureModes  = []string{"screenrecord", "screencap", "raw-frames"}
 	EncoderTypes  = []string{"auto", "passthrough", "h264", "vp8"}
+	DeviceSources = []string{"static", "kubernetes"}
 	HWAccels      = []string{"auto", "nvenc", "qsv", "vaapi", "none"}
 	H264Presets   = []string{"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}
 	H264Profiles  = []string{"baseline", "main", "high"}
@@ -349,6 +391,18 @@ var fields = []field{
 	intField("MAX_SESSIONS_PER_USER", func(c *Config) *int { return &c.MaxSessionsPerUser }),
 	stringField("ADB_SERVER", func(c *Config) *string { return &c.ADBServer }),
 	listField("ADB_DEVICES", func(c *Config) *[]string { return &c.ADBDevices }),
+	stringField("DEVICE_SOURCE", func(c *Config) *string { return &c.DeviceSource }),
+	stringField("DEVICE_SELECTOR", func(c *Config) *string { return &c.DeviceSelector }),
+	stringField("DEVICE_NAMESPACE", func(c *Config) *string { return &c.DeviceNamespace }),
+	stringField("DEVICE_ID_LABEL", func(c *Config) *string { return &c.DeviceIDLabel }),
+	stringField("DEVICE_PORT_ANNOTATION", func(c *Config) *string { return &c.DevicePortAnnotation }),
+	stringField("FLEET_NAMESPACE", func(c *Config) *string { return &c.FleetNamespace }),
+	stringField("FLEET_SERVICE", func(c *Config) *string { return &c.FleetService }),
+	stringField("POD_NAME", func(c *Config) *string { return &c.PodName }),
+	durationField("LEASE_DURATION", func(c *Config) *time.Duration { return &c.LeaseDuration }),
+	intField("MAX_DEVICES", func(c *Config) *int { return &c.MaxDevices }),
+	stringField("FLEET_SECRET", func(c *Config) *string { return &c.FleetSecret }),
+	stringField("KUBECONFIG", func(c *Config) *string { return &c.Kubeconfig }),
 	stringField("CONFIG_FILE", func(c *Config) *string { return &c.ConfigFile }),
 	boolField("CONFIG_WATCH", func(c *Config) *bool { return &c.ConfigWatch }),
 }
@@ -557,10 +611,36 @@ func (c Config) Validate() error {
 		errors.Join(ips...),
 		between("SESSION_SHARDS", c.SessionShards, 1, 1024),
 		between("MAX_SESSIONS_PER_USER", c.MaxSessionsPerUser, 1, 10_000),
+		oneOf("DEVICE_SOURCE", c.DeviceSource, DeviceSources),
+		c.validFleet(),
 		timeout("ENCODE_TIMEOUT", c.EncodeTimeout, time.Millisecond, time.Minute),
 		timeout("WRITE_TIMEOUT", c.WriteTimeout, time.Millisecond, time.Minute),
 		timeout("ENCODER_CLOSE_TIMEOUT", c.EncoderCloseTimeout, time.Millisecond, 10*time.Minute),
 	)
+}
+
+// validFleet checks the fleet's settings (DEVICE_SOURCE=kubernetes).
+func (c Config) validFleet() error {
+	if c.DeviceSource != "kubernetes" {
+		return nil
+	}
+	var errs []error
+	if strings.TrimSpace(c.DeviceSelector) == "" {
+		errs = append(errs, fmt.Errorf("%w: DEVICE_SELECTOR is empty (DEVICE_SOURCE=kubernetes needs a label selector such as app=redroid)", ErrInvalid))
+	}
+	if c.FleetService == "" {
+		errs = append(errs, fmt.Errorf("%w: FLEET_SERVICE is empty (the headless Service of the fleet's members)", ErrInvalid))
+	}
+	if c.LeaseDuration < 3*time.Second || c.LeaseDuration > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("%w: LEASE_DURATION=%v (want 3s..5m)", ErrInvalid, c.LeaseDuration))
+	}
+	if c.MaxDevices < 0 || c.MaxDevices > 100_000 {
+		errs = append(errs, fmt.Errorf("%w: MAX_DEVICES=%d (want 0..100000)", ErrInvalid, c.MaxDevices))
+	}
+	if len(c.ADBDevices) > 0 {
+		errs = append(errs, fmt.Errorf("%w: ADB_DEVICES is set with DEVICE_SOURCE=kubernetes (the devices come from the pods DEVICE_SELECTOR selects)", ErrInvalid))
+	}
+	return errors.Join(errs...)
 }
 
 // bitRateBounds checks MIN_BITRATE <= VIDEO_BITRATE <= MAX_BITRATE.
@@ -629,8 +709,8 @@ func (c Config) Settings() []Setting {
 }
 
 // shown returns f's value as it may be shown, and whether it is a
-// secret: API_TOKENS as the tokens' names and rights, TURN_PASSWORD as
-// "(set)".
+// secret: API_TOKENS as the tokens' names and rights, TURN_PASSWORD and
+// FLEET_SECRET as "(set)".
 func (c *Config) shown(f field) (string, bool) {
 	switch f.name {
 	case "API_TOKENS":
@@ -640,8 +720,8 @@ func (c *Config) shown(f field) (string, bool) {
 			names = append(names, t.describe())
 		}
 		return strings.Join(names, ","), true
-	case "TURN_PASSWORD":
-		if c.TURNPassword != "" {
+	case "TURN_PASSWORD", "FLEET_SECRET":
+		if f.get(c) != "" {
 			return "(set)", true
 		}
 		return "", true

@@ -22,6 +22,11 @@ type Config struct {
 	// its address changes (a pod's new IP, a phone on another port).
 	// Default: the ID is the serial.
 	Locate func(ctx context.Context, id string) (serial string, err error)
+	// Release is called once for each Locate that succeeded, when that
+	// run of the device has ended: it stopped, or its start failed after
+	// Locate. A fleet gives the device's Lease back and disconnects it.
+	// It must not block long. Default: nothing.
+	Release func(id, serial string)
 	// Mode is the capture mode (CAPTURE_MODE); Kind the encoder choice
 	// (VIDEO_ENCODER_TYPE).
 	Mode media.CaptureMode
@@ -110,6 +115,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Locate == nil {
 		c.Locate = func(_ context.Context, id string) (string, error) { return id, nil }
+	}
+	if c.Release == nil {
+		c.Release = func(string, string) {}
 	}
 	if c.H264 == nil {
 		c.H264 = func() []string { return nil }

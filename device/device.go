@@ -86,6 +86,11 @@ func start(ctx context.Context, id string, cfg Config, pool func() (*poolRouter,
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			cfg.Release(id, serial)
+		}
+	}()
 	list, err := cfg.ADB.Devices(ctx)
 	if err != nil {
 		return nil, err

@@ -247,15 +247,91 @@ func (r *Registry) expire(e *entry, gen uint64) {
 		r.mu.Unlock()
 		return
 	}
+	done := r.detach(e)
+	r.mu.Unlock()
+	r.finish(e, done, "no viewer since the linger")
+}
+
+// Stop stops a device now, whatever its viewers (end their sessions
+// first: they would see no more frames), as when this instance lost the
+// device to another; a device still starting is stopped once started.
+// It does not wait for the stop, and reports whether the device ran.
+func (r *Registry) Stop(id, why string) bool {
+	r.mu.Lock()
+	e := r.entries[id]
+	if e == nil || r.closed {
+		r.mu.Unlock()
+		return false
+	}
+	r.cancelStop(e)
+	done := r.detach(e)
+	r.mu.Unlock()
+	r.wg.Go(func() { r.finish(e, done, why) })
+	return true
+}
+
+// StopIdle stops now the devices that no viewer watches (those waiting
+// out their linger), and returns their IDs: a draining instance hands
+// them over at once.
+func (r *Registry) StopIdle(why string) []string {
+	r.mu.Lock()
+	var idle []*entry
+	var dones []chan struct{}
+	for _, e := range r.entries {
+		select {
+		case <-e.ready:
+			if e.refs == 0 && e.err == nil && !r.closed {
+				r.cancelStop(e)
+				idle = append(idle, e)
+				dones = append(dones, r.detach(e))
+			}
+		default:
+		}
+	}
+	r.mu.Unlock()
+	ids := make([]string, 0, len(idle))
+	for i, e := range idle {
+		r.finish(e, dones[i], why)
+		ids = append(ids, e.id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Has reports whether a device runs, is starting or lingers here.
+func (r *Registry) Has(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.entries[id] != nil
+}
+
+// Count returns how many devices run or are starting.
+func (r *Registry) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.entries)
+}
+
+// detach takes e out of the registry and marks its device as stopping
+// (the next start waits for the returned channel to close); r.mu is
+// held.
+func (r *Registry) detach(e *entry) chan struct{} {
 	delete(r.entries, e.id)
 	e.timer = nil
 	done := make(chan struct{})
 	r.stopping[e.id] = done
-	r.mu.Unlock()
+	return done
+}
 
-	e.dev.Close()
-	r.log.Info("device stopped", "device", e.id)
-
+// finish stops a detached entry's device once its start has ended, and
+// closes done.
+func (r *Registry) finish(e *entry, done chan struct{}, why string) {
+	<-e.ready
+	if e.err == nil {
+		e.dev.Close()
+		r.cfg.Release(e.id, e.dev.serial)
+		r.log.Info("device stopped", "device", e.id, "why", why)
+	}
 	r.mu.Lock()
 	if r.stopping[e.id] == done {
 		delete(r.stopping, e.id)
@@ -368,6 +444,7 @@ func (r *Registry) Close() error {
 		<-e.ready
 		if e.err == nil {
 			e.dev.Close()
+			r.cfg.Release(e.id, e.dev.serial)
 		}
 	}
 	r.wg.Wait()

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -180,6 +181,8 @@ type Device struct {
 
 	keyMu sync.Mutex // guards keys
 	keys  []*rsa.PublicKey
+
+	recording atomic.Int64 // screenrecord streams writing now
 }
 
 // New validates the options, draws the screen and starts listening. The
@@ -294,6 +297,23 @@ func (d *Device) Events() []InputEvent {
 	d.recMu.Lock()
 	defer d.recMu.Unlock()
 	return d.events.all()
+}
+
+// ScreenrecordStreams returns how many screenrecord commands are streaming
+// the screen now: each counts from when it starts writing frames until it
+// ends (its time limit, the host closing the stream, a write error). The
+// debug command "devicesim streams" prints the same number.
+func (d *Device) ScreenrecordStreams() int { return int(d.recording.Load()) }
+
+// recordingStarted counts a screenrecord that starts writing and returns
+// the function that uncounts it; both log the new count.
+func (d *Device) recordingStarted(log *slog.Logger) func() {
+	n := d.recording.Add(1)
+	log.Info("screenrecord streams", "streams", n)
+	return func() {
+		n := d.recording.Add(-1)
+		log.Info("screenrecord streams", "streams", n)
+	}
 }
 
 // Screen returns a copy of the current screen, in the display's current

@@ -14,7 +14,23 @@
 //     putting system user_rotation 0..3 turns the display;
 //   - dumpsys input: the touch screen's viewport and SurfaceOrientation;
 //   - getprop [KEY], input tap|swipe|keyevent|text, echo, true, false,
-//     exit; anything else is "inaccessible or not found".
+//     exit; anything else is "inaccessible or not found";
+//   - devicesim streams: the simulator's own debug command, which no real
+//     device has (see below).
+//
+// # Counting screenrecord streams
+//
+// The device counts the screenrecord commands that are streaming the
+// screen now: one counts from when it starts writing until it ends (its
+// time limit, the host closing the stream, a write error, the device
+// closing). Each change is logged ("screenrecord streams", key streams)
+// on Options.Logger. A test in the same process reads the count with
+// [Device.ScreenrecordStreams]; anyone else asks the device through adb:
+//
+//	adb -s SERIAL shell devicesim streams
+//
+// which prints the number and a newline. A fleet test uses it to prove
+// that a device is captured once, by its owner only.
 //
 // # Size and rotation
 //
@@ -67,4 +83,5 @@
 //	adb -s 127.0.0.1:5600 shell settings put system user_rotation 1
 //	adb -s 127.0.0.1:5600 shell wm size 1080x1920
 //	adb -s 127.0.0.1:5600 exec-out screencap -p > screen.png
+//	adb -s 127.0.0.1:5600 shell devicesim streams
 package devicesim

@@ -209,6 +209,7 @@ func cmdScreenrecord(sh *shell, args []string) int {
 		return 1
 	}
 	defer rec.close()
+	defer sh.d.recordingStarted(sh.log)()
 	sh.log.Info("screenrecord started", "format", o.format,
 		"size", fmt.Sprintf("%dx%d", o.width, o.height), "bit_rate", o.bitRate, "time_limit", o.timeLimit)
 

@@ -40,6 +40,7 @@ func init() {
 		"getprop":      cmdGetprop,
 		"input":        cmdInput,
 		"echo":         cmdEcho,
+		"devicesim":    cmdDevicesim,
 		"true":         func(*shell, []string) int { return 0 },
 		"false":        func(*shell, []string) int { return 1 },
 	}
@@ -172,5 +173,17 @@ func cmdEcho(sh *shell, args []string) int {
 		s += "\n"
 	}
 	_, _ = io.WriteString(sh.out, s)
+	return 0
+}
+
+// devicesim streams: the simulator's own debug command (no real device has
+// it). It prints how many screenrecord commands are streaming now
+// ([Device.ScreenrecordStreams]).
+func cmdDevicesim(sh *shell, args []string) int {
+	if len(args) != 1 || args[0] != "streams" {
+		fmt.Fprintln(sh.out, "usage: devicesim streams")
+		return 2
+	}
+	fmt.Fprintf(sh.out, "%d\n", sh.d.ScreenrecordStreams())
 	return 0
 }

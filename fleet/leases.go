@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
@@ -115,7 +116,23 @@ func NewLeases(cfg LeasesConfig) (*Leases, error) {
 // member's to run, another member's name when that member holds it.
 func (l *Leases) Claim(ctx context.Context, deviceID string) (holder string, err error) {
 	name := LeaseName(deviceID)
-	for range 4 {
+	for attempt := range 8 {
+		if attempt > 0 {
+			// Written meanwhile: read it again after a short, random
+			// pause, so that writers racing each other spread out.
+			select {
+			case <-ctx.Done():
+				return "", ctx.Err()
+			case <-time.After(time.Duration(rand.Int64N(int64(20*time.Millisecond) * int64(attempt)))):
+			}
+		}
+		// A Lease this member renewed within a third of its duration
+		// holds for two thirds more: confirmed without a write (several
+		// sessions of one device arriving at once would otherwise
+		// contend with each other).
+		if l.renewedLately(deviceID) {
+			return l.cfg.Identity, nil
+		}
 		cur, err := l.leases.Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			created, err := l.leases.Create(ctx, l.fresh(deviceID, name), metav1.CreateOptions{})
@@ -300,6 +317,15 @@ func (l *Leases) renew(deviceID string) (lost string) {
 	return ""
 }
 
+// renewedLately reports whether this member renewed the device's Lease within
+// the last third of its duration.
+func (l *Leases) renewedLately(deviceID string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.held[deviceID]
+	return h != nil && l.cfg.Now().Sub(h.renewed) < l.cfg.Duration/3
+}
+
 // keep notes a Lease this member wrote and holds.
 func (l *Leases) keep(deviceID string, lease *coordinationv1.Lease) {
 	l.mu.Lock()
@@ -358,4 +384,22 @@ func holderOf(lease *coordinationv1.Lease) string {
 		return ""
 	}
 	return *lease.Spec.HolderIdentity
+}
+
+// Holders returns who holds each device that has a live Lease, by device
+// ID: one List of the fleet's device Leases.
+func (l *Leases) Holders(ctx context.Context) (map[string]string, error) {
+	list, err := l.leases.List(ctx, metav1.ListOptions{LabelSelector: LabelKind + "=device"})
+	if err != nil {
+		return nil, fmt.Errorf("fleet: list the device Leases: %w", err)
+	}
+	out := make(map[string]string, len(list.Items))
+	for i := range list.Items {
+		lease := &list.Items[i]
+		id := lease.Annotations[AnnotationDevice]
+		if h := holderOf(lease); id != "" && h != "" && !l.expired(lease) {
+			out[id] = h
+		}
+	}
+	return out, nil
 }

@@ -41,3 +41,47 @@ func FuzzLeaseName(f *testing.F) {
 		}
 	})
 }
+
+func TestMemberLeaseName(t *testing.T) {
+	ids := []string{"media-service-0", "Media_Service.1", "", strings.Repeat("m", 253), "media-service-0.", "-"}
+	seen := map[string]string{}
+	for _, id := range ids {
+		n := MemberLeaseName(id)
+		if len(n) > 63 || !dnsSubdomain.MatchString(n) || !strings.HasPrefix(n, "msmember-") {
+			t.Errorf("MemberLeaseName(%q) = %q: not a short DNS name with the prefix", id, n)
+		}
+		if prev, ok := seen[n]; ok {
+			t.Errorf("%q and %q share the Lease %q", prev, id, n)
+		}
+		seen[n] = id
+		if n == LeaseName(id) {
+			t.Errorf("member and device Lease names meet: %q", n)
+		}
+	}
+	if got := MemberLeaseName("media-service-0"); !strings.HasPrefix(got, "msmember-media-service-0-") {
+		t.Errorf("MemberLeaseName keeps no readable identity: %q", got)
+	}
+}
+
+func TestMemberTag(t *testing.T) {
+	hexTag := regexp.MustCompile(`^[0-9a-f]{8}$`)
+	seen := map[string]string{}
+	for _, id := range []string{"media-service-0", "media-service-1", "", "a"} {
+		tag := MemberTag(id)
+		if !hexTag.MatchString(tag) {
+			t.Errorf("MemberTag(%q) = %q: not 8 hex digits", id, tag)
+		}
+		if prev, ok := seen[tag]; ok {
+			t.Errorf("%q and %q share the tag %q", prev, id, tag)
+		}
+		seen[tag] = id
+		if MemberTag(id) != tag {
+			t.Errorf("MemberTag(%q) is not stable", id)
+		}
+	}
+	for id, want := range map[string]string{"": "e3b0c442", "media-service-0": "4a514f77"} { // sha256sum's
+		if got := MemberTag(id); got != want {
+			t.Errorf("MemberTag(%q) = %q, want %q", id, got, want)
+		}
+	}
+}

@@ -31,4 +31,23 @@ var (
 	// ErrClosed is returned by a component that was closed (a registry, a
 	// stream, a session manager).
 	ErrClosed = errors.New("closed")
+	// ErrUnavailable is returned for a device that cannot be served for
+	// now: in a fleet, no member has room for it, or its owner does not
+	// answer and its Lease has not expired yet. Try again later.
+	ErrUnavailable = errors.New("unavailable")
 )
+
+// ElsewhereError says that a device runs on another instance of the
+// fleet, which its requests go to.
+type ElsewhereError struct {
+	DeviceID string
+	// Owner is the instance that holds the device.
+	Owner string
+}
+
+func (e *ElsewhereError) Error() string {
+	return "device " + e.DeviceID + " runs on instance " + e.Owner
+}
+
+// Is matches ErrUnavailable: served as is, the error asks to try again.
+func (e *ElsewhereError) Is(target error) bool { return target == ErrUnavailable }

@@ -21,6 +21,10 @@ import (
 // environment; the zero value of a field selects the default that
 // WithDefaults documents.
 type Config struct {
+	// SessionPrefix starts every session ID (letters, digits, '_' and
+	// '-'): in a fleet, the instance's tag, so that any instance can send
+	// a session's requests to the one that serves it.
+	SessionPrefix string
 	// ICEPortMin and ICEPortMax bound the UDP ports of ICE: without a
 	// mux, each session's host candidates take one port of the range per
 	// local address, so the range bounds the sessions (one that gathers

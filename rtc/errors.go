@@ -157,6 +157,7 @@ var mediaStatus = []struct {
 	{media.ErrCodecUnsupported, http.StatusNotAcceptable},
 	{media.ErrNotController, http.StatusConflict},
 	{media.ErrClosed, http.StatusServiceUnavailable},
+	{media.ErrUnavailable, http.StatusServiceUnavailable},
 	{media.ErrInvalidDeviceID, http.StatusBadRequest},
 	{media.ErrInvalidUserID, http.StatusBadRequest},
 }

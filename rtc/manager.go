@@ -254,7 +254,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Session, stri
 	if err != nil {
 		return nil, "", err
 	}
-	id := rand.Text()
+	id := m.cfg.SessionPrefix + rand.Text()
 	feed, err := m.provider.Join(ctx, JoinRequest{DeviceID: req.DeviceID, ViewerID: id, Codecs: codecs})
 	if err != nil {
 		release()

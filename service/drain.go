@@ -43,7 +43,12 @@ func drainOf(ctx context.Context, o Options) <-chan struct{} {
 
 // admission says whether the service takes new sessions: it does until
 // the drain starts.
-type admission struct{ draining atomic.Bool }
+type admission struct {
+	draining atomic.Bool
+	// onDrain, when set, is called once as the drain starts (a fleet
+	// member hands its idle devices over).
+	onDrain func()
+}
 
 // Ready reports whether the service takes new sessions: nil until the
 // drain starts, ErrDraining after. It is what /ready answers
@@ -68,6 +73,9 @@ func runDrain(ctx context.Context, log *slog.Logger, drain <-chan struct{}, time
 	case <-drain:
 	}
 	adm.draining.Store(true)
+	if adm.onDrain != nil {
+		adm.onDrain()
+	}
 	log.Info("draining: new sessions are refused; running sessions are kept until they end or the drain timeout passes (a second SIGTERM, or SIGINT, stops now)",
 		"sessions", sessions(), "drain_timeout", timeout)
 	deadline := time.NewTimer(timeout)

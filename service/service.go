@@ -22,6 +22,7 @@ import (
 	"github.com/cloudphone/media-service/config"
 	"github.com/cloudphone/media-service/device"
 	"github.com/cloudphone/media-service/encoder"
+	"github.com/cloudphone/media-service/media"
 	"github.com/cloudphone/media-service/metrics"
 	"github.com/cloudphone/media-service/native"
 	"github.com/cloudphone/media-service/rtc"
@@ -64,6 +65,13 @@ func Run(ctx context.Context, o Options) error {
 	native.SetLogger(s.log)
 	defer native.SetLogger(nil)
 	s.logStart()
+	if err := s.startFleet(); err != nil { // DEVICE_SOURCE=kubernetes: the device pods, Leases, members
+		o.Listener.Close()
+		return err
+	}
+	if s.fleet != nil {
+		defer s.fleet.close(context.Background()) // after the registry released its devices
+	}
 	s.startProbe()           // encoders, in the background: the port answers at once
 	s.startDevices()         // the registry of device owners, the adb watch
 	defer s.registry.Close() // after the manager has ended every session
@@ -72,6 +80,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer s.manager.Close()
+	if s.fleet != nil {
+		s.fleet.run(s.registry, s.manager)
+	}
 	s.startDrain()    // refuses new sessions once a drain starts
 	s.startMonitors() // goroutines, resources
 	s.startAPI()
@@ -94,6 +105,8 @@ type service struct {
 
 	prober *native.Prober
 	h264   func() []string // the probe's H.264 encoders, waited for on first use
+
+	fleet *member // DEVICE_SOURCE=kubernetes: this instance in its fleet; nil otherwise
 
 	registry  *device.Registry
 	connected atomic.Int64 // devices listed in state "device", for metrics
@@ -152,6 +165,11 @@ func (s *service) startProbe() {
 		res := s.prober.All(s.ctx)
 		chain := H264Chain(s.cfg.H264HWAccel, res)
 		logChoice(s.ctx, s.log, s.prober, s.cfg.H264HWAccel, res, chain)
+		if s.fleet != nil {
+			s.fleet.hardware.Store(slices.ContainsFunc(chain, func(e string) bool {
+				return e == native.CodecNVENC || e == native.CodecQSV || e == native.CodecVAAPI
+			}))
+		}
 		probed <- chain
 	})
 	var once sync.Once
@@ -162,11 +180,42 @@ func (s *service) startProbe() {
 	}
 }
 
+// startFleet joins the fleet with DEVICE_SOURCE=kubernetes (fleet.go):
+// the device pods, the Leases, the members.
+func (s *service) startFleet() error {
+	if s.cfg.DeviceSource != "kubernetes" {
+		return nil
+	}
+	m, err := newMember(s.ctx, s.cfg, s.log, s.client)
+	if err != nil {
+		return err
+	}
+	s.fleet = m
+	return nil
+}
+
 // deviceConfig is the registry's configuration: the devices' settings
-// and what they run with.
+// and what they run with. In a fleet, a device runs only where its
+// Lease is held, at its pod's address.
 func (s *service) deviceConfig() device.Config {
 	c := device.ConfigFrom(s.cfg)
 	c.ADB, c.H264, c.Log = s.client, s.h264, s.log
+	if s.fleet != nil {
+		c.Locate, c.Release = s.fleet.locate, s.fleet.release
+	}
+	if limit := s.cfg.MaxDevices; limit > 0 {
+		locate := c.Locate
+		if locate == nil {
+			locate = func(_ context.Context, id string) (string, error) { return id, nil }
+		}
+		// The registry counts the device being started.
+		c.Locate = func(ctx context.Context, id string) (string, error) {
+			if n := s.registry.Count(); n > limit {
+				return "", fmt.Errorf("%w: this instance runs MAX_DEVICES=%d devices", media.ErrUnavailable, limit)
+			}
+			return locate(ctx, id)
+		}
+	}
 	return c
 }
 
@@ -197,6 +246,9 @@ func (s *service) startSessions() error {
 	s.e2e = metrics.NewE2ELatency()
 	c := rtc.ConfigFrom(s.cfg)
 	c.Log, c.OnClientReport = s.log, s.e2e.ClientReport
+	if s.fleet != nil {
+		c.SessionPrefix = s.fleet.tag + "_" // routable: any instance finds the session's
+	}
 	m, err := rtc.NewManager(c, provider{s.registry})
 	if err != nil {
 		return fmt.Errorf("webrtc: %w", err)
@@ -210,6 +262,9 @@ func (s *service) startSessions() error {
 // passed, and then Run's deferred Closes end the sessions left cleanly.
 func (s *service) startDrain() {
 	s.adm = &admission{}
+	if s.fleet != nil {
+		s.adm.onDrain = s.fleet.drain
+	}
 	s.serveCtx, s.stopServing = context.WithCancel(s.ctx)
 	s.wg.Go(func() {
 		defer s.stopServing()
@@ -241,12 +296,16 @@ func (s *service) startAPI() {
 		TrustedProxies: s.proxies,
 		MaxConnections: cfg.MaxConnections,
 		Ready:          s.adm.Ready, // /ready: 503 while draining
+		FleetSecret:    []byte(cfg.FleetSecret),
 		AuthDisabled:   cfg.AuthDisabled,
 		CORSOrigins:    cfg.CORSAllowOrigins,
 		RateLimit:      cfg.RateLimit,
 		Log:            s.log,
 	}, api.Deps{
 		Devices: func(ctx context.Context) ([]api.DeviceView, error) {
+			if s.fleet != nil {
+				return s.fleet.devices(ctx)
+			}
 			return devices(ctx, client, registry, cfg.CaptureMode)
 		},
 		Encoders:    func(ctx context.Context) []api.EncoderView { return encoderViews(prober.All(ctx)) },
@@ -254,7 +313,16 @@ func (s *service) startAPI() {
 		Metrics:     append(append([]prometheus.Collector{collector, e2e.Collector()}, s.res.Collectors()...), s.reload.collectors()...),
 		Sessions:    sessions{manager, s.adm, s.reload.revoked}, // adm: no new session while draining
 		ErrorStatus: errorStatus,
+		Fleet:       s.fleetAPI(),
 	})
+}
+
+// fleetAPI is what the API routes requests with: nil outside a fleet.
+func (s *service) fleetAPI() api.Fleet {
+	if s.fleet == nil {
+		return nil
+	}
+	return s.fleet
 }
 
 // startReload reloads the configuration on Options.Reload (or the
