@@ -14,7 +14,7 @@ DEVICESIM_ADDR ?= 127.0.0.1:5600
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/media-service/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
-.PHONY: help deps ffmpeg build run fleet test test-nocgo test-fleet bench lint fmtcheck fmt clean
+.PHONY: help deps ffmpeg build run fleet test test-nocgo test-fleet bench-fleet bench lint fmtcheck fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -60,6 +60,10 @@ test: ## install what is missing, then gofmt, vet and every test with -race, the
 
 test-fleet: ## the fleet's tests against a real kube-apiserver and etcd (test/fleet, its own module; the first build takes long, later ones reuse Go's build cache)
 	cd test/fleet && ../../$(WITH) go vet ./... && ../../$(WITH) go test -count=1 -timeout 30m ./...
+
+bench-fleet: ## the fleet benchmark (not in CI): 100 pass-through sessions over 3 instances and 6 devices through the proxy, FLEET_BENCH_DURATION (10m)
+	@$(DEPS) test
+	cd test/fleet && ../../$(WITH) go test -run '^$$' -bench Fleet -benchtime 1x -timeout 60m . | tee ../../bench-fleet.out
 
 test-nocgo: ## build and test without cgo (pass-through only)
 	CGO_ENABLED=0 go vet ./...

@@ -203,9 +203,13 @@ func (s *Server) createRouted(c echo.Context, device string, body []byte, local 
 	}
 	r := c.Request()
 	hops := s.hops(r)
+	// The wait for a silent owner's Lease ends in time for an answer
+	// within the server's write timeout.
+	ctx, cancel := context.WithTimeout(r.Context(), forwardTimeout)
+	defer cancel()
 	avoid := ""
 	for attempt := 0; ; attempt++ {
-		owner, err := f.Owner(r.Context(), device, hops > 0, avoid)
+		owner, err := f.Owner(ctx, device, hops > 0, avoid)
 		if err != nil {
 			return s.sessionError(c, err)
 		}

@@ -47,7 +47,7 @@ type member struct {
 	members *fleet.Members
 
 	// Set once the registry and the session manager exist.
-	registry *device.Registry
+	registry atomic.Pointer[device.Registry]
 	manager  atomic.Pointer[rtc.Manager]
 
 	hardware atomic.Bool // a hardware H.264 encoder works here
@@ -144,7 +144,7 @@ func newMember(ctx context.Context, cfg config.Config, log *slog.Logger, client 
 // run starts what needs the registry and the session manager: the
 // release of Leases held for no running device.
 func (m *member) run(reg *device.Registry, mgr *rtc.Manager) {
-	m.registry = reg
+	m.registry.Store(reg)
 	m.manager.Store(mgr)
 	m.wg.Go(m.reconcileLoop)
 }
@@ -173,12 +173,13 @@ func (m *member) Name() string { return m.name }
 // load is what the member Lease says of this instance.
 func (m *member) load() fleet.Load {
 	l := fleet.Load{MaxDevices: m.cfg.MaxDevices, HardwareEncoder: m.hardware.Load()}
-	if m.registry == nil {
+	reg := m.registry.Load()
+	if reg == nil {
 		return l
 	}
-	l.Devices = m.registry.Count()
+	l.Devices = reg.Count()
 	encoding := 0
-	for _, st := range m.registry.Stats() {
+	for _, st := range reg.Stats() {
 		for _, o := range st.Outputs {
 			if o.Encoder != "passthrough" {
 				encoding++
@@ -252,7 +253,7 @@ func (m *member) Owner(ctx context.Context, id string, forwarded bool, avoid str
 // claim takes the device's Lease for this instance: "" when it did, the
 // holder's URL when another member took it first.
 func (m *member) claim(ctx context.Context, id string) (string, error) {
-	if m.cfg.MaxDevices > 0 && !m.registry.Has(id) && m.registry.Count() >= m.cfg.MaxDevices {
+	if reg := m.registry.Load(); m.cfg.MaxDevices > 0 && reg != nil && !reg.Has(id) && reg.Count() >= m.cfg.MaxDevices {
 		return "", fmt.Errorf("%w: this instance runs MAX_DEVICES=%d devices", media.ErrUnavailable, m.cfg.MaxDevices)
 	}
 	holder, err := m.leases.Claim(ctx, id)
@@ -401,7 +402,8 @@ func (m *member) evict(id, why string) {
 			}
 		}
 	}
-	stopped := m.registry != nil && m.registry.Stop(id, why)
+	reg := m.registry.Load()
+	stopped := reg != nil && reg.Stop(id, why)
 	m.log.Warn("fleet: device stopped here: "+why, "device", id, "sessions_ended", n, "was_running", stopped)
 }
 
@@ -410,7 +412,8 @@ func (m *member) evict(id, why string) {
 // drain ends.
 func (m *member) drain() {
 	m.draining.Store(true)
-	ids := m.registry.StopIdle("the instance drains: handed over")
+	reg := m.registry.Load()
+	ids := reg.StopIdle("the instance drains: handed over")
 	m.log.Info("fleet: draining: idle devices handed over", "devices", strings.Join(ids, ","))
 	// A device whose last viewer leaves during the drain is handed over
 	// then, not after its linger.
@@ -422,7 +425,7 @@ func (m *member) drain() {
 			case <-m.ctx.Done():
 				return
 			case <-t.C:
-				if ids := m.registry.StopIdle("the instance drains: its last viewer left"); len(ids) > 0 {
+				if ids := reg.StopIdle("the instance drains: its last viewer left"); len(ids) > 0 {
 					m.log.Info("fleet: draining: devices handed over", "devices", strings.Join(ids, ","))
 				}
 			}
@@ -442,8 +445,9 @@ func (m *member) reconcileLoop() {
 			return
 		case <-t.C:
 		}
+		reg := m.registry.Load()
 		for _, id := range m.leases.Held() {
-			if m.registry.Has(id) {
+			if reg.Has(id) {
 				m.mu.Lock()
 				delete(m.idle, id)
 				m.mu.Unlock()
@@ -478,7 +482,7 @@ func (m *member) devices(ctx context.Context) ([]api.DeviceView, error) {
 		if !p.Ready {
 			v.State = "offline"
 		}
-		if dev, ok := m.registry.Device(p.ID); ok {
+		if dev, ok := m.registry.Load().Device(p.ID); ok {
 			size := dev.Size()
 			v.Width, v.Height, v.Encoder, v.Viewers = size.Width, size.Height, dev.EncoderName(), dev.Viewers()
 			v.Outputs = views(dev.Stats().Outputs, outputView)

@@ -42,7 +42,11 @@ func TestLayers(t *testing.T) {
 		// The fan-out knows the shared vocabulary only.
 		{"fanout", true, []string{module + "/rtc", module + "/device", module + "/native", module + "/encoder", module + "/capture", module + "/adb", "github.com/pion/"}},
 		// The API owns its response types.
-		{"api", true, []string{module + "/native", module + "/encoder", module + "/device", astiav}},
+		// It routes through the Fleet interface it declares, not through
+		// client-go.
+		{"api", true, []string{module + "/native", module + "/encoder", module + "/device", module + "/fleet", "k8s.io/", astiav}},
+		// The fleet knows Kubernetes and the ID rules, nothing of media.
+		{"fleet", false, []string{module + "/device", module + "/rtc", module + "/native", module + "/capture", module + "/adb", module + "/encoder", module + "/api", module + "/fanout", "github.com/pion/", astiav}},
 	}
 	for _, r := range rules {
 		for _, d := range deps(t, r.pkg, r.cgo) {

@@ -43,7 +43,7 @@ type session struct {
 // openSession makes a session of device at base (the proxy or an
 // instance) with a Pion viewer; it returns the HTTP status and, on 201,
 // the session.
-func openSession(t *testing.T, l *lab.Lab, base, device string) (int, *session, string) {
+func openSession(t testing.TB, l *lab.Lab, base, device string) (int, *session, string) {
 	t.Helper()
 	v, offer := piontest.New(t, piontest.Options{})
 	body, _ := json.Marshal(map[string]string{"deviceId": device, "userId": "fleet-test", "offer": offer})
@@ -69,7 +69,7 @@ func openSession(t *testing.T, l *lab.Lab, base, device string) (int, *session, 
 }
 
 // mustOpen is openSession that fails the test on anything but 201.
-func mustOpen(t *testing.T, l *lab.Lab, base, device string) *session {
+func mustOpen(t testing.TB, l *lab.Lab, base, device string) *session {
 	t.Helper()
 	status, s, body := openSession(t, l, base, device)
 	if s == nil {
@@ -79,7 +79,7 @@ func mustOpen(t *testing.T, l *lab.Lab, base, device string) *session {
 }
 
 // apiCall sends an authenticated request and returns the status and body.
-func apiCall(t *testing.T, l *lab.Lab, method, url string) (int, []byte) {
+func apiCall(t testing.TB, l *lab.Lab, method, url string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, nil)
 	req.Header.Set("Authorization", "Bearer "+l.Token())
@@ -93,14 +93,14 @@ func apiCall(t *testing.T, l *lab.Lab, method, url string) (int, []byte) {
 }
 
 // plays waits until the viewer has frames, more than it had.
-func plays(t *testing.T, what string, v *piontest.Viewer) {
+func plays(t testing.TB, what string, v *piontest.Viewer) {
 	t.Helper()
 	from := v.Frames()
 	labWaitFor(t, what+" plays", 30*time.Second, func() bool { return v.Frames() > from+5 })
 }
 
 // holders returns each device's Lease holder.
-func holders(t *testing.T, l *lab.Lab) map[string]string {
+func holders(t testing.TB, l *lab.Lab) map[string]string {
 	t.Helper()
 	list, err := l.Client().CoordinationV1().Leases(l.Namespace()).List(context.Background(), metav1.ListOptions{LabelSelector: fleet.LabelKind + "=device"})
 	if err != nil {

@@ -27,7 +27,7 @@ func labSource() string {
 
 // startLab starts a lab for the test and closes it when the test ends;
 // the instances' output goes to the test's log when it fails.
-func startLab(t *testing.T, cfg lab.Config) *lab.Lab {
+func startLab(t testing.TB, cfg lab.Config) *lab.Lab {
 	t.Helper()
 	if cfg.DeviceSource == "" {
 		cfg.DeviceSource = labSource()
@@ -58,7 +58,7 @@ func startLab(t *testing.T, cfg lab.Config) *lab.Lab {
 }
 
 // labMessages sends the lab's own messages to the test's log.
-type labMessages struct{ t *testing.T }
+type labMessages struct{ t testing.TB }
 
 func (w labMessages) Write(p []byte) (int, error) {
 	for line := range strings.Lines(string(p)) {
@@ -228,7 +228,7 @@ func labReadEnv(t *testing.T, file string) map[string]string {
 }
 
 // labWaitFor polls cond every 100 ms until it holds, or fails the test.
-func labWaitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+func labWaitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {

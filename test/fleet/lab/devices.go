@@ -46,13 +46,13 @@ func (d *Device) Addr() string { return d.Sim.Addr() }
 func (d *Device) ScreenrecordStreams() int { return d.Sim.ScreenrecordStreams() }
 
 // startDevice starts a devicesim on a free loopback port.
-func startDevice(id string, log *slog.Logger) (*Device, error) {
+func startDevice(id string, fps int, log *slog.Logger) (*Device, error) {
 	sim, err := devicesim.New(devicesim.Options{
 		Addr:   "127.0.0.1:0",
 		Serial: id,
 		Model:  "LabPhone",
 		Width:  360, Height: 640, // small: six of them encode on one machine
-		FPS:    15,
+		FPS:    fps,
 		Logger: log.With("sim", id),
 	})
 	if err != nil {

@@ -51,6 +51,9 @@ type Config struct {
 	Instances int
 	// Devices is how many simulated devices run (phone-1...). Default 6.
 	Devices int
+	// DeviceFPS is the simulated devices' frame rate. Default 15 (six
+	// of them encode on one machine beside everything else).
+	DeviceFPS int
 	// Namespace holds the devices' pods, the Leases, the Service and its
 	// EndpointSlices. Default "fleet".
 	Namespace string
@@ -89,6 +92,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Instances == 0 {
 		c.Instances = 3
+	}
+	if c.DeviceFPS <= 0 {
+		c.DeviceFPS = 15
 	}
 	if c.Devices == 0 {
 		c.Devices = 6
@@ -224,7 +230,7 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 		simLog = slog.New(slog.NewTextHandler(&prefixWriter{w: cfg.Output, prefix: "[devicesim] "}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	for i := 1; i <= cfg.Devices; i++ {
-		d, err := startDevice("phone-"+strconv.Itoa(i), simLog)
+		d, err := startDevice("phone-"+strconv.Itoa(i), l.cfg.DeviceFPS, simLog)
 		if err != nil {
 			return nil, err
 		}
@@ -266,7 +272,7 @@ func (l *Lab) startAPIServer() (err error) {
 
 // Build builds cmd/media-service of the repository at repo into outDir,
 // with the cached FFmpeg (third_party/with-ffmpeg.sh), and returns the
-// program's path.
+// program's path. FLEETLAB_RACE=1 builds it with the race detector.
 func Build(ctx context.Context, repo, outDir string) (string, error) {
 	repo, err := filepath.Abs(repo)
 	if err != nil {
@@ -279,8 +285,14 @@ func Build(ctx context.Context, repo, outDir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(repo, "third_party", "with-ffmpeg.sh"),
-		"go", "build", "-o", outDir+string(filepath.Separator), "./cmd/media-service")
+	args := []string{"go", "build"}
+	if os.Getenv("FLEETLAB_RACE") != "" {
+		// The instances with the race detector: slower, for a run that
+		// looks for data races in the fleet's paths.
+		args = append(args, "-race")
+	}
+	args = append(args, "-o", outDir+string(filepath.Separator), "./cmd/media-service")
+	cmd := exec.CommandContext(ctx, filepath.Join(repo, "third_party", "with-ffmpeg.sh"), args...)
 	cmd.Dir = repo
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("lab: building media-service: %w\n%s", err, out)
