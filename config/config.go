@@ -181,6 +181,11 @@ type Config struct {
 	// MaxDevices bounds the devices this instance runs at once
 	// (MAX_DEVICES); 0: no bound.
 	MaxDevices int
+	// FleetPlacement is where a device with no owner goes
+	// (FLEET_PLACEMENT): "spread", any member with room (rendezvous
+	// hashing), or "node", the member on the device pod's node (the
+	// per-node shape: a DaemonSet with host networking).
+	FleetPlacement string
 	// FleetSecret signs the requests instances forward to each other
 	// (FLEET_SECRET): their owner then takes the forwarding headers as a
 	// trusted proxy's.
@@ -232,6 +237,7 @@ func Default() Config {
 		DeviceSelector:       "app=redroid",
 		DevicePortAnnotation: "media-service/adb-port",
 		FleetService:         "media-service-members",
+		FleetPlacement:       "spread",
 		LeaseDuration:        10 * time.Second,
 
 		EncodeTimeout:       200 * time.Millisecond,
@@ -401,6 +407,7 @@ var fields = []field{
 	stringField("POD_NAME", func(c *Config) *string { return &c.PodName }),
 	durationField("LEASE_DURATION", func(c *Config) *time.Duration { return &c.LeaseDuration }),
 	intField("MAX_DEVICES", func(c *Config) *int { return &c.MaxDevices }),
+	stringField("FLEET_PLACEMENT", func(c *Config) *string { return &c.FleetPlacement }),
 	stringField("FLEET_SECRET", func(c *Config) *string { return &c.FleetSecret }),
 	stringField("KUBECONFIG", func(c *Config) *string { return &c.Kubeconfig }),
 	stringField("CONFIG_FILE", func(c *Config) *string { return &c.ConfigFile }),
@@ -633,6 +640,9 @@ func (c Config) validFleet() error {
 	}
 	if c.LeaseDuration < 3*time.Second || c.LeaseDuration > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("%w: LEASE_DURATION=%v (want 3s..5m)", ErrInvalid, c.LeaseDuration))
+	}
+	if c.FleetPlacement != "spread" && c.FleetPlacement != "node" {
+		errs = append(errs, fmt.Errorf("%w: FLEET_PLACEMENT=%q (want spread or node)", ErrInvalid, c.FleetPlacement))
 	}
 	if c.MaxDevices < 0 || c.MaxDevices > 100_000 {
 		errs = append(errs, fmt.Errorf("%w: MAX_DEVICES=%d (want 0..100000)", ErrInvalid, c.MaxDevices))

@@ -298,6 +298,9 @@ func (r *Registry) StopIdle(why string) []string {
 	return ids
 }
 
+// Workers is the encode slots (WORKER_COUNT, live).
+func (r *Registry) Workers() int { return r.cfg.current().Workers }
+
 // Has reports whether a device runs, is starting or lingers here.
 func (r *Registry) Has(id string) bool {
 	r.mu.Lock()

@@ -23,6 +23,8 @@ type endpoint struct {
 	ready bool
 	// family ranks the slice's address type: IPv4 first.
 	family int
+	// node is the node the endpoint runs on (nodeName), "" when unset.
+	node string
 }
 
 // endpointsOf returns the members that the EndpointSlices of one Service
@@ -44,6 +46,9 @@ func endpointsOf(list []*discoveryv1.EndpointSlice) map[string]endpoint {
 				name:   endpointName(ep),
 				ready:  ep.Conditions.Ready == nil || *ep.Conditions.Ready,
 				family: addressFamily(s.AddressType),
+			}
+			if ep.NodeName != nil {
+				e.node = *ep.NodeName
 			}
 			if hasPort {
 				e.url = "http://" + net.JoinHostPort(ep.Addresses[0], strconv.Itoa(int(port)))

@@ -62,6 +62,9 @@ type MemberInfo struct {
 	Tag string
 	// EncodeSlots is how many more encoders it says it can run.
 	EncodeSlots int
+	// Node is the node it runs on, as its endpoint says (nodeName); ""
+	// when unset.
+	Node string
 }
 
 // Members is the membership of the fleet: the endpoints of its headless
@@ -183,7 +186,7 @@ func (m *Members) All() []MemberInfo {
 	eps := endpointsOf(sliceList)
 	out := make([]MemberInfo, 0, len(eps))
 	for name, ep := range eps {
-		info := MemberInfo{Member: Member{Name: name}, URL: ep.url, Tag: MemberTag(name)}
+		info := MemberInfo{Member: Member{Name: name}, URL: ep.url, Tag: MemberTag(name), Node: ep.node}
 		if l, ok := leases[name]; ok {
 			load := loadOf(l)
 			info.Devices, info.MaxDevices, info.HardwareEncoder = load.Devices, load.MaxDevices, load.HardwareEncoder

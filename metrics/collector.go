@@ -31,7 +31,26 @@ type Sources struct {
 	Totals func() []rtc.DeviceTotals
 	// DevicesConnected counts the devices adb lists in state "device".
 	DevicesConnected func() int
+	// Load is the instance's use of its capacity (load_ratio), for an
+	// autoscaler.
+	Load func() Load
 }
+
+// Load is an instance's use of its capacity, each part a ratio: 1 is
+// full. A part with no bound is 0.
+type Load struct {
+	// Devices is the devices running over MAX_DEVICES.
+	Devices float64
+	// Encoders is the encodes running here over the encode slots
+	// (WORKER_COUNT).
+	Encoders float64
+	// Sessions is the sessions over MAX_SESSIONS.
+	Sessions float64
+}
+
+// Ratio is the load as one figure: its largest part, the resource that
+// runs out first.
+func (l Load) Ratio() float64 { return max(l.Devices, l.Encoders, l.Sessions) }
 
 // Collector turns the service's statistics into Prometheus series when
 // scraped, so the media path pays nothing for them.
@@ -45,6 +64,7 @@ type Collector struct {
 	deviceEncoder, viewers, viewerDrops, captureErrors       *prometheus.Desc
 	sessions, sessionsTotal, bytesSent, packetsSent          *prometheus.Desc
 	nacks, plis                                              *prometheus.Desc
+	load, loadBy                                             *prometheus.Desc
 	stages                                                   *prometheus.Desc
 }
 
@@ -84,6 +104,9 @@ func NewCollector(src Sources) *Collector {
 		packetsSent:   d("webrtc_packets_sent_total", "RTP packets sent to a device's viewers, retransmissions included.", "device"),
 		nacks:         d("webrtc_nacks_received_total", "NACKs received from a device's viewers.", "device"),
 		plis:          d("webrtc_plis_received_total", "PLIs and FIRs received from a device's viewers.", "device"),
+		load: d("load_ratio", "The instance's use of its capacity, 1 when full: the largest of load_ratio_by_resource (the autoscaler's metric)."),
+		loadBy: d("load_ratio_by_resource", "The instance's use of one resource: devices (over MAX_DEVICES), encoders (over the encode slots, WORKER_COUNT), "+
+			"sessions (over MAX_SESSIONS); 0 for a resource with no bound.", "resource"),
 		stages: d("stage_latency_seconds", "Time a device's units spent in each stage in the service: capture (arrival from the device to framed, or to the encoder), "+
 			"encode (to the encoder's unit out), queue (fan-out to a viewer's writer), send (to the RTP packets written); viewers' summed.", "device", "stage"),
 	}
@@ -93,7 +116,7 @@ func NewCollector(src Sources) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.fps, c.bitrate, c.units, c.keyframes, c.restarts, c.keyRequests, c.encErrors,
 		c.encTimeouts, c.encSwitches, c.encReplaced, c.encReopened, c.encRestarts, c.stalls, c.abandoned, c.connected, c.dropped, c.encLatency, c.deviceEncoder, c.viewers, c.viewerDrops, c.captureErrors,
-		c.sessions, c.sessionsTotal, c.bytesSent, c.packetsSent, c.nacks, c.plis, c.stages} {
+		c.sessions, c.sessionsTotal, c.bytesSent, c.packetsSent, c.nacks, c.plis, c.stages, c.load, c.loadBy} {
 		ch <- d
 	}
 }
@@ -107,6 +130,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
 	gauge(c.abandoned, float64(encoder.AbandonedEncoders()))
+	if c.src.Load != nil {
+		l := c.src.Load()
+		gauge(c.load, l.Ratio())
+		gauge(c.loadBy, l.Devices, "devices")
+		gauge(c.loadBy, l.Encoders, "encoders")
+		gauge(c.loadBy, l.Sessions, "sessions")
+	}
 	if c.src.DevicesConnected != nil {
 		gauge(c.connected, float64(c.src.DevicesConnected()))
 	}

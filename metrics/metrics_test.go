@@ -102,8 +102,8 @@ media_service_encoders_abandoned 0
 	for _, f := range families {
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if n := l.GetName(); n != "device" && n != "encoder" && n != "reason" && n != "cause" && n != "stage" {
-					t.Errorf("%s has label %s: only device, encoder, reason, cause and stage are allowed", f.GetName(), n)
+				if n := l.GetName(); n != "device" && n != "encoder" && n != "reason" && n != "cause" && n != "stage" && n != "resource" {
+					t.Errorf("%s has label %s: only device, encoder, reason, cause, stage and resource are allowed", f.GetName(), n)
 				}
 			}
 		}
@@ -348,5 +348,24 @@ func TestCollectorSumsOutputsPerDevice(t *testing.T) {
 	}
 	if got[`media_service_devices_connected{}`] != 2 {
 		t.Fatalf("devices_connected: %v", got)
+	}
+}
+
+// TestCollectorLoad: the load gauge is the largest part, each part its
+// own series.
+func TestCollectorLoad(t *testing.T) {
+	c := NewCollector(Sources{Load: func() Load { return Load{Devices: 0.5, Encoders: 0.75, Sessions: 0.1} }})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	got := seriesValues(t, reg)
+	for k, want := range map[string]float64{
+		"media_service_load_ratio{}":                              0.75,
+		"media_service_load_ratio_by_resource{resource=devices}":  0.5,
+		"media_service_load_ratio_by_resource{resource=encoders}": 0.75,
+		"media_service_load_ratio_by_resource{resource=sessions}": 0.1,
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %v, want %v", k, got[k], want)
+		}
 	}
 }

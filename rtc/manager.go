@@ -450,6 +450,9 @@ func (m *Manager) remove(id string) (*Session, bool) {
 	return s, ok
 }
 
+// MaxSessions is the live bound on the manager's sessions (MAX_SESSIONS).
+func (m *Manager) MaxSessions() int { return m.live.Load().MaxSessions }
+
 // Get returns a session, or ErrSessionNotFound.
 func (m *Manager) Get(id string) (*Session, error) {
 	if s, ok := m.session(id); ok {

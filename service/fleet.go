@@ -178,15 +178,7 @@ func (m *member) load() fleet.Load {
 		return l
 	}
 	l.Devices = reg.Count()
-	encoding := 0
-	for _, st := range reg.Stats() {
-		for _, o := range st.Outputs {
-			if o.Encoder != "passthrough" {
-				encoding++
-			}
-		}
-	}
-	l.EncodeSlots = max(m.cfg.WorkerCount-encoding, 0)
+	l.EncodeSlots = max(reg.Workers()-encodes(reg), 0)
 	return l
 }
 
@@ -199,7 +191,8 @@ func (m *member) needsEncoding() bool {
 
 // Owner implements api.Fleet: where a device's new sessions are made.
 func (m *member) Owner(ctx context.Context, id string, forwarded bool, avoid string) (string, error) {
-	if _, ok := m.pods.Locate(id); !ok {
+	pod, ok := m.pods.Locate(id)
+	if !ok {
 		return "", fmt.Errorf("%w: %s (no pod matches %s)", media.ErrUnknownDevice, id, m.cfg.DeviceSelector)
 	}
 	for {
@@ -222,17 +215,24 @@ func (m *member) Owner(ctx context.Context, id string, forwarded bool, avoid str
 			}
 			continue
 		}
-		if forwarded && !m.draining.Load() {
+		if forwarded && !m.draining.Load() && (m.cfg.FleetPlacement != "node" || m.node(pod.Node)) {
 			return m.claim(ctx, id)
 		}
+		byNode := m.cfg.FleetPlacement == "node"
 		ready := m.members.Ready()
 		ready = slices.DeleteFunc(ready, func(mb fleet.Member) bool {
+			info, ok := m.members.Lookup(mb.Name)
+			if byNode && (!ok || info.Node != pod.Node) {
+				return true // FLEET_PLACEMENT=node: the member on the pod's node only
+			}
 			if mb.Name == m.name {
 				return m.draining.Load()
 			}
-			info, ok := m.members.Lookup(mb.Name)
 			return !ok || info.URL == "" || info.URL == avoid
 		})
+		if byNode && len(ready) == 0 {
+			return "", fmt.Errorf("%w: no ready instance on node %q, where device %s runs (FLEET_PLACEMENT=node)", media.ErrUnavailable, pod.Node, id)
+		}
 		if len(ready) == 0 && !m.draining.Load() {
 			// No other member is ready (this one's own endpoint may not
 			// be yet, at start): serve here rather than nowhere.
@@ -248,6 +248,13 @@ func (m *member) Owner(ctx context.Context, id string, forwarded bool, avoid str
 		info, _ := m.members.Lookup(best.Name)
 		return info.URL, nil
 	}
+}
+
+// node reports whether this instance runs on the node, as its endpoint
+// says.
+func (m *member) node(name string) bool {
+	info, ok := m.members.Lookup(m.name)
+	return ok && info.Node == name
 }
 
 // claim takes the device's Lease for this instance: "" when it did, the

@@ -288,7 +288,8 @@ func (s *service) startAPI() {
 	cfg := s.cfg
 	s.reload = newReloader(s.log, s.o, cfg)
 	collector := metrics.NewCollector(metrics.Sources{Streams: s.registry.Stats, Broadcasters: s.registry.StreamStats,
-		Sessions: s.manager.List, Totals: s.manager.Totals, DevicesConnected: func() int { return int(s.connected.Load()) }})
+		Sessions: s.manager.List, Totals: s.manager.Totals, DevicesConnected: func() int { return int(s.connected.Load()) },
+		Load: s.load})
 	registry, manager, e2e, client, prober := s.registry, s.manager, s.e2e, s.client, s.prober
 	s.srv = api.New(api.Options{
 		Info:           api.Info{Version: s.o.Version, FFmpeg: native.FFmpegVersion()},
@@ -315,6 +316,37 @@ func (s *service) startAPI() {
 		ErrorStatus: errorStatus,
 		Fleet:       s.fleetAPI(),
 	})
+}
+
+// load is the instance's use of its capacity, for the load_ratio gauge
+// an autoscaler scales on: devices over MAX_DEVICES, encodes over the
+// encode slots (WORKER_COUNT, live), sessions over MAX_SESSIONS (live).
+func (s *service) load() metrics.Load {
+	var l metrics.Load
+	if n := s.cfg.MaxDevices; n > 0 {
+		l.Devices = float64(s.registry.Count()) / float64(n)
+	}
+	if slots := s.registry.Workers(); slots > 0 {
+		l.Encoders = float64(encodes(s.registry)) / float64(slots)
+	}
+	if n := s.manager.MaxSessions(); n > 0 {
+		l.Sessions = float64(len(s.manager.List())) / float64(n)
+	}
+	return l
+}
+
+// encodes counts the outputs encoded here (not the device's own H.264
+// passed through).
+func encodes(reg *device.Registry) int {
+	n := 0
+	for _, st := range reg.Stats() {
+		for _, o := range st.Outputs {
+			if o.Encoder != "passthrough" {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // fleetAPI is what the API routes requests with: nil outside a fleet.

@@ -473,3 +473,37 @@ func failover(t *testing.T, l *lab.Lab, device string) time.Duration {
 	}
 	return back
 }
+
+// TestFleetPerNode: with FLEET_PLACEMENT=node (the per-node shape), a
+// device runs on the instance of its pod's node, wherever the request
+// arrives; a device on a node with no instance is refused with 503.
+func TestFleetPerNode(t *testing.T) {
+	l := startLab(t, lab.Config{Instances: 2, Devices: 3, Nodes: 3, LeaseDuration: fleetLease,
+		Env: append([]string{"FLEET_PLACEMENT=node"}, fleetEnv...)})
+	var sessions []*session
+	for i, d := range l.Devices() {
+		var want string
+		for _, in := range l.Instances() {
+			if in.Node() == d.Node {
+				want = in.Name()
+			}
+		}
+		base := l.Instance(1 + i%2).URL()
+		status, s, body := openSession(t, l, base, d.ID)
+		if want == "" {
+			if status != http.StatusServiceUnavailable || !strings.Contains(body, "FLEET_PLACEMENT=node") {
+				t.Errorf("%s on %s, a node with no instance: %d %s, want 503 naming FLEET_PLACEMENT=node", d.ID, d.Node, status, body)
+			}
+			continue
+		}
+		if s == nil {
+			t.Fatalf("%s at %s: %d %s", d.ID, base, status, body)
+		}
+		plays(t, d.ID, s.viewer)
+		if s.owner != want {
+			t.Errorf("%s on %s served by %s, want %s (its node's)", d.ID, d.Node, s.owner, want)
+		}
+		sessions = append(sessions, s)
+	}
+	closeAll(t, l, sessions)
+}

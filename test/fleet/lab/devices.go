@@ -36,6 +36,8 @@ type Device struct {
 	Sim *devicesim.Device
 	// Port is its adb port on 127.0.0.1.
 	Port int
+	// Node is its pod's node (Config.Nodes), "" without nodes.
+	Node string
 }
 
 // Addr returns the device's adb address (127.0.0.1:PORT).
@@ -75,7 +77,7 @@ func createDevicePod(ctx context.Context, client kubernetes.Interface, ns string
 			Labels:      map[string]string{DeviceLabel: DeviceApp},
 			Annotations: map[string]string{PortAnnotation: strconv.Itoa(d.Port)},
 		},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+		Spec: corev1.PodSpec{NodeName: d.Node, Containers: []corev1.Container{{
 			Name:  "android",
 			Image: "devicesim",
 			Ports: []corev1.ContainerPort{{Name: "adb", ContainerPort: int32(d.Port), Protocol: corev1.ProtocolTCP}},

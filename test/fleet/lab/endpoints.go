@@ -107,6 +107,7 @@ func (l *Lab) writeSlice(ctx context.Context, in *Instance, want sliceState) err
 			Addresses:  []string{l.cfg.EndpointIP},
 			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(want.ready()), Serving: ptr.To(want.serving), Terminating: ptr.To(want.terminating)},
 			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Name: in.name, Namespace: l.ns},
+			NodeName:   nodeName(in.node),
 		}},
 		Ports: []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To(int32(in.port)), Protocol: ptr.To(corev1.ProtocolTCP)}},
 	}
@@ -121,4 +122,12 @@ func (l *Lab) writeSlice(ctx context.Context, in *Instance, want sliceState) err
 	es.ResourceVersion = cur.ResourceVersion
 	_, err = slices.Update(ctx, es, metav1.UpdateOptions{})
 	return err
+}
+
+// nodeName is an endpoint's nodeName: nil for no node.
+func nodeName(node string) *string {
+	if node == "" {
+		return nil
+	}
+	return &node
 }

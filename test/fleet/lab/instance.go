@@ -24,6 +24,7 @@ type Instance struct {
 	lab   *Lab
 	name  string // media-N, its POD_NAME
 	index int    // N
+	node  string // its pod's node (Config.Nodes), "" without nodes
 	port  int    // HTTP (PORT)
 	udp   int    // ICE_UDP_MUX_PORT
 	adb   *adbServer
@@ -53,6 +54,9 @@ func (in *Instance) Name() string { return in.name }
 
 // Index returns N of media-N (1-based).
 func (in *Instance) Index() int { return in.index }
+
+// Node is the instance's node (Config.Nodes), "" without nodes.
+func (in *Instance) Node() string { return in.node }
 
 // URL returns the instance's own base URL (http://127.0.0.1:PORT).
 func (in *Instance) URL() string { return "http://127.0.0.1:" + strconv.Itoa(in.port) }

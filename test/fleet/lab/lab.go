@@ -51,6 +51,10 @@ type Config struct {
 	Instances int
 	// Devices is how many simulated devices run (phone-1...). Default 6.
 	Devices int
+	// Nodes, when above 0, spreads the instances and the devices' pods
+	// over that many nodes (node-1...), round robin: the pods'
+	// spec.nodeName and the endpoints' nodeName say which. 0: no node.
+	Nodes int
 	// DeviceFPS is the simulated devices' frame rate. Default 15 (six
 	// of them encode on one machine beside everything else).
 	DeviceFPS int
@@ -173,9 +177,10 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 	}
 	l = &Lab{cfg: cfg, ns: cfg.Namespace, secret: randomHex(32), pokeCh: make(chan struct{}, 1)}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
+	started := l // a failed start returns a nil Lab: close this one
 	defer func() {
 		if err != nil {
-			l.Close()
+			started.Close()
 			l = nil
 		}
 	}()
@@ -235,6 +240,7 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 			return nil, err
 		}
 		l.devices = append(l.devices, d)
+		d.Node = l.nodeOf(i)
 		if err := createDevicePod(ctx, l.client, l.ns, d); err != nil {
 			return nil, err
 		}
@@ -300,6 +306,15 @@ func Build(ctx context.Context, repo, outDir string) (string, error) {
 	return filepath.Join(outDir, "media-service"), nil
 }
 
+// nodeOf is the node of the i-th instance or device (from 1), "" without
+// nodes (Config.Nodes).
+func (l *Lab) nodeOf(i int) string {
+	if l.cfg.Nodes <= 0 {
+		return ""
+	}
+	return "node-" + strconv.Itoa((i-1)%l.cfg.Nodes+1)
+}
+
 // AddInstance starts one more instance (media-N+1) and returns it without
 // waiting for it to be ready (WaitReady does).
 func (l *Lab) AddInstance(ctx context.Context) (*Instance, error) {
@@ -319,7 +334,7 @@ func (l *Lab) addInstance(ctx context.Context) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Instance{lab: l, name: name, index: index, dir: dir, log: filepath.Join(l.dir, name+".log")}
+	in := &Instance{lab: l, name: name, index: index, node: l.nodeOf(index), dir: dir, log: filepath.Join(l.dir, name+".log")}
 	if in.port, err = freeTCPPort(); err != nil {
 		return nil, err
 	}
@@ -336,7 +351,7 @@ func (l *Lab) addInstance(ctx context.Context) (*Instance, error) {
 	// its endpoint.
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": InstanceApp}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+		Spec: corev1.PodSpec{NodeName: in.node, Containers: []corev1.Container{{
 			Name: "media-service", Image: "media-service",
 			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: int32(in.port), Protocol: corev1.ProtocolTCP}},
 		}}},
