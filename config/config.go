@@ -50,7 +50,9 @@ type Config struct {
 	// mode.
 	VideoEncoderType string
 	// UseWorkerPool shares a pool of encoder workers between devices
-	// (USE_WORKER_POOL); WorkerCount sizes it (WORKER_COUNT).
+	// (USE_WORKER_POOL); WorkerCount sizes it (WORKER_COUNT): 0 is
+	// "auto", sized from the hardware found at start (the service
+	// resolves it).
 	UseWorkerPool bool
 	WorkerCount   int
 	// H264HWAccel is auto, nvenc, qsv, vaapi or none (H264_HW_ACCEL).
@@ -343,7 +345,23 @@ var fields = []field{
 	stringField("CAPTURE_MODE", func(c *Config) *string { return &c.CaptureMode }),
 	stringField("VIDEO_ENCODER_TYPE", func(c *Config) *string { return &c.VideoEncoderType }),
 	boolField("USE_WORKER_POOL", func(c *Config) *bool { return &c.UseWorkerPool }),
-	intField("WORKER_COUNT", func(c *Config) *int { return &c.WorkerCount }),
+	{"WORKER_COUNT", func(c *Config, v string) error {
+		if strings.EqualFold(strings.TrimSpace(v), "auto") {
+			c.WorkerCount = 0
+			return nil
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%w: WORKER_COUNT=%q (want auto or a number)", ErrInvalid, v)
+		}
+		c.WorkerCount = n
+		return nil
+	}, func(c *Config) string {
+		if c.WorkerCount == 0 {
+			return "auto"
+		}
+		return strconv.Itoa(c.WorkerCount)
+	}},
 	stringField("H264_HW_ACCEL", func(c *Config) *string { return &c.H264HWAccel }),
 	stringField("H264_PRESET", func(c *Config) *string { return &c.H264Preset }),
 	stringField("H264_PROFILE", func(c *Config) *string { return &c.H264Profile }),
@@ -589,7 +607,7 @@ func (c Config) Validate() error {
 		between("PPROF_MUTEX_FRACTION", c.PprofMutexFraction, 0, 1_000_000),
 		oneOf("CAPTURE_MODE", c.CaptureMode, CaptureModes),
 		oneOf("VIDEO_ENCODER_TYPE", c.VideoEncoderType, EncoderTypes),
-		between("WORKER_COUNT", c.WorkerCount, 1, 256),
+		between("WORKER_COUNT", c.WorkerCount, 0, 256),
 		oneOf("H264_HW_ACCEL", c.H264HWAccel, HWAccels),
 		oneOf("H264_PRESET", c.H264Preset, H264Presets),
 		oneOf("H264_PROFILE", c.H264Profile, H264Profiles),

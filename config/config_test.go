@@ -129,7 +129,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{env: map[string]string{"VIDEO_BITRATE": "2M"}, want: []string{"VIDEO_BITRATE", "not an integer"}},
 		{env: map[string]string{"VIDEO_FRAMERATE": "0"}, want: []string{"VIDEO_FRAMERATE=0", "1..240"}},
 		{env: map[string]string{"USE_WORKER_POOL": "yes please"}, want: []string{"USE_WORKER_POOL", "boolean"}},
-		{env: map[string]string{"PORT": "70000", "WORKER_COUNT": "0"}, want: []string{"PORT=70000", "WORKER_COUNT=0"}},
+		{env: map[string]string{"PORT": "70000", "WORKER_COUNT": "300"}, want: []string{"PORT=70000", "WORKER_COUNT=300"}},
 		{env: map[string]string{"ADB_SERVER": "localhost"}, want: []string{"ADB_SERVER", "HOST:PORT"}},
 		{env: map[string]string{"API_TOKENS": "short"}, want: []string{"API_TOKENS", "at least 16"}},
 		{env: map[string]string{"STUN_URLS": "http://x"}, want: []string{"STUN_URLS", "stun:"}},
@@ -377,6 +377,28 @@ func TestSettingsShowSourcesAndHideSecrets(t *testing.T) {
 	for _, s := range c.Settings() {
 		if strings.Contains(s.Value, "0123456789abcdef") || strings.Contains(s.Value, "hunter2") {
 			t.Errorf("%s shows a secret: %q", s.Name, s.Value)
+		}
+	}
+}
+
+// TestWorkerCountAuto: WORKER_COUNT takes auto (kept as 0, shown as auto)
+// or a number, and nothing else.
+func TestWorkerCountAuto(t *testing.T) {
+	c, err := Load("", env(map[string]string{"WORKER_COUNT": "auto"}))
+	if err != nil || c.WorkerCount != 0 {
+		t.Fatalf("auto: %d, %v", c.WorkerCount, err)
+	}
+	for _, st := range c.Settings() {
+		if st.Name == "WORKER_COUNT" && st.Value != "auto" {
+			t.Errorf("WORKER_COUNT shown as %q, want auto", st.Value)
+		}
+	}
+	if c, err := Load("", env(map[string]string{"WORKER_COUNT": "12"})); err != nil || c.WorkerCount != 12 {
+		t.Errorf("12: %d, %v", c.WorkerCount, err)
+	}
+	for _, bad := range []string{"many", "-1", "257"} {
+		if _, err := Load("", env(map[string]string{"WORKER_COUNT": bad})); err == nil {
+			t.Errorf("WORKER_COUNT=%s accepted", bad)
 		}
 	}
 }

@@ -99,3 +99,17 @@ func TestMaxDevices(t *testing.T) {
 		return status == http.StatusCreated, nil
 	})
 }
+
+// TestAutoWorkers: WORKER_COUNT=auto is the CPUs, at least 8 with a
+// hardware encoder, within 1..256.
+func TestAutoWorkers(t *testing.T) {
+	for _, c := range []struct {
+		cpus int
+		hw   bool
+		want int
+	}{{2, false, 2}, {2, true, 8}, {16, true, 16}, {0, false, 1}, {512, false, 256}} {
+		if got := AutoWorkers(c.cpus, c.hw); got != c.want {
+			t.Errorf("AutoWorkers(%d, %v) = %d, want %d", c.cpus, c.hw, got, c.want)
+		}
+	}
+}

@@ -70,6 +70,8 @@ type reloader struct {
 	manager  *rtc.Manager
 	registry *device.Registry
 	revoked  *revocations
+	// workers resolves WORKER_COUNT=auto (service.workers).
+	workers func(config.Config) int
 
 	metrics *metrics.Reloads
 
@@ -158,7 +160,11 @@ func (r *reloader) apply(eff config.Config) {
 	runtime.SetBlockProfileRate(eff.PprofBlockRate)
 	runtime.SetMutexProfileFraction(eff.PprofMutexFraction)
 	r.srv.Update(api.Live{Tokens: apiTokens(eff.Tokens), CORSOrigins: eff.CORSAllowOrigins, RateLimit: eff.RateLimit})
-	r.registry.SetLive(device.ConfigFrom(eff))
+	c := device.ConfigFrom(eff)
+	if r.workers != nil {
+		c.Workers = r.workers(eff)
+	}
+	r.registry.SetLive(c)
 }
 
 // goneTokens returns the names of the tokens in old that next no longer

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -108,6 +109,9 @@ type service struct {
 
 	fleet *member // DEVICE_SOURCE=kubernetes: this instance in its fleet; nil otherwise
 
+	hardware  atomic.Bool   // the probe found a working hardware H.264 encoder
+	probeDone chan struct{} // closed once the probe's results are in
+
 	registry  *device.Registry
 	connected atomic.Int64 // devices listed in state "device", for metrics
 
@@ -159,17 +163,21 @@ func (s *service) logStart() {
 // startProbe probes the encoders once, in the background; the prober logs
 // each result once, and logChoice the choice.
 func (s *service) startProbe() {
+	s.probeDone = make(chan struct{})
 	s.prober = native.NewProber(0, s.cfg.VAAPIDevice)
 	probed := make(chan []string, 1)
 	s.wg.Go(func() {
 		res := s.prober.All(s.ctx)
 		chain := H264Chain(s.cfg.H264HWAccel, res)
 		logChoice(s.ctx, s.log, s.prober, s.cfg.H264HWAccel, res, chain)
+		hw := slices.ContainsFunc(chain, func(e string) bool {
+			return e == native.CodecNVENC || e == native.CodecQSV || e == native.CodecVAAPI
+		})
+		s.hardware.Store(hw)
 		if s.fleet != nil {
-			s.fleet.hardware.Store(slices.ContainsFunc(chain, func(e string) bool {
-				return e == native.CodecNVENC || e == native.CodecQSV || e == native.CodecVAAPI
-			}))
+			s.fleet.hardware.Store(hw)
 		}
+		close(s.probeDone)
 		probed <- chain
 	})
 	var once sync.Once
@@ -200,6 +208,7 @@ func (s *service) startFleet() error {
 func (s *service) deviceConfig() device.Config {
 	c := device.ConfigFrom(s.cfg)
 	c.ADB, c.H264, c.Log = s.client, s.h264, s.log
+	c.Workers = s.workers(s.cfg)
 	if s.fleet != nil {
 		c.Locate, c.Release = s.fleet.locate, s.fleet.release
 	}
@@ -224,6 +233,20 @@ func (s *service) deviceConfig() device.Config {
 // is back resumes capture at once (recovery.go).
 func (s *service) startDevices() {
 	s.registry = device.NewRegistry(s.deviceConfig())
+	if s.cfg.WorkerCount == 0 {
+		// WORKER_COUNT=auto: sized again once the probe says whether a
+		// hardware encoder works here.
+		s.wg.Go(func() {
+			select {
+			case <-s.probeDone:
+			case <-s.ctx.Done():
+				return
+			}
+			s.registry.SetLive(s.deviceConfig())
+			s.log.Info("WORKER_COUNT=auto: encode slots sized from the hardware", "workers", s.workers(s.cfg),
+				"cpus", runtime.GOMAXPROCS(0), "hardware_encoder", s.hardware.Load())
+		})
+	}
 	s.wg.Go(func() { s.client.KeepConnected(s.ctx, s.log, s.cfg.ADBDevices, 0, deviceBack(s.log, s.registry)) })
 	watch := deviceWatch(s.log, s.registry)
 	s.wg.Go(func() {
@@ -335,6 +358,26 @@ func (s *service) load() metrics.Load {
 	return l
 }
 
+// workers is WORKER_COUNT, with auto (0) resolved: the CPUs the process
+// may use, at least 8 when a hardware H.264 encoder works here (it
+// encodes beside the CPUs: NVENC's sessions are not bound by cores).
+func (s *service) workers(cfg config.Config) int {
+	if cfg.WorkerCount > 0 {
+		return cfg.WorkerCount
+	}
+	return AutoWorkers(runtime.GOMAXPROCS(0), s.hardware.Load())
+}
+
+// AutoWorkers is WORKER_COUNT=auto's encode slots for cpus CPUs, with or
+// without a working hardware H.264 encoder.
+func AutoWorkers(cpus int, hardware bool) int {
+	n := max(cpus, 1)
+	if hardware {
+		n = max(n, 8)
+	}
+	return min(n, 256)
+}
+
 // encodes counts the outputs encoded here (not the device's own H.264
 // passed through).
 func encodes(reg *device.Registry) int {
@@ -360,7 +403,7 @@ func (s *service) fleetAPI() api.Fleet {
 // startReload reloads the configuration on Options.Reload (or the
 // channel WithReload put in Run's context) until serving ends.
 func (s *service) startReload() {
-	s.reload.srv, s.reload.manager, s.reload.registry = s.srv, s.manager, s.registry
+	s.reload.srv, s.reload.manager, s.reload.registry, s.reload.workers = s.srv, s.manager, s.registry, s.workers
 	signals := s.o.Reload
 	if signals == nil {
 		signals = ReloadOf(s.ctx)

@@ -191,6 +191,13 @@ func testAnywhere(t *testing.T, l *lab.Lab) {
 		perInstance[s.owner]++
 	}
 	t.Logf("devices per instance: %v", perInstance)
+	// Each instance's load gauge counts the sessions it serves, over
+	// MAX_SESSIONS (1000 by default).
+	for _, in := range l.Instances() {
+		if got := loadSessions(t, in); got < float64(perInstance[in.Name()])-0.01 || got > float64(perInstance[in.Name()])+0.01 {
+			t.Errorf("%s: load_ratio_by_resource{sessions} × MAX_SESSIONS = %v, it serves %d sessions", in.Name(), got, perInstance[in.Name()])
+		}
+	}
 	if bad := captures(l, ids...); len(bad) > 0 {
 		t.Errorf("devices with other than one capture: %v", bad)
 	}
@@ -234,6 +241,34 @@ func testAnywhere(t *testing.T, l *lab.Lab) {
 		}
 	}
 	closeAll(t, l, sessions)
+	for _, in := range l.Instances() {
+		labWaitFor(t, in.Name()+"'s load back to 0", 30*time.Second, func() bool { return loadSessions(t, in) == 0 })
+	}
+}
+
+// loadSessions reads an instance's media_service_load_ratio_by_resource
+// for sessions from its /metrics (loopback clients may), times
+// MAX_SESSIONS (1000).
+func loadSessions(t testing.TB, in *lab.Instance) float64 {
+	t.Helper()
+	resp, err := http.Get(in.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	const series = `media_service_load_ratio_by_resource{resource="sessions"} `
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), series); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err != nil {
+				t.Fatalf("%s: %q: %v", in.Name(), line, err)
+			}
+			return f * 1000
+		}
+	}
+	t.Fatalf("%s's /metrics has no %s", in.Name(), strings.TrimSpace(series))
+	return 0
 }
 
 // testRace50: for 50 devices' worth of rounds, two instances are asked for
