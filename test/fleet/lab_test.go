@@ -53,6 +53,14 @@ func startLab(t testing.TB, cfg lab.Config) *lab.Lab {
 		if err := l.Close(); err != nil {
 			t.Errorf("closing the lab: %v", err)
 		}
+		// Instances built with -race (FLEETLAB_RACE) report races in
+		// their logs.
+		for _, in := range l.Instances() {
+			if logs := in.Logs(); strings.Contains(logs, "WARNING: DATA RACE") {
+				i := strings.Index(logs, "WARNING: DATA RACE")
+				t.Errorf("%s had a data race:\n%s", in.Name(), logs[i:min(len(logs), i+6000)])
+			}
+		}
 	})
 	return l
 }
