@@ -104,7 +104,7 @@ func NewCollector(src Sources) *Collector {
 		packetsSent:   d("webrtc_packets_sent_total", "RTP packets sent to a device's viewers, retransmissions included.", "device"),
 		nacks:         d("webrtc_nacks_received_total", "NACKs received from a device's viewers.", "device"),
 		plis:          d("webrtc_plis_received_total", "PLIs and FIRs received from a device's viewers.", "device"),
-		load: d("load_ratio", "The instance's use of its capacity, 1 when full: the largest of load_ratio_by_resource (the autoscaler's metric)."),
+		load:          d("load_ratio", "The instance's use of its capacity, 1 when full: the largest of load_ratio_by_resource (the autoscaler's metric)."),
 		loadBy: d("load_ratio_by_resource", "The instance's use of one resource: devices (over MAX_DEVICES), encoders (over the encode slots, WORKER_COUNT), "+
 			"sessions (over MAX_SESSIONS); 0 for a resource with no bound.", "resource"),
 		stages: d("stage_latency_seconds", "Time a device's units spent in each stage in the service: capture (arrival from the device to framed, or to the encoder), "+
