@@ -14,7 +14,7 @@ DEVICESIM_ADDR ?= 127.0.0.1:5600
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/media-service/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
-.PHONY: help deps ffmpeg build run fleet test test-nocgo test-fleet bench-fleet bench lint fmtcheck fmt clean
+.PHONY: help deps ffmpeg build run fleet test test-nocgo test-fleet bench-fleet bench lint fmtcheck fmt clean image image-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -80,6 +80,12 @@ bench: ## benchmarks side by side: libx264 in-process vs the ffmpeg program, fra
 	$(WITH) go test -run '^$$' -bench Capacity -benchtime 1x ./cmd/media-service | tee -a bench.out
 	$(WITH) go test -run '^$$' -bench DeviceReturn ./service | tee -a bench.out
 	@go run ./internal/tools/benchtable < bench.out
+
+image: ## the CPU image with buildah on a debootstrap base, no Docker engine or registry (root; not in CI): localhost/media-service:$(VERSION)
+	VERSION=$(VERSION) deploy/image/build.sh
+
+image-test: ## run the image with podman (root; not in CI): version, /health, and a devicesim session to a Pion viewer
+	VERSION=$(VERSION) deploy/image/test.sh
 
 fmtcheck: ## fail if gofmt would change a file
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

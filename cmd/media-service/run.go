@@ -54,6 +54,9 @@ commands:
             print the names of the configured API tokens, one per line
   config get NAME
             print one variable's effective value
+  healthcheck
+            GET /health from the service on this host's PORT; exit 0 on 200
+            (the container images' health check)
   help      print this text
 
 Configuration comes from a .env file in the working directory and from the
@@ -86,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 			return 1
 		}
 		return 0
+	case "healthcheck":
+		return healthcheck(ctx, stdout, stderr, lookup)
 	case "version", "-version", "--version":
 		printVersion(stdout)
 		return 0

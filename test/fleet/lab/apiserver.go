@@ -17,9 +17,10 @@ import (
 )
 
 // startAPIServer starts an embedded etcd and a real kube-apiserver on
-// loopback ports, as the fleet's tests do; r's cleanups stop them. A
-// failure is r's fatal panic.
-func startAPIServer(r *runner) *rest.Config {
+// loopback ports, as the fleet's tests do, with extra flags after the
+// lab's (Config.APIServerFlags); r's cleanups stop them. A failure is r's
+// fatal panic.
+func startAPIServer(r *runner, extraFlags []string) *rest.Config {
 	etcdCfg := testserver.NewTestConfig(r)
 	testserver.RunEtcd(r, etcdCfg)
 	storage := storagebackend.NewDefaultConfig(path.Join(uuid.New().String(), "registry"), nil)
@@ -28,10 +29,11 @@ func startAPIServer(r *runner) *rest.Config {
 	// StartTestServer calls otherwise, would stop the API server on the
 	// first SIGINT, before the lab has stopped the instances that use it.
 	tCtx := ktesting.InitCtx(r.ctx, r)
-	srv, err := kubeapiservertesting.StartTestServer(tCtx, nil, []string{
+	flags := append([]string{
 		"--endpoint-reconciler-type=none",            // no kube-apiserver Endpoints on 127.0.0.1
 		"--disable-admission-plugins=ServiceAccount", // no service account controller runs
-	}, storage)
+	}, extraFlags...)
+	srv, err := kubeapiservertesting.StartTestServer(tCtx, nil, flags, storage)
 	if err != nil {
 		r.Fatalf("kube-apiserver: %v", err)
 	}

@@ -88,6 +88,20 @@ type Config struct {
 	// StartTimeout bounds how long Start waits for every instance to be
 	// ready. Default 2 minutes; negative: Start does not wait.
 	StartTimeout time.Duration
+	// APIServerFlags are kube-apiserver flags after the lab's own, e.g.
+	// --authorization-mode=RBAC. Default: none (every request allowed).
+	APIServerFlags []string
+	// BeforeInstances, when set, runs once the API server, the namespace,
+	// the Service and the devices' pods exist, before the first instance
+	// starts: a test applies RBAC objects there and writes
+	// InstanceKubeconfig. Its error fails Start.
+	BeforeInstances func(ctx context.Context, l *Lab) error
+	// InstanceKubeconfig, when set, is the kubeconfig file the instances
+	// use (KUBECONFIG) in place of the lab's own, e.g. one with a
+	// ServiceAccount's token (WriteTokenKubeconfig); the lab itself keeps
+	// its own (admin) configuration. It must exist once BeforeInstances
+	// has run. Default: the lab's kubeconfig.
+	InstanceKubeconfig string
 }
 
 func (c Config) withDefaults() Config {
@@ -246,6 +260,17 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 		}
 	}
 
+	if cfg.BeforeInstances != nil {
+		if err = cfg.BeforeInstances(ctx, l); err != nil {
+			return nil, fmt.Errorf("lab: before the instances: %w", err)
+		}
+	}
+	if cfg.InstanceKubeconfig != "" {
+		if err = checkKubeconfig(cfg.InstanceKubeconfig); err != nil {
+			return nil, fmt.Errorf("lab: the instances' kubeconfig: %w", err)
+		}
+	}
+
 	if l.proxy, err = newProxy(l); err != nil {
 		return nil, err
 	}
@@ -272,7 +297,7 @@ func Start(ctx context.Context, cfg Config) (l *Lab, err error) {
 
 func (l *Lab) startAPIServer() (err error) {
 	defer catch(&err)
-	l.rest = startAPIServer(l.runner)
+	l.rest = startAPIServer(l.runner, l.cfg.APIServerFlags)
 	return nil
 }
 
@@ -375,7 +400,7 @@ func (l *Lab) instanceEnv(in *Instance) []string {
 		"ADB_SERVER=" + in.adb.Addr(),
 		"API_TOKENS=" + c.TokenName + "=" + c.Token,
 		"DEVICE_SOURCE=" + c.DeviceSource,
-		"KUBECONFIG=" + l.kubecfg,
+		"KUBECONFIG=" + l.instanceKubeconfig(),
 		"FLEET_NAMESPACE=" + l.ns,
 		"DEVICE_SELECTOR=" + DeviceSelector,
 		"POD_NAME=" + in.name,
@@ -511,8 +536,26 @@ func (l *Lab) Binary() string { return l.bin }
 // Namespace returns the lab's namespace.
 func (l *Lab) Namespace() string { return l.ns }
 
-// Kubeconfig returns the path of the kubeconfig file the instances use.
+// Kubeconfig returns the path of the lab's own kubeconfig file, the one
+// the instances use unless Config.InstanceKubeconfig names another.
 func (l *Lab) Kubeconfig() string { return l.kubecfg }
+
+// instanceKubeconfig is the instances' KUBECONFIG.
+func (l *Lab) instanceKubeconfig() string {
+	if l.cfg.InstanceKubeconfig != "" {
+		return l.cfg.InstanceKubeconfig
+	}
+	return l.kubecfg
+}
+
+// WriteTokenKubeconfig writes a kubeconfig file for the lab's API server
+// that authenticates with a bearer token (a ServiceAccount's, say) in
+// place of the lab's own credentials.
+func (l *Lab) WriteTokenKubeconfig(file, token string) error {
+	cfg := rest.AnonymousClientConfig(l.rest)
+	cfg.BearerToken = token
+	return writeKubeconfig(cfg, file, l.ns)
+}
 
 // RESTConfig returns a copy of the API server's client configuration.
 func (l *Lab) RESTConfig() *rest.Config { return rest.CopyConfig(l.rest) }
