@@ -33,8 +33,8 @@
 #                     devicesim session to a Pion viewer (deploy/image/test.sh)
 # Neither is part of make test (CI): they need root, buildah and podman,
 # and take long; see deploy/image/build.sh for the measured times.
-ARG BUILD_IMAGE=docker.io/library/debian:bookworm
-ARG RUNTIME_IMAGE=docker.io/library/debian:bookworm-slim
+ARG BUILD_IMAGE=debian:bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
 # ---- shared stages: identical in Dockerfile and Dockerfile.cuda below this line ----
 FROM ${BUILD_IMAGE} AS build
 ARG GOPROXY

@@ -91,7 +91,15 @@ func openViewers(tb testing.TB, base, device string, n int) []*lightViewer {
 // benchmark figure (BenchmarkCapacity), not asserted here.
 func TestManyViewersOneDevice(t *testing.T) {
 	testutil.Deadline(t, 8*time.Minute)
+	// 150 Pion peers in this process under the race detector, on a
+	// loaded 2-core machine, starve: peers that cannot answer ICE within
+	// its 8 s are closed, as a silent browser is. The capacity itself is
+	// BenchmarkCapacity's to measure; this test shows that a crowd on
+	// one UDP port plays.
 	n := 150
+	if raceEnabled {
+		n = 60
+	}
 	if testing.Short() {
 		n = 30
 	}
