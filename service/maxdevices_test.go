@@ -2,18 +2,14 @@ package service
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cloudphone/media-service/api"
-	"github.com/cloudphone/media-service/config"
 	"github.com/cloudphone/media-service/devicesim"
 	"github.com/cloudphone/media-service/internal/adbtest"
 	"github.com/cloudphone/media-service/internal/piontest"
@@ -29,29 +25,7 @@ func TestMaxDevices(t *testing.T) {
 	srv := adbtest.Start(t)
 	a := simtest.Device(t, srv, devicesim.Options{Width: 120, Height: 160})
 	b := simtest.Device(t, srv, devicesim.Options{Width: 120, Height: 160})
-	env := map[string]string{"ADB_SERVER": srv.Addr(), "AUTH_DISABLED": "true", "LOG_LEVEL": "error", "ICE_UDP_MUX_PORT": "0",
-		"MAX_DEVICES": "1", "VIDEO_RUNGS": "1"}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Config: cfg, Log: slog.New(slog.DiscardHandler), Listener: ln, Version: "test"})
-	}()
-	defer func() {
-		http.DefaultClient.CloseIdleConnections()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	base := runService(t, srv.Addr(), map[string]string{"LOG_LEVEL": "error", "MAX_DEVICES": "1", "VIDEO_RUNGS": "1"}, nil).base
 	open := func(device string) (int, string, string) {
 		v, offer := piontest.New(t, piontest.Options{})
 		body, _ := json.Marshal(api.CreateSessionRequest{DeviceID: device, Offer: offer})

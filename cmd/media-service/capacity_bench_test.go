@@ -8,33 +8,18 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/cloudphone/media-service/devicesim"
+	"github.com/cloudphone/media-service/internal/testutil"
 )
-
-// cpuSeconds returns the user and system CPU time the process has used,
-// from /proc (clock ticks of 1/100 s, Linux's USER_HZ).
-func cpuSeconds(tb testing.TB, cmd *exec.Cmd) float64 {
-	tb.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	// Fields after the command name, which is in parentheses.
-	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	return (utime + stime) / 100
-}
 
 // measure runs for d and returns the cores the service used and each
 // viewer's frames per second.
 func measure(tb testing.TB, cmd *exec.Cmd, viewers []*lightViewer, d time.Duration) (cores float64, fps []float64) {
 	tb.Helper()
-	c0 := cpuSeconds(tb, cmd)
+	c0 := testutil.ProcessCPU(tb, cmd.Process.Pid)
 	f0 := make([]int64, len(viewers))
 	for i, v := range viewers {
 		f0[i] = v.Frames()
@@ -42,7 +27,7 @@ func measure(tb testing.TB, cmd *exec.Cmd, viewers []*lightViewer, d time.Durati
 	t0 := time.Now()
 	time.Sleep(d)
 	el := time.Since(t0).Seconds()
-	cores = (cpuSeconds(tb, cmd) - c0) / el
+	cores = (testutil.ProcessCPU(tb, cmd.Process.Pid) - c0) / el
 	for i, v := range viewers {
 		fps = append(fps, float64(v.Frames()-f0[i])/el)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudphone/media-service/internal/testutil"
 	"github.com/cloudphone/media-service/test/fleet/lab"
 )
 
@@ -57,7 +58,7 @@ func runFleetBench(b *testing.B, n int, d time.Duration) {
 	time.Sleep(5 * time.Second) // settle
 	cpu0 := map[string]float64{}
 	for _, in := range l.Instances() {
-		cpu0[in.Name()] = procCPU(b, in.PID())
+		cpu0[in.Name()] = testutil.ProcessCPU(b, in.PID())
 	}
 	frames0 := make([]int64, len(all))
 	for i, s := range all {
@@ -74,7 +75,7 @@ func runFleetBench(b *testing.B, n int, d time.Duration) {
 	var cpu []string
 	total := 0.0
 	for _, in := range l.Instances() {
-		c := (procCPU(b, in.PID()) - cpu0[in.Name()]) / elapsed
+		c := (testutil.ProcessCPU(b, in.PID()) - cpu0[in.Name()]) / elapsed
 		total += c
 		cpu = append(cpu, fmt.Sprintf("%s %.2f cores, %d sessions", in.Name(), c, perInstance[in.Name()]))
 	}
@@ -86,19 +87,4 @@ func runFleetBench(b *testing.B, n int, d time.Duration) {
 	b.ReportMetric(fps[len(fps)/2], "median_fps")
 	b.ReportMetric(total, "instance_cores")
 	b.ReportMetric(float64(len(all)), "sessions")
-}
-
-// procCPU returns a process's user and system CPU seconds, from /proc
-// (clock ticks of 1/100 s).
-func procCPU(tb testing.TB, pid int) float64 {
-	tb.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	return (utime + stime) / 100
 }
