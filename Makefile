@@ -14,7 +14,7 @@ DEVICESIM_ADDR ?= 127.0.0.1:5600
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/media-service/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
-.PHONY: help deps ffmpeg build run fleet test test-nocgo test-fleet bench-fleet bench lint fmtcheck fmt clean image image-test
+.PHONY: help deps ffmpeg build run fleet test test-nocgo test-fleet bench-fleet bench lint fmtcheck fmt clean image image-test agent
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -102,6 +102,9 @@ $(STATICCHECK):
 
 fmt: ## gofmt every Go file
 	gofmt -w $$(git ls-files '*.go')
+
+agent: ## rebuild agent/media-agent.dex from agent/smali (needs libsmali-java)
+	agent/build.sh
 
 clean: ## remove build outputs (the FFmpeg cache stays)
 	rm -rf bin bench.out

@@ -11,9 +11,10 @@ import (
 
 // BenchmarkInputLatency measures the time from an Input call to the
 // device receiving the event, through the real adb server and one
-// persistent shell.
+// persistent shell: the transport's share, on a simulated device without
+// a phone's costs (device.BenchmarkInjection has those).
 func BenchmarkInputLatency(b *testing.B) {
-	c, sim, serial := startDevice(b, adbtest.Start(b), devicesim.Options{Static: true})
+	c, sim, serial := startDevice(b, adbtest.Start(b), devicesim.Options{Static: true, NoCosts: true})
 	in, err := NewInput(c, serial, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -1,6 +1,7 @@
 package adb
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -10,21 +11,37 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Input injects touch and key events into a device through one persistent
-// shell per device, instead of one adb process per event. It is safe for
-// concurrent use; events are written in call order.
+// shell per device with the input command, instead of one adb process per
+// event. Each call waits until the device has run its command (the input
+// command blocks until the event is handled): at most one command is in
+// flight per device, which is what keeps a slow phone from piling up
+// commands. It is safe for concurrent use; calls run in call order.
 type Input struct {
 	client *Client
 	serial string
 	log    *slog.Logger
 
-	mu     sync.Mutex
+	mu     sync.Mutex // held for one command, from write to its end
 	shell  *Stream
+	cur    atomic.Pointer[Stream] // shell, for Close during a command
+	done   chan inputResult       // the shell reader's results
 	drain  sync.WaitGroup
+	seq    uint64
 	closed bool
+	// stopped is set by Close before it waits for a command in flight.
+	stopped atomic.Bool
+}
+
+// inputResult is one command's end, as the shell reported it.
+type inputResult struct {
+	seq uint64
+	ok  bool
+	out string // the command's last output lines, for a failure
 }
 
 // NewInput returns an injector for the device. The shell opens on the
@@ -56,7 +73,7 @@ func (in *Input) Tap(ctx context.Context, x, y int) error {
 	if err := validCoord(x, y); err != nil {
 		return err
 	}
-	return in.send(ctx, "input", "tap", strconv.Itoa(x), strconv.Itoa(y))
+	return in.Run(ctx, "input", "tap", strconv.Itoa(x), strconv.Itoa(y))
 }
 
 // Swipe drags from (x1, y1) to (x2, y2) over d (at least 1 ms).
@@ -68,7 +85,7 @@ func (in *Input) Swipe(ctx context.Context, x1, y1, x2, y2 int, d time.Duration)
 	if ms > 60_000 {
 		return fmt.Errorf("%w: swipe of %s (at most 60s)", ErrInvalidArgument, d)
 	}
-	return in.send(ctx, "input", "swipe", strconv.Itoa(x1), strconv.Itoa(y1), strconv.Itoa(x2), strconv.Itoa(y2), strconv.FormatInt(ms, 10))
+	return in.Run(ctx, "input", "swipe", strconv.Itoa(x1), strconv.Itoa(y1), strconv.Itoa(x2), strconv.Itoa(y2), strconv.FormatInt(ms, 10))
 }
 
 // LongPress holds at (x, y) for d (default 600 ms): a swipe that does not
@@ -78,6 +95,29 @@ func (in *Input) LongPress(ctx context.Context, x, y int, d time.Duration) error
 		d = 600 * time.Millisecond
 	}
 	return in.Swipe(ctx, x, y, x, y, d)
+}
+
+// Motion actions of the input command's motionevent (Android 11 and
+// later).
+const (
+	MotionDown   = "DOWN"
+	MotionMove   = "MOVE"
+	MotionUp     = "UP"
+	MotionCancel = "CANCEL"
+)
+
+// Motion sends one touch event of a gesture with "input motionevent",
+// which Android 11 (API 30) and later have.
+func (in *Input) Motion(ctx context.Context, action string, x, y int) error {
+	switch action {
+	case MotionDown, MotionMove, MotionUp, MotionCancel:
+	default:
+		return fmt.Errorf("%w: motion action %q", ErrInvalidArgument, action)
+	}
+	if err := validCoord(x, y); err != nil {
+		return err
+	}
+	return in.Run(ctx, "input", "motionevent", action, strconv.Itoa(x), strconv.Itoa(y))
 }
 
 var keyName = regexp.MustCompile(`^KEYCODE_[A-Z0-9_]{1,40}$`)
@@ -92,15 +132,18 @@ func (in *Input) Key(ctx context.Context, key string) error {
 	} else if !keyName.MatchString(key) {
 		return fmt.Errorf("%w: key %q (want a number or KEYCODE_NAME)", ErrInvalidArgument, key)
 	}
-	return in.send(ctx, "input", "keyevent", key)
+	return in.Run(ctx, "input", "keyevent", key)
 }
 
 // maxText bounds one text event.
 const maxText = 1000
 
-// Text types s. Android's input command takes %s for a space; every other
-// character is passed through shell quoting untouched. Control characters
-// are rejected.
+// Text types s. Android's input command turns every "%s" of its argument
+// into a space, and takes no escape for a literal one: spaces are sent as
+// %s, and the text is cut after each '%' that a literal 's' follows, so
+// that a typed "%s" arrives as typed. Control characters are rejected;
+// the device's own keyboard map decides what else it can type (on Android,
+// only what the virtual keyboard can: no accents, CJK or emoji).
 func (in *Input) Text(ctx context.Context, s string) error {
 	if s == "" || len(s) > maxText {
 		return fmt.Errorf("%w: text of %d bytes (want 1..%d)", ErrInvalidArgument, len(s), maxText)
@@ -110,13 +153,47 @@ func (in *Input) Text(ctx context.Context, s string) error {
 			return fmt.Errorf("%w: control character %U in text", ErrInvalidArgument, r)
 		}
 	}
-	return in.send(ctx, "input", "text", strings.ReplaceAll(s, " ", "%s"))
+	for _, part := range TextParts(s) {
+		if err := in.Run(ctx, "input", "text", part); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// send writes one command line to the shell, opening (or reopening) it as
-// needed.
-func (in *Input) send(ctx context.Context, name string, args ...string) error {
-	line, err := ShellCommand(name, args...)
+// TextParts splits s into the arguments of "input text" that type it
+// exactly: spaces become %s, and a literal "%s" is split between two
+// commands.
+func TextParts(s string) []string {
+	var parts []string
+	for {
+		i := strings.Index(s, "%s")
+		if i < 0 {
+			break
+		}
+		parts = append(parts, s[:i+1]) // up to and with the '%'
+		s = s[i+1:]                    // from the 's'
+	}
+	parts = append(parts, s)
+	for i, p := range parts {
+		parts[i] = strings.ReplaceAll(p, " ", "%s")
+	}
+	return parts
+}
+
+// inputMark is the line the shell prints after each command: its
+// sequence number and whether it succeeded. The command line spells it
+// with an empty quote inside, so a terminal's echo of the line never
+// matches.
+var inputMark = regexp.MustCompile(`__mi_(ok|fail)_([0-9]+)`)
+
+// Run runs one command line built from name and args (quoted with
+// ShellCommand) on the shell, and waits until it has ended. A command
+// that fails gives an error with its last output. When ctx ends first,
+// the shell is closed (a new one opens for the next command), and the
+// command may still run on the device.
+func (in *Input) Run(ctx context.Context, name string, args ...string) error {
+	cmd, err := ShellCommand(name, args...)
 	if err != nil {
 		return err
 	}
@@ -125,40 +202,117 @@ func (in *Input) send(ctx context.Context, name string, args ...string) error {
 	if in.closed {
 		return ErrClosed
 	}
+	in.seq++
+	seq := in.seq
+	line := fmt.Sprintf("%s && echo __mi_\"\"ok_%d || echo __mi_\"\"fail_%d\n", cmd, seq, seq)
 	for attempt := 0; ; attempt++ {
 		if in.shell == nil {
-			sh, err := in.client.Shell(ctx, in.serial)
-			if err != nil {
+			if err := in.openLocked(ctx); err != nil {
 				return err
 			}
-			in.shell = sh
-			in.drain.Add(1)
-			go func() {
-				defer in.drain.Done()
-				io.Copy(io.Discard, sh) // the shell's echo and output
-			}()
 		}
-		_, err := io.WriteString(in.shell, line+"\n")
+		_, err := io.WriteString(in.shell, line)
 		if err == nil {
-			return nil
+			break
 		}
-		in.shell.Close()
-		in.shell = nil
+		in.closeShellLocked()
 		if attempt == 1 || ctx.Err() != nil {
 			return fmt.Errorf("%w: input shell on %s: %v", ErrADB, in.serial, err)
 		}
 		in.log.Warn("input shell broke; reopening", "err", err)
 	}
+	for {
+		select {
+		case r, ok := <-in.done:
+			if !ok {
+				in.closeShellLocked()
+				return fmt.Errorf("%w: input shell on %s ended during %s", ErrADB, in.serial, name)
+			}
+			if r.seq != seq {
+				continue // a command abandoned before
+			}
+			if !r.ok {
+				return fmt.Errorf("%w: %s failed on %s: %s", ErrADB, cmd, in.serial, r.out)
+			}
+			return nil
+		case <-ctx.Done():
+			in.closeShellLocked()
+			return ctx.Err()
+		}
+	}
 }
 
-// Close ends the shell. It is idempotent.
-func (in *Input) Close() error {
-	in.mu.Lock()
-	in.closed = true
+// openLocked opens the shell and its reader.
+func (in *Input) openLocked(ctx context.Context) error {
+	sh, err := in.client.Shell(ctx, in.serial)
+	if err != nil {
+		return err
+	}
+	done := make(chan inputResult, 1)
+	in.shell, in.done = sh, done
+	in.cur.Store(sh)
+	if in.stopped.Load() { // Close ran meanwhile
+		sh.Close()
+	}
+	in.drain.Add(1)
+	go func() {
+		defer in.drain.Done()
+		defer close(done)
+		readMarks(sh, done)
+	}()
+	return nil
+}
+
+// readMarks reads the shell's output and sends each command's end.
+func readMarks(r io.Reader, done chan inputResult) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), 64*1024)
+	var last []string
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		m := inputMark.FindStringSubmatch(line)
+		if m == nil {
+			if strings.TrimSpace(line) != "" {
+				last = append(last, line)
+				if len(last) > 4 {
+					last = last[1:]
+				}
+			}
+			continue
+		}
+		seq, _ := strconv.ParseUint(m[2], 10, 64)
+		r := inputResult{seq: seq, ok: m[1] == "ok", out: strings.Join(last, "; ")}
+		last = last[:0]
+		select {
+		case done <- r:
+		default: // nobody waits: a command abandoned before
+			select {
+			case <-done:
+			default:
+			}
+			done <- r
+		}
+	}
+}
+
+// closeShellLocked closes the shell; its reader ends.
+func (in *Input) closeShellLocked() {
 	if in.shell != nil {
 		in.shell.Close()
 		in.shell = nil
 	}
+}
+
+// Close ends the shell. It is idempotent; a command in flight ends with
+// an error.
+func (in *Input) Close() error {
+	in.stopped.Store(true)
+	if sh := in.cur.Load(); sh != nil {
+		sh.Close() // ends a command in flight
+	}
+	in.mu.Lock()
+	in.closed = true
+	in.closeShellLocked()
 	in.mu.Unlock()
 	in.drain.Wait()
 	return nil

@@ -581,8 +581,10 @@ func contractDeps(sessions Sessions) Deps {
 				Devices: []DeviceStatsView{
 					{Serial: "127.0.0.1:5555", Address: "emulator-5556", CaptureMode: "screenrecord", Encoder: "libx264", Codec: "h264", ProfileLevelID: "42e01f", Width: 1080, Height: 1920,
 						FPS: 29.9, BitRateBytes: 250_000, TargetBitRate: 4_000_000, Units: 100, Bytes: 1 << 20, KeyFrames: 2, KeyFrameRequests: 3, KeyFramesForced: 1,
-						Pipeline: &snap, LastError: "capture restarted", Outputs: []OutputView{out}},
-					{Serial: "emulator-5554", CaptureMode: "screencap"}, // nil outputs
+						Pipeline: &snap, LastError: "capture restarted", Outputs: []OutputView{out},
+						Input: InputView{Method: "agent", SDK: 34, AgentRTTMs: 1.5}},
+					{Serial: "emulator-5554", CaptureMode: "screencap", // nil outputs
+						Input: InputView{Method: "shell", Slow: true, SDK: 30, Reason: "the input agent exited at start: SecurityException", AgentRestarts: 2, Queued: 1, InFlight: true, Superseded: 199}},
 				},
 				Broadcasters: []StreamView{{DeviceID: "127.0.0.1:5555", Viewers: 1, UnitsIn: 100, BytesIn: 1 << 20, KeyFramesIn: 2, GOPCached: 30}},
 				WorkerPool:   &PipelineView{}, // nil maps and buckets

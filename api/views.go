@@ -28,6 +28,24 @@ type DeviceView struct {
 	// quality rung, each with the encoder in use ("passthrough" for the
 	// device's own H.264).
 	Outputs []OutputView `json:"outputs,omitempty"`
+	// Input is how the device's input goes, for a device that runs here.
+	Input *InputView `json:"input,omitempty"`
+}
+
+// InputView is how a device's input goes: through the on-device agent or
+// the shell's input command, and why.
+type InputView struct {
+	Method        string  `json:"method"`
+	Slow          bool    `json:"slow"`
+	Reason        string  `json:"reason,omitempty"`
+	SDK           int     `json:"sdk,omitempty"`
+	AgentRestarts int64   `json:"agentRestarts"`
+	AgentRTTMs    float64 `json:"agentRttMs,omitempty"`
+	Queued        int     `json:"queued"`
+	InFlight      bool    `json:"inFlight"`
+	Superseded    int64   `json:"superseded"`
+	Refused       int64   `json:"refused"`
+	Failed        int64   `json:"failed"`
 }
 
 // DevicesResponse is the body of GET /api/media/devices.
@@ -104,6 +122,8 @@ type DeviceStatsView struct {
 	// Outputs are every running output of the device, one per codec and
 	// rung.
 	Outputs []OutputView `json:"outputs"`
+	// Input is how the device's input goes.
+	Input InputView `json:"input"`
 }
 
 // OutputView is one output of a device (schema OutputStats): what it

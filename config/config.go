@@ -39,6 +39,10 @@ type Config struct {
 
 	// CaptureMode is screenrecord, screencap or raw-frames (CAPTURE_MODE).
 	CaptureMode string
+	// InputAgent is auto (input through the on-device agent, started on
+	// each device; the shell's input command while it cannot run) or off
+	// (the shell's input command only) (INPUT_AGENT).
+	InputAgent string
 	// VideoEncoderType is auto, passthrough, h264 or vp8
 	// (VIDEO_ENCODER_TYPE). passthrough never re-encodes: viewers get the
 	// device's own H.264 (screenrecord only). auto, in screenrecord mode,
@@ -234,6 +238,7 @@ func Default() Config {
 		Rungs:            []float64{1, 0.5},
 		KeyFrameInterval: 60,
 		ADBServer:        "127.0.0.1:5037",
+		InputAgent:       "auto",
 
 		DeviceSource:         "static",
 		DeviceSelector:       "app=redroid",
@@ -343,6 +348,7 @@ var fields = []field{
 	intField("PPROF_BLOCK_RATE", func(c *Config) *int { return &c.PprofBlockRate }),
 	intField("PPROF_MUTEX_FRACTION", func(c *Config) *int { return &c.PprofMutexFraction }),
 	stringField("CAPTURE_MODE", func(c *Config) *string { return &c.CaptureMode }),
+	stringField("INPUT_AGENT", func(c *Config) *string { return &c.InputAgent }),
 	stringField("VIDEO_ENCODER_TYPE", func(c *Config) *string { return &c.VideoEncoderType }),
 	boolField("USE_WORKER_POOL", func(c *Config) *bool { return &c.UseWorkerPool }),
 	{"WORKER_COUNT", func(c *Config, v string) error {
@@ -606,6 +612,7 @@ func (c Config) Validate() error {
 		between("PPROF_BLOCK_RATE", c.PprofBlockRate, 0, 1_000_000_000),
 		between("PPROF_MUTEX_FRACTION", c.PprofMutexFraction, 0, 1_000_000),
 		oneOf("CAPTURE_MODE", c.CaptureMode, CaptureModes),
+		oneOf("INPUT_AGENT", c.InputAgent, []string{"auto", "off"}),
 		oneOf("VIDEO_ENCODER_TYPE", c.VideoEncoderType, EncoderTypes),
 		between("WORKER_COUNT", c.WorkerCount, 0, 256),
 		oneOf("H264_HW_ACCEL", c.H264HWAccel, HWAccels),

@@ -72,6 +72,10 @@ type Config struct {
 	// BitRateInterval is the least time between two rate changes of an
 	// encoder. Default 500ms.
 	BitRateInterval time.Duration
+	// InputAgent (INPUT_AGENT) is InputAgentAuto (the default: input
+	// through the on-device agent, the shell's input command while it
+	// cannot run) or InputAgentOff (the shell only).
+	InputAgent string
 	// Log receives the owners' logs; default slog.Default().
 	Log *slog.Logger
 

@@ -43,7 +43,8 @@ type Device struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	input   *adb.Input
+	input   *adb.Input // the shell's input command
+	in      *inputs    // input: the agent, or the shell
 	geom    atomic.Pointer[adb.Geometry]
 	control fanout.Control
 
@@ -119,6 +120,10 @@ func start(ctx context.Context, id string, cfg Config, pool func() (*poolRouter,
 		return nil, fmt.Errorf("read the display size of %s: %w", id, err)
 	}
 	d.geom.Store(&g)
+	// The input agent starts beside the capture; input goes through the
+	// shell until it runs.
+	d.in = newInputs(cfg.ADB, serial, cfg.InputAgent, d.input, log)
+	d.in.start(d.ctx)
 	if cfg.WorkerPool && p.encodes() {
 		if d.pool, err = pool(); err != nil {
 			d.log.Error("worker pool unavailable; encoding on the device's own pipelines", "err", err)
@@ -237,6 +242,9 @@ func (d *Device) Close() error {
 		o.close()
 	}
 	last.Release()
+	if d.in != nil {
+		d.in.wait()
+	}
 	if d.input != nil {
 		d.input.Close()
 	}

@@ -170,6 +170,17 @@ func (f *Viewer) Input(ctx context.Context, in media.Input) error {
 	return f.d.inject(ctx, in)
 }
 
+// Clipboard reads the device's clipboard through its input agent.
+func (f *Viewer) Clipboard(ctx context.Context) (string, error) {
+	return f.d.clipboard(ctx)
+}
+
+// Notices calls fn with the device's input state, then its changes and
+// the device's clipboard changes, until stop is called.
+func (f *Viewer) Notices(fn func(media.InputNotice)) (stop func()) {
+	return f.d.notices(fn)
+}
+
 // Stats returns the viewer's counters, which go on across rung switches.
 func (f *Viewer) Stats() fanout.ViewerStats {
 	f.mu.Lock()

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cloudphone/media-service/devicesim"
 	"github.com/cloudphone/media-service/fanout"
 	"github.com/cloudphone/media-service/internal/testutil"
 	"github.com/cloudphone/media-service/media"
@@ -84,7 +83,7 @@ func TestRotationMidStream(t *testing.T) {
 			}
 			testutil.Eventually(t, "the tap on the device", testutil.Generous, func() bool { return len(r.sim.Events()) > 0 })
 			ev := r.sim.Events()[0]
-			if ev.Kind != devicesim.InputTap || ev.X != 160 || ev.Y != 215 || !ev.OnScreen() {
+			if !tapAt(ev, 160, 215) || !ev.OnScreen() {
 				t.Fatalf("tap landed as %+v, want (160, 215) on the rotated screen", ev)
 			}
 		})

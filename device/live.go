@@ -27,6 +27,7 @@ func ConfigFrom(c config.Config) Config {
 		Rungs:               fanout.Rungs(c.Rungs, c.MinBitRate, c.MaxBitRate),
 		WorkerPool:          c.UseWorkerPool,
 		Workers:             c.WorkerCount,
+		InputAgent:          c.InputAgent,
 	}
 }
 

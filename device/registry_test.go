@@ -54,9 +54,15 @@ type rig struct {
 
 func newRig(t *testing.T, cfg Config) *rig {
 	t.Helper()
+	return newRigWith(t, cfg, devicesim.Options{Width: 240, Height: 320, FPS: 15})
+}
+
+// newRigWith is newRig over a device with options o.
+func newRigWith(t testing.TB, cfg Config, o devicesim.Options) *rig {
+	t.Helper()
 	testutil.Deadline(t, 3*time.Minute)
 	srv := adbtest.Start(t)
-	sim := simtest.Device(t, srv, devicesim.Options{Width: 240, Height: 320, FPS: 15})
+	sim := simtest.Device(t, srv, o)
 	client, err := adb.NewClient(srv.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +77,7 @@ func newRig(t *testing.T, cfg Config) *rig {
 	return r
 }
 
-func (r *rig) join(t *testing.T, ctx context.Context, viewer string) *Viewer {
+func (r *rig) join(t testing.TB, ctx context.Context, viewer string) *Viewer {
 	t.Helper()
 	f, err := r.reg.Join(ctx, JoinRequest{DeviceID: r.serial, ViewerID: viewer, Codecs: []media.Codec{media.H264, media.VP8}})
 	if err != nil {
@@ -277,7 +283,7 @@ func TestEncodedOutputControls(t *testing.T) {
 				t.Fatalf("take control: previous %q", prev)
 			}
 			testutil.Eventually(t, "the tap on the device", 10*time.Second, func() bool { return len(r.sim.Events()) > 0 })
-			if ev := r.sim.Events()[0]; ev.Kind != devicesim.InputTap || ev.X != 120 || ev.Y != 160 {
+			if ev := r.sim.Events()[0]; !tapAt(ev, 120, 160) {
 				t.Fatalf("tap landed as %+v, want (120, 160)", ev)
 			}
 		})

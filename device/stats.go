@@ -82,6 +82,9 @@ type Stats struct {
 	// Outputs are every running output of the device, one per codec and
 	// rung; the fields above are the primary output's.
 	Outputs []OutputStats `json:"outputs"`
+	// Input is how the device's input goes: the on-device agent or the
+	// shell, and why.
+	Input InputStats `json:"input"`
 	// Stages are the device's capture and encode stage histograms, its
 	// outputs' summed. For metrics only.
 	Stages StageStats `json:"-"`
@@ -120,6 +123,7 @@ func (d *Device) Stats() Stats {
 		CaptureErrors: d.errs.Load(), KeyFrameRequests: o.kf.asked.Load(), KeyFramesForced: o.kf.sent.Load(),
 		Pipeline: o.encoderStats(),
 		Stages:   d.stages(),
+		Input:    d.InputStats(),
 	}
 	if d.sourceStats != nil {
 		s.CaptureRestarts = d.sourceStats().Restarts

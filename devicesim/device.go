@@ -10,6 +10,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,19 @@ const (
 	DefaultHeight = 1280
 	DefaultFPS    = 30
 	DefaultModel  = "DeviceSim"
+	// DefaultSDK is the Android API level a device reports by default
+	// (Android 14).
+	DefaultSDK = 34
+)
+
+// Values of Options.Agent.
+const (
+	// AgentRun lets the input agent run when it is started properly
+	// (the default, also "").
+	AgentRun = "run"
+	// AgentRefuse makes the device one whose vendor forbids injecting
+	// input from the shell user: the agent fails at start.
+	AgentRefuse = "refuse"
 )
 
 // Options configures a [Device]. The zero value of every field selects its
@@ -56,8 +70,22 @@ type Options struct {
 	// Props adds or overrides getprop values.
 	Props map[string]string
 	// Logger receives structured logs (keys device, conn, stream, service).
-	// Default: discard.
+	// Every input event is logged on it at info level, one line each
+	// (message "input"). Default: discard.
 	Logger *slog.Logger
+	// SDK is the Android API level (21..36): ro.build.version.sdk and
+	// ro.build.version.release follow it, and so do the input command's
+	// costs and commands. Default 34, or the ro.build.version.sdk of Props
+	// when that is a number.
+	SDK int
+	// NoCosts turns off the time that input takes on a phone (see
+	// costs.go): the input command's start-up and a swipe's duration,
+	// app_process's start, the agent's few milliseconds per event. The
+	// zero value keeps a real phone's costs; tests that need speed set it.
+	NoCosts bool
+	// Agent says whether the input agent may run: "" or AgentRun, it runs
+	// when started properly; AgentRefuse, the device forbids it.
+	Agent string
 }
 
 // withDefaults fills the zero fields.
@@ -80,6 +108,15 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.SDK == 0 {
+		o.SDK = DefaultSDK
+		if n, err := strconv.Atoi(o.Props["ro.build.version.sdk"]); err == nil && n > 0 {
+			o.SDK = n
+		}
+	}
+	if o.Agent == "" {
+		o.Agent = AgentRun
+	}
 	return o
 }
 
@@ -96,40 +133,142 @@ func (o Options) validate() error {
 	if o.Rotation < 0 || o.Rotation > 3 {
 		return fmt.Errorf("devicesim: rotation %d out of range (0..3)", o.Rotation)
 	}
+	if androidRelease(o.SDK) == "" {
+		return fmt.Errorf("devicesim: sdk %d out of range (%d..%d)", o.SDK, minSDK, maxSDK)
+	}
+	if o.Agent != AgentRun && o.Agent != AgentRefuse {
+		return fmt.Errorf("devicesim: agent %q (want %q or %q)", o.Agent, AgentRun, AgentRefuse)
+	}
 	return nil
+}
+
+// The API levels a device may have, and the Android release of each.
+const (
+	minSDK = 21
+	maxSDK = 36
+)
+
+var releases = [...]string{
+	21: "5.0", 22: "5.1", 23: "6.0", 24: "7.0", 25: "7.1", 26: "8.0.0",
+	27: "8.1.0", 28: "9", 29: "10", 30: "11", 31: "12", 32: "12",
+	33: "13", 34: "14", 35: "15", 36: "16",
+}
+
+// androidRelease returns ro.build.version.release for an API level, or
+// "" outside minSDK..maxSDK.
+func androidRelease(sdk int) string {
+	if sdk < minSDK || sdk > maxSDK {
+		return ""
+	}
+	return releases[sdk]
+}
+
+// applySDK makes the version properties follow o.SDK, except those that
+// o.Props sets.
+func applySDK(p map[string]string, o Options) {
+	rel := androidRelease(o.SDK)
+	set := func(k, v string) {
+		if _, ok := o.Props[k]; !ok {
+			p[k] = v
+		}
+	}
+	set("ro.build.version.sdk", strconv.Itoa(o.SDK))
+	set("ro.build.version.release", rel)
+	if fp, ok := p["ro.build.fingerprint"]; ok {
+		set("ro.build.fingerprint", strings.Replace(fp, "devicesim:10/", "devicesim:"+rel+"/", 1))
+	}
 }
 
 // InputKind names an input command.
 type InputKind string
 
-// Input kinds, as the input command names them.
+// Input kinds: the input command's (tap, swipe, keyevent, text; its
+// motionevent is a touch), and the input agent's (touch, scroll, key,
+// text, clipboard, rotate, screen).
 const (
 	InputTap      InputKind = "tap"
 	InputSwipe    InputKind = "swipe"
 	InputKeyEvent InputKind = "keyevent"
 	InputText     InputKind = "text"
+
+	// InputTouch is one pointer's event: Action, Pointer, X, Y, Pressure,
+	// and the gesture it belongs to.
+	InputTouch InputKind = "touch"
+	// InputScroll is a wheel turn at X, Y: ScrollH, ScrollV.
+	InputScroll InputKind = "scroll"
+	// InputKey is one key event of the agent: Action (down or up),
+	// KeyCode, Repeat, Meta.
+	InputKey InputKind = "key"
+	// InputClipboard sets the clipboard to Text, and pastes it with Paste.
+	InputClipboard InputKind = "clipboard"
+	// InputRotate turns the display: Rotation 0..3, or -1 (back to the
+	// sensor: the rotation the device started with).
+	InputRotate InputKind = "rotate"
+	// InputScreen turns the screen on or off (On).
+	InputScreen InputKind = "screen"
 )
 
-// InputEvent is one input the device received, with the time it arrived.
-// A long press is a swipe whose start and end are the same point.
+// Actions of touch and key events (InputEvent.Action). A touch's action
+// follows Android's MotionEvent: the first finger down is ActionDown,
+// another one while it is down ActionPointerDown; a finger that lifts
+// while others stay is ActionPointerUp, the last one ActionUp. A gesture
+// runs from the first down to the last up (or a cancel).
+const (
+	ActionDown        = "down"
+	ActionPointerDown = "pointer-down"
+	ActionMove        = "move"
+	ActionPointerUp   = "pointer-up"
+	ActionUp          = "up"
+	ActionCancel      = "cancel"
+)
+
+// SourceAgent is the Source of the events the input agent injects.
+const SourceAgent = "agent"
+
+// InputEvent is one input the device received, with the time it was
+// injected. A long press is a swipe whose start and end are the same point.
 type InputEvent struct {
-	// Time is when the device received the command.
+	// Time is when the device injected the event: after the input
+	// command's start-up, or the agent's handling, cost (Options.NoCosts).
 	Time time.Time
 	Kind InputKind
 	// Source is the input source named on the command line
-	// (touchscreen, keyboard, ...), or "" for the default.
+	// (touchscreen, keyboard, ...), "" for the default, or SourceAgent.
 	Source string
-	// X, Y is the point of a tap or the start of a swipe; X2, Y2 the end.
+	// X, Y is the point of a tap, touch or scroll, or the start of a
+	// swipe; X2, Y2 the end of a tap or swipe.
 	X, Y, X2, Y2 int
 	// Duration of a swipe, 0 when the command gave none.
 	Duration time.Duration
 	// KeyCode of a key event (KEYCODE_HOME is 3).
 	KeyCode int
-	// Text of a text event, after the input command's %s → space rule.
+	// Text of a text event, after the input command's %s → space rule,
+	// or of a clipboard event.
 	Text string
 	// Display is the display's geometry when the event arrived: a tap's
 	// coordinates are in its picture's orientation ([Display.Picture]).
 	Display Display
+
+	// Action of a touch or key event (ActionDown, ...).
+	Action string
+	// Pointer is a touch's pointer id (0..9), Pointers how many pointers
+	// are down after it.
+	Pointer, Pointers int
+	// Gesture numbers the gesture a touch belongs to, from 1 (0 for a
+	// move or up of the input command without a down before it).
+	Gesture uint64
+	// Pressure of a touch, 0..1.
+	Pressure float64
+	// ScrollH and ScrollV are a scroll's amounts, in wheel notches.
+	ScrollH, ScrollV float64
+	// Repeat and Meta of an agent's key event.
+	Repeat, Meta int
+	// Paste: the clipboard event pasted its text.
+	Paste bool
+	// Rotation a rotate event asked for (-1..3).
+	Rotation int
+	// On: a screen event turned the screen on.
+	On bool
 }
 
 // LongPress reports whether the event is a swipe that stays in place.
@@ -137,15 +276,19 @@ func (e InputEvent) LongPress() bool {
 	return e.Kind == InputSwipe && e.X == e.X2 && e.Y == e.Y2
 }
 
-// OnScreen reports whether a tap's or swipe's points lie on the picture
-// the display showed when the event arrived (false for keys and text).
+// OnScreen reports whether a tap's, swipe's, touch's or scroll's points
+// lie on the picture the display showed when the event arrived (false for
+// the other kinds).
 func (e InputEvent) OnScreen() bool {
-	if e.Kind != InputTap && e.Kind != InputSwipe {
-		return false
-	}
 	w, h := e.Display.Picture()
 	in := func(x, y int) bool { return x >= 0 && y >= 0 && x < w && y < h }
-	return in(e.X, e.Y) && in(e.X2, e.Y2)
+	switch e.Kind {
+	case InputTap, InputSwipe:
+		return in(e.X, e.Y) && in(e.X2, e.Y2)
+	case InputTouch, InputScroll:
+		return in(e.X, e.Y)
+	}
+	return false
 }
 
 // Device is a simulated Android device listening for adb.
@@ -183,6 +326,24 @@ type Device struct {
 	keys  []*rsa.PublicKey
 
 	recording atomic.Int64 // screenrecord streams writing now
+
+	boot  time.Time  // the uptime clock's zero
+	costs *costModel // nil with Options.NoCosts
+
+	filesOnce sync.Once
+	files     *fileStore // what sync: pushed (sync.go)
+
+	clipMu    sync.Mutex // guards clipboard, clipSubs
+	clipboard string
+	clipSubs  map[*clipSub]struct{}
+
+	agentMu      sync.Mutex // guards agents
+	agents       map[string]*agentListener
+	agentClients atomic.Int64  // agent connections past their Hello
+	gestures     atomic.Uint64 // the last gesture number given
+
+	touchMu    sync.Mutex // guards shellTouch
+	shellTouch touchState // the input command's motionevent pointer
 }
 
 // New validates the options, draws the screen and starts listening. The
@@ -212,6 +373,11 @@ func New(o Options) (*Device, error) {
 	}
 	d.log = o.Logger.With("device", d.serial)
 	d.props = defaultProps(d.serial, o)
+	applySDK(d.props, o)
+	d.boot = time.Now()
+	if !o.NoCosts {
+		d.costs = newCostModel(d.serial)
+	}
 	d.disp = Display{PhysicalWidth: o.Width, PhysicalHeight: o.Height, Width: o.Width, Height: o.Height, Rotation: o.Rotation}
 	d.settings = defaultSettings(o)
 	pw, ph := d.disp.Picture()
@@ -237,7 +403,8 @@ func (d *Device) Start() {
 		}
 		d.log.Info("devicesim listening", "addr", d.addr,
 			"size", fmt.Sprintf("%dx%d", d.opts.Width, d.opts.Height), "rotation", d.opts.Rotation,
-			"fps", d.opts.FPS, "static", d.opts.Static, "auth", d.opts.Auth)
+			"fps", d.opts.FPS, "static", d.opts.Static, "auth", d.opts.Auth,
+			"sdk", d.opts.SDK, "costs", !d.opts.NoCosts, "agent", d.opts.Agent)
 	})
 }
 
@@ -336,10 +503,50 @@ func (d *Device) recordCommand(argv []string) {
 	d.commands.add(slices.Clone(argv), size)
 }
 
+// recordEvent records an input event and logs it at info level, one
+// line: what a test outside the process reads from the device's log.
 func (d *Device) recordEvent(e InputEvent) {
 	d.recMu.Lock()
-	defer d.recMu.Unlock()
-	d.events.add(e, 128+len(e.Text))
+	d.events.add(e, 192+len(e.Text))
+	d.recMu.Unlock()
+	d.log.LogAttrs(context.Background(), slog.LevelInfo, "input", eventAttrs(e)...)
+}
+
+// eventAttrs are the log attributes of an event: its kind and the fields
+// that kind has.
+func eventAttrs(e InputEvent) []slog.Attr {
+	a := []slog.Attr{slog.String("kind", string(e.Kind))}
+	if e.Source != "" {
+		a = append(a, slog.String("source", e.Source))
+	}
+	xy := func() { a = append(a, slog.Int("x", e.X), slog.Int("y", e.Y)) }
+	switch e.Kind {
+	case InputTap:
+		xy()
+	case InputSwipe:
+		xy()
+		a = append(a, slog.Int("x2", e.X2), slog.Int("y2", e.Y2), slog.Duration("duration", e.Duration))
+	case InputKeyEvent:
+		a = append(a, slog.Int("code", e.KeyCode))
+	case InputText:
+		a = append(a, slog.String("text", e.Text))
+	case InputTouch:
+		a = append(a, slog.String("action", e.Action), slog.Int("pointer", e.Pointer))
+		xy()
+		a = append(a, slog.Float64("pressure", e.Pressure), slog.Uint64("gesture", e.Gesture), slog.Int("pointers", e.Pointers))
+	case InputScroll:
+		xy()
+		a = append(a, slog.Float64("h", e.ScrollH), slog.Float64("v", e.ScrollV))
+	case InputKey:
+		a = append(a, slog.String("action", e.Action), slog.Int("code", e.KeyCode), slog.Int("repeat", e.Repeat), slog.Int("meta", e.Meta))
+	case InputClipboard:
+		a = append(a, slog.String("text", e.Text), slog.Bool("paste", e.Paste))
+	case InputRotate:
+		a = append(a, slog.Int("rotation", e.Rotation))
+	case InputScreen:
+		a = append(a, slog.Bool("on", e.On))
+	}
+	return a
 }
 
 func (d *Device) acceptLoop() {

@@ -12,7 +12,7 @@ import (
 // deviceFeatures is what the device's CNXN banner advertises: nothing. In
 // particular not shell_v2, so the host opens raw shell streams (stdout and
 // stderr merged, no exit status), nor delayed_ack, which protocol version
-// 0x01000001 predates, nor the sync features (sync: is refused).
+// 0x01000001 predates, nor the sync features (sync: speaks version 1).
 var deviceFeatures []string
 
 // defaultProps returns the system properties getprop reports.

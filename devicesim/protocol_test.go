@@ -171,7 +171,7 @@ func TestProtocolRefusedService(t *testing.T) {
 	d := newDevice(t, Options{})
 	h := dialHost(t, d)
 	h.connect(versionSkipChecksum, 1<<20)
-	for i, svc := range []string{"sync:", "reboot:", "shell,v2,raw:ls", "framebuffer:", "nonsense"} {
+	for i, svc := range []string{"reboot:", "shell,v2,raw:ls", "framebuffer:", "nonsense"} {
 		h.send(cmdOPEN, uint32(10+i), 0, []byte(svc+"\x00"))
 		h.expect(cmdCLSE, 0, uint32(10+i))
 	}

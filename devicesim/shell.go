@@ -22,6 +22,7 @@ type shell struct {
 	out io.Writer
 	s   *stream
 	log *slog.Logger
+	env map[string]string // the running command's VAR=value prefix
 }
 
 // command is a built-in: it writes to sh.out and returns an exit status.
@@ -41,6 +42,7 @@ func init() {
 		"input":        cmdInput,
 		"echo":         cmdEcho,
 		"devicesim":    cmdDevicesim,
+		"app_process":  cmdAppProcess,
 		"true":         func(*shell, []string) int { return 0 },
 		"false":        func(*shell, []string) int { return 1 },
 	}
@@ -58,6 +60,10 @@ func (d *Device) service(name string) func(context.Context, *stream) {
 	}
 	switch {
 	case kind == "shell", kind == "exec":
+	case name == "sync:":
+		return d.syncService
+	case kind == "localabstract":
+		return d.localAbstract(cmdline)
 	case strings.HasPrefix(kind, "shell,"):
 		// shell,v2,raw,TERM=...: only sent to devices that advertise
 		// shell_v2, which this one does not.
@@ -117,6 +123,12 @@ func (sh *shell) runLine(line string) error {
 func (sh *shell) run(argv []string) int {
 	sh.d.recordCommand(argv)
 	sh.log.Info("command", "argv", argv)
+	env, argv := splitAssignments(argv)
+	if len(argv) == 0 {
+		return 0 // only assignments: shell variables, which nothing reads
+	}
+	sh.env = env
+	defer func() { sh.env = nil }()
 	cmd, ok := commands[argv[0]]
 	if !ok {
 		fmt.Fprintf(sh.out, "/system/bin/sh: %s: inaccessible or not found\n", argv[0])
@@ -176,14 +188,25 @@ func cmdEcho(sh *shell, args []string) int {
 	return 0
 }
 
-// devicesim streams: the simulator's own debug command (no real device has
-// it). It prints how many screenrecord commands are streaming now
-// ([Device.ScreenrecordStreams]).
+// devicesim streams | agents | clipboard [TEXT]: the simulator's own debug
+// command (no real device has it). streams prints how many screenrecord
+// commands are streaming now ([Device.ScreenrecordStreams]), agents how
+// many input agents listen ([Device.Agents]); clipboard prints the
+// clipboard, or sets it as an app on the phone would
+// ([Device.SetClipboard]).
 func cmdDevicesim(sh *shell, args []string) int {
-	if len(args) != 1 || args[0] != "streams" {
-		fmt.Fprintln(sh.out, "usage: devicesim streams")
+	switch {
+	case len(args) == 1 && args[0] == "streams":
+		fmt.Fprintf(sh.out, "%d\n", sh.d.ScreenrecordStreams())
+	case len(args) == 1 && args[0] == "agents":
+		fmt.Fprintf(sh.out, "%d\n", sh.d.Agents())
+	case len(args) == 1 && args[0] == "clipboard":
+		fmt.Fprintln(sh.out, sh.d.Clipboard())
+	case len(args) == 2 && args[0] == "clipboard":
+		sh.d.SetClipboard(args[1])
+	default:
+		fmt.Fprintln(sh.out, "usage: devicesim streams | agents | clipboard [TEXT]")
 		return 2
 	}
-	fmt.Fprintf(sh.out, "%d\n", sh.d.ScreenrecordStreams())
 	return 0
 }

@@ -159,6 +159,36 @@ func parseCommandLine(line string) ([]simpleCommand, error) {
 	return cmds, nil
 }
 
+// splitAssignments takes the leading NAME=value words off argv, as a
+// shell takes the environment of one command ("CLASSPATH=x app_process
+// ..."). The words are already unquoted, so a quoted one counts too,
+// where a real shell would take it for the command's name.
+func splitAssignments(argv []string) (env map[string]string, rest []string) {
+	for len(argv) > 0 {
+		name, value, ok := strings.Cut(argv[0], "=")
+		if !ok || !isName(name) {
+			break
+		}
+		if env == nil {
+			env = make(map[string]string)
+		}
+		env[name] = value
+		argv = argv[1:]
+	}
+	return env, argv
+}
+
+// isName reports whether s is a shell variable name.
+func isName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // shellQuote quotes s as one word for a POSIX shell: single quotes, with
 // each embedded single quote written as '\”.
 func shellQuote(s string) string {

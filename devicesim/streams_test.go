@@ -90,7 +90,7 @@ func TestScreenrecordStreams(t *testing.T) {
 		t.Fatalf("ScreenrecordStreams() = %d after a screenrecord reached its time limit", n)
 	}
 
-	if got := adb.Shell(t, serial, "devicesim", "frobnicate"); got != "usage: devicesim streams\n" {
+	if got := adb.Shell(t, serial, "devicesim", "frobnicate"); got != "usage: devicesim streams | agents | clipboard [TEXT]\n" {
 		t.Fatalf("devicesim frobnicate = %q", got)
 	}
 }

@@ -6,6 +6,7 @@ package metrics
 import (
 	"github.com/cloudphone/media-service/fanout"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -66,6 +67,8 @@ type Collector struct {
 	nacks, plis                                              *prometheus.Desc
 	load, loadBy                                             *prometheus.Desc
 	stages                                                   *prometheus.Desc
+	inputMethod, inputRestarts, inputQueued, inputSuperseded *prometheus.Desc
+	inputRefused, inputFailed                                *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -76,35 +79,41 @@ func NewCollector(src Sources) *Collector {
 		return prometheus.NewDesc(prometheus.BuildFQName(ns, "", name), help, labels, nil)
 	}
 	return &Collector{
-		src:           src,
-		fps:           d("pipeline_fps", "Frames per second a device's stream delivers (0 while its screen is still).", "device"),
-		bitrate:       d("pipeline_bitrate_bytes", "Bytes per second of a device's encoded stream.", "device"),
-		units:         d("pipeline_units_total", "Encoded units (access units or VP8 frames) a device's stream delivered.", "device"),
-		keyframes:     d("pipeline_keyframes_total", "Keyframes a device's stream delivered.", "device"),
-		restarts:      d("capture_restarts_total", "Capture restarts (screenrecord time limits, keyframe requests, reconnects).", "device"),
-		captureErrors: d("capture_errors_total", "Capture failures (adb errors, a device gone); capture retries with backoff.", "device"),
-		keyRequests:   d("keyframe_requests_total", "Keyframe requests a device's capture received.", "device"),
-		encErrors:     d("encoding_errors_total", "Encodes that failed (the encoder was replaced).", "device"),
-		encTimeouts:   d("encoding_timeouts_total", "Encodes that exceeded ENCODE_TIMEOUT (the encoder was abandoned).", "device"),
-		encSwitches:   d("encoder_switches_total", "Times a device's encoder was replaced (hung or failed), all causes.", "device"),
-		encReplaced:   d("encoder_replacements_total", "Times a device's encoder was replaced, by cause: timeout (hung) or error (failed).", "device", "cause"),
-		encReopened:   d("encoder_reopens_total", "Times a device's encoder was reopened at a new frame size (a rotation).", "device"),
-		encRestarts:   d("encoder_chain_restarts_total", "Times every encoder candidate had failed and the chain started over from the best after a back-off.", "device"),
-		stalls:        d("process_stalls_total", "Encodes that overran ENCODE_TIMEOUT while the whole process was frozen (not blamed on the encoder).", "device"),
-		abandoned:     d("encoders_abandoned", "Hung encoders abandoned process-wide that have not returned yet."),
-		connected:     d("devices_connected", "Devices the adb server lists in state device (usable)."),
-		dropped:       d("frames_dropped_total", "Frames or units dropped, by reason.", "device", "reason"),
-		encLatency:    d("encode_latency_seconds", "Time one frame took to encode.", "device"),
-		deviceEncoder: d("device_encoder", "The encoder a device's stream uses (value 1).", "device", "encoder"),
-		viewers:       d("viewers", "Viewers watching a device.", "device"),
-		viewerDrops:   d("viewer_units_dropped_total", "Units skipped by viewers that fell behind (skipping to the next keyframe).", "device"),
-		sessions:      d("active_sessions", "WebRTC sessions open."),
-		sessionsTotal: d("sessions_total", "WebRTC sessions created for a device.", "device"),
-		bytesSent:     d("webrtc_bytes_sent_total", "RTP payload bytes sent to a device's viewers, retransmissions included.", "device"),
-		packetsSent:   d("webrtc_packets_sent_total", "RTP packets sent to a device's viewers, retransmissions included.", "device"),
-		nacks:         d("webrtc_nacks_received_total", "NACKs received from a device's viewers.", "device"),
-		plis:          d("webrtc_plis_received_total", "PLIs and FIRs received from a device's viewers.", "device"),
-		load:          d("load_ratio", "The instance's use of its capacity, 1 when full: the largest of load_ratio_by_resource (the autoscaler's metric)."),
+		src:             src,
+		fps:             d("pipeline_fps", "Frames per second a device's stream delivers (0 while its screen is still).", "device"),
+		bitrate:         d("pipeline_bitrate_bytes", "Bytes per second of a device's encoded stream.", "device"),
+		units:           d("pipeline_units_total", "Encoded units (access units or VP8 frames) a device's stream delivered.", "device"),
+		keyframes:       d("pipeline_keyframes_total", "Keyframes a device's stream delivered.", "device"),
+		restarts:        d("capture_restarts_total", "Capture restarts (screenrecord time limits, keyframe requests, reconnects).", "device"),
+		captureErrors:   d("capture_errors_total", "Capture failures (adb errors, a device gone); capture retries with backoff.", "device"),
+		keyRequests:     d("keyframe_requests_total", "Keyframe requests a device's capture received.", "device"),
+		encErrors:       d("encoding_errors_total", "Encodes that failed (the encoder was replaced).", "device"),
+		encTimeouts:     d("encoding_timeouts_total", "Encodes that exceeded ENCODE_TIMEOUT (the encoder was abandoned).", "device"),
+		encSwitches:     d("encoder_switches_total", "Times a device's encoder was replaced (hung or failed), all causes.", "device"),
+		encReplaced:     d("encoder_replacements_total", "Times a device's encoder was replaced, by cause: timeout (hung) or error (failed).", "device", "cause"),
+		encReopened:     d("encoder_reopens_total", "Times a device's encoder was reopened at a new frame size (a rotation).", "device"),
+		encRestarts:     d("encoder_chain_restarts_total", "Times every encoder candidate had failed and the chain started over from the best after a back-off.", "device"),
+		stalls:          d("process_stalls_total", "Encodes that overran ENCODE_TIMEOUT while the whole process was frozen (not blamed on the encoder).", "device"),
+		abandoned:       d("encoders_abandoned", "Hung encoders abandoned process-wide that have not returned yet."),
+		connected:       d("devices_connected", "Devices the adb server lists in state device (usable)."),
+		dropped:         d("frames_dropped_total", "Frames or units dropped, by reason.", "device", "reason"),
+		encLatency:      d("encode_latency_seconds", "Time one frame took to encode.", "device"),
+		deviceEncoder:   d("device_encoder", "The encoder a device's stream uses (value 1).", "device", "encoder"),
+		viewers:         d("viewers", "Viewers watching a device.", "device"),
+		inputMethod:     d("input_method", "How a device's input goes (value 1): method agent (the on-device agent) or shell (the input command), slow true where each command starts a Java VM (Android 11 and older).", "device", "method", "slow"),
+		inputRestarts:   d("input_agent_restarts_total", "Times a device's input agent ended or could not start (input went through the shell meanwhile).", "device"),
+		inputQueued:     d("input_queued", "Input commands waiting for a device's shell (one more may be running).", "device"),
+		inputSuperseded: d("input_superseded_total", "Touch moves for a device's shell replaced by a later move before they ran.", "device"),
+		inputRefused:    d("input_refused_total", "Input refused because a device's shell queue was full.", "device"),
+		inputFailed:     d("input_failed_total", "Input commands that failed on a device.", "device"),
+		viewerDrops:     d("viewer_units_dropped_total", "Units skipped by viewers that fell behind (skipping to the next keyframe).", "device"),
+		sessions:        d("active_sessions", "WebRTC sessions open."),
+		sessionsTotal:   d("sessions_total", "WebRTC sessions created for a device.", "device"),
+		bytesSent:       d("webrtc_bytes_sent_total", "RTP payload bytes sent to a device's viewers, retransmissions included.", "device"),
+		packetsSent:     d("webrtc_packets_sent_total", "RTP packets sent to a device's viewers, retransmissions included.", "device"),
+		nacks:           d("webrtc_nacks_received_total", "NACKs received from a device's viewers.", "device"),
+		plis:            d("webrtc_plis_received_total", "PLIs and FIRs received from a device's viewers.", "device"),
+		load:            d("load_ratio", "The instance's use of its capacity, 1 when full: the largest of load_ratio_by_resource (the autoscaler's metric)."),
 		loadBy: d("load_ratio_by_resource", "The instance's use of one resource: devices (over MAX_DEVICES), encoders (over the encode slots, WORKER_COUNT), "+
 			"sessions (over MAX_SESSIONS); 0 for a resource with no bound.", "resource"),
 		stages: d("stage_latency_seconds", "Time a device's units spent in each stage in the service: capture (arrival from the device to framed, or to the encoder), "+
@@ -116,7 +125,8 @@ func NewCollector(src Sources) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.fps, c.bitrate, c.units, c.keyframes, c.restarts, c.keyRequests, c.encErrors,
 		c.encTimeouts, c.encSwitches, c.encReplaced, c.encReopened, c.encRestarts, c.stalls, c.abandoned, c.connected, c.dropped, c.encLatency, c.deviceEncoder, c.viewers, c.viewerDrops, c.captureErrors,
-		c.sessions, c.sessionsTotal, c.bytesSent, c.packetsSent, c.nacks, c.plis, c.stages, c.load, c.loadBy} {
+		c.sessions, c.sessionsTotal, c.bytesSent, c.packetsSent, c.nacks, c.plis, c.stages, c.load, c.loadBy,
+		c.inputMethod, c.inputRestarts, c.inputQueued, c.inputSuperseded, c.inputRefused, c.inputFailed} {
 		ch <- d
 	}
 }
@@ -182,6 +192,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			c.stage(ch, dev, media.StageQueue, s.Stages.Queue)
 			c.stage(ch, dev, media.StageSend, s.Stages.Send)
 			counter(c.viewerDrops, float64(s.Stages.ViewerDrops), dev)
+			in := s.Input
+			if in.Method != "" {
+				gauge(c.inputMethod, 1, dev, in.Method, strconv.FormatBool(in.Slow))
+			}
+			counter(c.inputRestarts, float64(in.AgentRestarts), dev)
+			gauge(c.inputQueued, float64(in.Queued), dev)
+			counter(c.inputSuperseded, float64(in.Superseded), dev)
+			counter(c.inputRefused, float64(in.Refused), dev)
+			counter(c.inputFailed, float64(in.Failed), dev)
 		}
 	}
 	if c.src.Broadcasters != nil {

@@ -80,6 +80,14 @@ type Control interface {
 	ReleaseControl() bool
 	// Controller reports whether the viewer holds control.
 	Controller() bool
+	// Clipboard reads the device's clipboard. Only the on-device agent
+	// can: with the shell's input command it fails with an error wrapping
+	// media.ErrUnsupported.
+	Clipboard(ctx context.Context) (string, error)
+	// Notices calls fn with the device's input notices, first its input
+	// state now, then every change of it and of the device's clipboard,
+	// until stop is called. fn must not block.
+	Notices(fn func(media.InputNotice)) (stop func())
 }
 
 // Feed is one viewer's link to its device. Its methods may be called

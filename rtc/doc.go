@@ -96,13 +96,21 @@
 // # Input
 //
 // The client creates a data channel labelled "input" (in-band); others
-// are closed. Each message is one JSON object of at most 4 KiB:
+// are closed. Each message is one JSON object of at most
+// [MaxInputMessage] bytes (room for a 64 KiB clipboard):
 //
+//	{"type":"touch","action":"down","id":0,"x":0.5,"y":0.25}  down|move|up|cancel, finger 0..9, "pressure" 0..1 optional
+//	{"type":"scroll","x":0.5,"y":0.5,"dx":0,"dy":1.5}         wheel notches, -16..16
+//	{"type":"key","key":"29","action":"down","meta":4096}     "action" down|up (none: a press), "repeat" 0..1000
+//	{"type":"key","key":"KEYCODE_BACK"}
+//	{"type":"text","text":"héllo"}                          1..1000 bytes, no control characters
+//	{"type":"clipboard","text":"...","paste":true}          set the device's clipboard (and paste)
+//	{"type":"clipboard-get"}    answered {"type":"clipboard","text":"..."}
+//	{"type":"rotate","rotation":1}                          0..3, or -1: the sensor's
+//	{"type":"screen","on":false}
 //	{"type":"tap","x":0.5,"y":0.25}
 //	{"type":"swipe","x":0.1,"y":0.2,"x2":0.9,"y2":0.8,"durationMs":300}
 //	{"type":"longpress","x":0.5,"y":0.5,"durationMs":600}
-//	{"type":"key","key":"KEYCODE_BACK"}
-//	{"type":"text","text":"hello"}
 //	{"type":"control"}          take control of the device
 //	{"type":"release"}          give it up
 //	{"type":"latency",...}      a client report, for Config.OnClientReport
@@ -112,10 +120,15 @@
 // Coordinates are fractions (0..1) of the displayed video; [Feed.Input]
 // maps them to device pixels. One viewer controls a device at a time: the
 // first to send input, or the last to send "control", until it leaves or
-// releases. Input from others is refused, and so are the input and
-// "control" of a view-only session ("this token is view-only"). Every
-// refused or malformed message is answered with
+// releases. Input from others is refused, and so are the input, "control"
+// and "clipboard-get" of a view-only session ("this token is view-only").
+// Every refused or malformed message is answered with
 // {"type":"error","message":"..."}; a change of control with
-// {"type":"control","state":"granted"|"revoked"|"released"}. A session
-// logs its input, input errors and control takeovers when it closes.
+// {"type":"control","state":"granted"|"revoked"|"released"}. Once the
+// channel is open the session relays its device's notices
+// ([Control.Notices]) until it closes: {"type":"input","method":"agent",
+// "slow":false,"sdk":34} (how input reaches the device), and
+// {"type":"clipboard","text":"..."} when the device's clipboard changes
+// (not to a view-only session). A session logs its input, input errors
+// and control takeovers when it closes.
 package rtc

@@ -21,6 +21,12 @@ import (
 func FuzzInputMessage(f *testing.F) {
 	f.Add([]byte(`{"type":"tap","x":0.5,"y":0.25}`))
 	f.Add([]byte(`{"type":"text","text":"hello"}`))
+	f.Add([]byte(`{"type":"touch","action":"move","id":1,"x":0.5,"y":0.25,"pressure":0.5}`))
+	f.Add([]byte(`{"type":"scroll","x":0.5,"y":0.5,"dx":-1,"dy":2.5}`))
+	f.Add([]byte(`{"type":"key","key":"29","action":"down","meta":4097,"repeat":3}`))
+	f.Add([]byte(`{"type":"clipboard","text":"a\tb\nc","paste":true}`))
+	f.Add([]byte(`{"type":"rotate","rotation":-1}`))
+	f.Add([]byte(`{"type":"screen","on":true}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := ParseInputMessage(data)
 		if err != nil {
@@ -40,6 +46,30 @@ func FuzzInputMessage(f *testing.F) {
 		if m.Duration < 0 || m.Duration > MaxGestureDuration {
 			t.Fatalf("duration %s accepted", m.Duration)
 		}
+		for _, v := range []float64{m.Pressure, m.DX, m.DY} {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("%g accepted", v)
+			}
+		}
+		if m.Pressure < 0 || m.Pressure > 1 || m.Pointer < 0 || m.Pointer >= media.MaxPointers {
+			t.Fatalf("pressure %g, finger %d accepted", m.Pressure, m.Pointer)
+		}
+		if m.DX < -media.MaxScroll || m.DX > media.MaxScroll || m.DY < -media.MaxScroll || m.DY > media.MaxScroll {
+			t.Fatalf("scroll %g,%g accepted", m.DX, m.DY)
+		}
+		if m.Meta < 0 || m.Meta > MaxKeyMeta || m.Repeat < 0 || m.Repeat > MaxKeyRepeat || (m.Repeat > 0 && m.Action != media.ActionDown) {
+			t.Fatalf("meta %d, repeat %d (%s) accepted", m.Meta, m.Repeat, m.Action)
+		}
+		if m.Rotation < media.RotationAuto || m.Rotation > 3 {
+			t.Fatalf("rotation %d accepted", m.Rotation)
+		}
+		// Only touch and key events have actions.
+		switch {
+		case m.Type == InputTouch && !slices.Contains([]string{"down", "move", "up", "cancel"}, m.Action),
+			m.Type == InputKey && !slices.Contains([]string{"", "down", "up"}, m.Action),
+			m.Type != InputTouch && m.Type != InputKey && m.Action != "":
+			t.Fatalf("%s action %q accepted", m.Type, m.Action)
+		}
 		switch m.Type {
 		case InputSwipe, InputLongPress:
 			if m.Duration < time.Millisecond {
@@ -58,7 +88,21 @@ func FuzzInputMessage(f *testing.F) {
 					t.Fatalf("control character in accepted text %q", m.Text)
 				}
 			}
-		case InputTap, InputControl, InputRelease, InputLatency, InputReport, InputPing:
+		case InputClipboard:
+			if m.Text == "" || len(m.Text) > MaxClipboardText || !utf8.ValidString(m.Text) {
+				t.Fatalf("clipboard %q accepted", m.Text)
+			}
+			for _, r := range m.Text {
+				if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7f {
+					t.Fatalf("control character in accepted clipboard %q", m.Text)
+				}
+			}
+		case InputScroll:
+			if m.DX == 0 && m.DY == 0 {
+				t.Fatal("a scroll of nothing accepted")
+			}
+		case InputTap, InputControl, InputRelease, InputLatency, InputReport, InputPing,
+			InputTouch, InputRotate, InputScreen, InputClipboardGet:
 		default:
 			t.Fatalf("type %q accepted", m.Type)
 		}

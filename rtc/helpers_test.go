@@ -237,6 +237,16 @@ type fakeDevice struct {
 	inputs       chan media.Input
 	inputErr     error // Input's error, for a controller; set before the device is joined
 
+	// The device's clipboard and input state (inputState, once hasState),
+	// and its viewers' notice subscriptions (guarded by noticeMu).
+	noticeMu   sync.Mutex
+	clipboard  string
+	clipErr    error
+	inputState media.InputState
+	hasState   bool
+	noticeFns  map[int]func(media.InputNotice)
+	noticeNext int
+
 	// control is who controls the device, by the device package's rule.
 	control fanout.Control
 
@@ -459,6 +469,63 @@ func (f *fakeFeed) Input(ctx context.Context, msg media.Input) error {
 func (f *fakeFeed) TakeControl() string  { return f.d.control.Take(f.id) }
 func (f *fakeFeed) ReleaseControl() bool { return f.d.control.Drop(f.id) }
 func (f *fakeFeed) Controller() bool     { return f.d.control.Holder() == f.id }
+
+func (f *fakeFeed) Clipboard(context.Context) (string, error) {
+	f.d.noticeMu.Lock()
+	defer f.d.noticeMu.Unlock()
+	if f.d.clipErr != nil {
+		return "", f.d.clipErr
+	}
+	return f.d.clipboard, nil
+}
+
+// Notices calls fn with the device's input state at once (when it has
+// one: a device that never got one sends nothing, so that the replies
+// tests read are not interleaved with notices), then with every notice
+// the test sends (fakeDevice.notify), until stop.
+func (f *fakeFeed) Notices(fn func(media.InputNotice)) (stop func()) {
+	d := f.d
+	d.noticeMu.Lock()
+	defer d.noticeMu.Unlock()
+	if d.noticeFns == nil {
+		d.noticeFns = map[int]func(media.InputNotice){}
+	}
+	id := d.noticeNext
+	d.noticeNext++
+	d.noticeFns[id] = fn
+	if d.hasState {
+		st := d.inputState
+		fn(media.InputNotice{State: &st})
+	}
+	return func() {
+		d.noticeMu.Lock()
+		delete(d.noticeFns, id)
+		d.noticeMu.Unlock()
+	}
+}
+
+// notify tells the device's subscribed viewers of n (keeping its state
+// or clipboard as the device's).
+func (d *fakeDevice) notify(n media.InputNotice) {
+	d.noticeMu.Lock()
+	defer d.noticeMu.Unlock()
+	if n.State != nil {
+		d.inputState, d.hasState = *n.State, true
+	}
+	if n.Clipboard != nil {
+		d.clipboard = *n.Clipboard
+	}
+	for _, fn := range d.noticeFns {
+		fn(n)
+	}
+}
+
+// subscribers counts the device's notice subscriptions.
+func (d *fakeDevice) subscribers() int {
+	d.noticeMu.Lock()
+	defer d.noticeMu.Unlock()
+	return len(d.noticeFns)
+}
 
 func (f *fakeFeed) Stats() fanout.ViewerStats {
 	f.mu.Lock()

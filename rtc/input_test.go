@@ -3,11 +3,13 @@ package rtc
 import (
 	"encoding/json"
 	"errors"
-	"github.com/cloudphone/media-service/media"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cloudphone/media-service/media"
 )
 
 // inputFrom waits for the device's next input.
@@ -147,6 +149,12 @@ func TestHostileInputGetsErrorReplies(t *testing.T) {
 		`{"type":"text","text":"` + strings.Repeat("x", MaxInputText+1) + `"}`,
 		`{"type":"reboot"}`, `{"type":"ping","t":"` + strings.Repeat("9", 100) + `"}`,
 		"\xff\xfe", `{"type":"tap","x":0.5,"y":0.5}` + strings.Repeat(" ", MaxInputMessage),
+		`{"type":"touch","action":"hover","id":0,"x":0,"y":0}`, `{"type":"touch","action":"down","id":10,"x":0,"y":0}`,
+		`{"type":"touch","action":"move","id":0,"x":0.5,"y":1.5}`, `{"type":"touch","action":"down","id":0,"x":0,"y":0,"pressure":2}`,
+		`{"type":"scroll","x":0.5,"y":0.5,"dy":17}`, `{"type":"scroll","x":0.5,"y":0.5}`,
+		`{"type":"key","key":"29","action":"move"}`, `{"type":"key","key":"29","meta":-1}`, `{"type":"key","key":"29","action":"up","repeat":1}`,
+		`{"type":"clipboard","text":"` + strings.Repeat("x", MaxClipboardText+1) + `"}`, `{"type":"clipboard","text":"a\u0007"}`,
+		`{"type":"rotate","rotation":4}`, `{"type":"rotate"}`, `{"type":"screen"}`, `{"type":"screen","on":"yes"}`,
 	}
 	for _, h := range hostile {
 		if h == "" {
@@ -192,6 +200,188 @@ func TestDeviceInputErrorIsReplied(t *testing.T) {
 	}
 }
 
+// anyReply is any message the server sends on the input channel.
+type anyReply struct {
+	Type    string          `json:"type"`
+	Message string          `json:"message"`
+	State   string          `json:"state"`
+	T       json.RawMessage `json:"t"`
+	Text    *string         `json:"text"`
+	Method  string          `json:"method"`
+	Slow    *bool           `json:"slow"`
+	Reason  string          `json:"reason"`
+	SDK     int             `json:"sdk"`
+}
+
+// replyOf waits for the next reply of type typ, skipping input state
+// notices ("input"), which come when the device's state changes; any
+// other reply first is an error.
+func replyOf(t *testing.T, c *client, typ string) anyReply {
+	t.Helper()
+	for {
+		raw := c.reply()
+		var r anyReply
+		if err := json.Unmarshal([]byte(raw), &r); err != nil {
+			t.Fatalf("reply %q: %v", raw, err)
+		}
+		if r.Type == typ {
+			return r
+		}
+		if r.Type != "input" {
+			t.Fatalf("reply %s while waiting for a %q one", raw, typ)
+		}
+	}
+}
+
+func TestStreamedInputReachesDevice(t *testing.T) {
+	r := newRig(t, testConfig(), 10*time.Millisecond)
+	s264 := testH264(t)
+	dev := r.p.add("dev1", s264)
+	a, sa, _ := connect(t, r.m, "dev1", "alice", clientOptions{plid: s264.plid})
+	b, _, _ := connect(t, r.m, "dev1", "bob", clientOptions{plid: s264.plid})
+	// A clipboard of 64 KiB that JSON escapes to twice its size: the
+	// largest message there is.
+	big := strings.Repeat(`"`, MaxClipboardText)
+	bigMsg, _ := json.Marshal(map[string]any{"type": "clipboard", "text": big, "paste": true})
+	for _, tc := range []struct {
+		msg  string
+		want media.Input
+	}{
+		{`{"type":"touch","action":"down","id":0,"x":0.5,"y":0.25}`, media.Input{Type: InputTouch, Action: "down", X: 0.5, Y: 0.25, Pressure: 1}},
+		{`{"type":"touch","action":"down","id":1,"x":0.5,"y":0.75,"pressure":0.5}`, media.Input{Type: InputTouch, Action: "down", Pointer: 1, X: 0.5, Y: 0.75, Pressure: 0.5}},
+		{`{"type":"touch","action":"move","id":0,"x":0.5,"y":0.2}`, media.Input{Type: InputTouch, Action: "move", X: 0.5, Y: 0.2, Pressure: 1}},
+		{`{"type":"touch","action":"cancel","id":1,"x":0.5,"y":0.8}`, media.Input{Type: InputTouch, Action: "cancel", Pointer: 1, X: 0.5, Y: 0.8}},
+		{`{"type":"touch","action":"up","id":0,"x":0.5,"y":0.2}`, media.Input{Type: InputTouch, Action: "up", X: 0.5, Y: 0.2}},
+		{`{"type":"scroll","x":0.5,"y":0.5,"dy":-2.5}`, media.Input{Type: InputScroll, X: 0.5, Y: 0.5, DY: -2.5}},
+		{`{"type":"key","key":"29","action":"down","meta":4096,"repeat":2}`, media.Input{Type: InputKey, Key: "29", Action: "down", Meta: 0x1000, Repeat: 2}},
+		{`{"type":"key","key":"KEYCODE_A","action":"up","meta":12288}`, media.Input{Type: InputKey, Key: "KEYCODE_A", Action: "up", Meta: 0x3000}},
+		{`{"type":"text","text":"héllo 你好 👋"}`, media.Input{Type: InputText, Text: "héllo 你好 👋"}},
+		{`{"type":"clipboard","text":"line 1\nline 2","paste":true}`, media.Input{Type: InputClipboard, Text: "line 1\nline 2", Paste: true}},
+		{string(bigMsg), media.Input{Type: InputClipboard, Text: big, Paste: true}},
+		{`{"type":"rotate","rotation":3}`, media.Input{Type: InputRotate, Rotation: 3}},
+		{`{"type":"rotate","rotation":-1}`, media.Input{Type: InputRotate, Rotation: media.RotationAuto}},
+		{`{"type":"screen","on":false}`, media.Input{Type: InputScreen}},
+	} {
+		a.send(tc.msg)
+		if m := inputFrom(t, dev); m != tc.want {
+			t.Errorf("%s arrived as %+v", truncate(tc.msg, 80), truncate(fmt.Sprintf("%+v", m), 200))
+		}
+	}
+	if len(bigMsg) <= MaxClipboardText*2 || len(bigMsg) > MaxInputMessage {
+		t.Errorf("the big clipboard message has %d bytes", len(bigMsg))
+	}
+	// Control is arbitrated for the new kinds as for the others.
+	b.send(`{"type":"touch","action":"down","id":0,"x":0.1,"y":0.1}`)
+	if rep := replyOf(t, b, "error"); rep.Message != msgNotController {
+		t.Errorf("B's touch: reply %+v", rep)
+	}
+	eventually(t, "A's input to be counted", func() bool { return sa.Info().Stats.Inputs == 14 })
+}
+
+func TestClipboardAndInputNotices(t *testing.T) {
+	r := newRig(t, testConfig(), 10*time.Millisecond)
+	s264 := testH264(t)
+	dev := r.p.add("dev1", s264)
+	dev.clipboard = "on the device ✓"
+	dev.notify(media.InputNotice{State: &media.InputState{Method: "shell", Slow: true, Reason: "the agent did not start", SDK: 30}})
+	a, sa, _ := connect(t, r.m, "dev1", "alice", clientOptions{plid: s264.plid})
+	b, sb, _ := connect(t, r.m, "dev1", "bob", clientOptions{plid: s264.plid})
+	v, sv := connectReq(t, r.m, CreateRequest{DeviceID: "dev1", UserID: "v", Token: "wall", ViewOnly: true}, clientOptions{plid: s264.plid})
+
+	// Each session hears the device's input state as its channel opens.
+	for _, c := range []*client{a, b, v} {
+		c.send(`{"type":"ping","t":1}`) // waits for the channel to open
+		got := map[string]anyReply{}
+		for range 2 {
+			r := decodeAny(t, c.reply())
+			got[r.Type] = r
+		}
+		st, ok := got["input"]
+		if !ok || st.Method != "shell" || st.Slow == nil || !*st.Slow || st.Reason != "the agent did not start" || st.SDK != 30 {
+			t.Errorf("input state %+v", got)
+		}
+		if _, ok := got["pong"]; !ok {
+			t.Errorf("no pong: %+v", got)
+		}
+	}
+	eventually(t, "three subscriptions", func() bool { return dev.subscribers() == 3 })
+
+	// clipboard-get: any viewer that may send input reads the clipboard,
+	// without taking control; a view-only one is refused.
+	a.send(`{"type":"tap","x":0.5,"y":0.5}`)
+	inputFrom(t, dev)
+	b.send(`{"type":"clipboard-get"}`)
+	if rep := replyOf(t, b, "clipboard"); rep.Text == nil || *rep.Text != "on the device ✓" {
+		t.Errorf("clipboard-get: %+v", rep)
+	}
+	if sb.Info().Controller || !sa.Info().Controller {
+		t.Error("clipboard-get moved control")
+	}
+	v.send(`{"type":"clipboard-get"}`)
+	if rep := replyOf(t, v, "error"); rep.Message != msgViewOnly {
+		t.Errorf("a view-only clipboard-get: %+v", rep)
+	}
+	for _, msg := range []string{
+		`{"type":"touch","action":"down","id":0,"x":0.1,"y":0.1}`, `{"type":"scroll","x":0.1,"y":0.1,"dy":1}`,
+		`{"type":"key","key":"29","action":"down"}`, `{"type":"clipboard","text":"x","paste":true}`,
+		`{"type":"rotate","rotation":1}`, `{"type":"screen","on":true}`,
+	} {
+		v.send(msg)
+		if rep := replyOf(t, v, "error"); rep.Message != msgViewOnly {
+			t.Errorf("%s from a view-only session: %+v", msg, rep)
+		}
+	}
+
+	// The device's clipboard changes: the viewers that may send input
+	// hear it, intact; the view-only one does not (its next message is
+	// the state change after it).
+	copied := `copied <&> on the device` + "\n\t\"line 2\""
+	dev.notify(media.InputNotice{Clipboard: &copied})
+	dev.notify(media.InputNotice{State: &media.InputState{Method: "agent", SDK: 30}})
+	for _, c := range []*client{a, b} {
+		if rep := replyOf(t, c, "clipboard"); rep.Text == nil || *rep.Text != copied {
+			t.Errorf("clipboard notice %+v", rep)
+		}
+	}
+	if rep := decodeAny(t, v.reply()); rep.Type != "input" || rep.Method != "agent" || rep.Slow == nil || *rep.Slow {
+		t.Errorf("the view-only session's next message: %+v", rep)
+	}
+	// Too large a clipboard is not sent: an error says so.
+	huge := strings.Repeat("x", MaxClipboardText+1)
+	dev.notify(media.InputNotice{Clipboard: &huge})
+	if rep := replyOf(t, a, "error"); !strings.Contains(rep.Message, "clipboard holds") {
+		t.Errorf("too large a clipboard: %+v", rep)
+	}
+	// A device that cannot read its clipboard: an error reply.
+	dev.noticeMu.Lock()
+	dev.clipErr = fmt.Errorf("device: clipboard through the input command: %w", media.ErrUnsupported)
+	dev.noticeMu.Unlock()
+	a.send(`{"type":"clipboard-get"}`)
+	if rep := replyOf(t, a, "error"); !strings.Contains(rep.Message, "clipboard failed") || !strings.Contains(rep.Message, "not supported") {
+		t.Errorf("clipboard-get on a device without: %+v", rep)
+	}
+
+	// Sessions that end stop their subscriptions.
+	for _, s := range []*Session{sa, sb, sv} {
+		if err := r.m.Delete(s.ID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := dev.subscribers(); n != 0 {
+		t.Errorf("%d notice subscriptions left after the sessions closed", n)
+	}
+}
+
+// decodeAny parses any server message.
+func decodeAny(t *testing.T, s string) anyReply {
+	t.Helper()
+	var r anyReply
+	if err := json.Unmarshal([]byte(s), &r); err != nil {
+		t.Fatalf("reply %q: %v", s, err)
+	}
+	return r
+}
+
 func TestParseInputMessage(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
@@ -206,20 +396,103 @@ func TestParseInputMessage(t *testing.T) {
 		{`{"type":"text","text":"héllo wörld 😀"}`, InputMessage{Input: media.Input{Type: InputText, Text: "héllo wörld 😀"}}},
 		{`{"type":"control","extra":true}`, InputMessage{Input: media.Input{Type: InputControl}}},
 		{`{"type":"release"}`, InputMessage{Input: media.Input{Type: InputRelease}}},
+		// Touch: pressure 1 while down by default, 0 when lifted.
+		{`{"type":"touch","action":"down","id":0,"x":0.5,"y":0.5}`, InputMessage{Input: media.Input{Type: InputTouch, Action: "down", X: 0.5, Y: 0.5, Pressure: 1}}},
+		{`{"type":"touch","action":"move","id":9,"x":1,"y":0,"pressure":0.25}`, InputMessage{Input: media.Input{Type: InputTouch, Action: "move", Pointer: 9, X: 1, Pressure: 0.25}}},
+		{`{"type":"touch","action":"up","id":3,"x":0,"y":1}`, InputMessage{Input: media.Input{Type: InputTouch, Action: "up", Pointer: 3, Y: 1}}},
+		{`{"type":"touch","action":"cancel","id":1e0,"x":0,"y":1}`, InputMessage{Input: media.Input{Type: InputTouch, Action: "cancel", Pointer: 1, Y: 1}}},
+		{`{"type":"touch","action":"up","id":0,"x":0,"y":1,"pressure":0.5}`, InputMessage{Input: media.Input{Type: InputTouch, Action: "up", Y: 1, Pressure: 0.5}}},
+		// Scroll: notches, either may be absent.
+		{`{"type":"scroll","x":0.5,"y":0.5,"dy":16}`, InputMessage{Input: media.Input{Type: InputScroll, X: 0.5, Y: 0.5, DY: 16}}},
+		{`{"type":"scroll","x":0,"y":0,"dx":-16,"dy":0.25}`, InputMessage{Input: media.Input{Type: InputScroll, DX: -16, DY: 0.25}}},
+		// Key: a press as before, or down and up with meta state.
+		{`{"type":"key","key":"29","action":"down","meta":2147483647,"repeat":1000}`, InputMessage{Input: media.Input{Type: InputKey, Key: "29", Action: "down", Meta: 0x7fffffff, Repeat: 1000}}},
+		{`{"type":"key","key":"KEYCODE_DEL","action":"up","meta":0,"repeat":0}`, InputMessage{Input: media.Input{Type: InputKey, Key: "KEYCODE_DEL", Action: "up"}}},
+		{`{"type":"key","key":"66","meta":65537}`, InputMessage{Input: media.Input{Type: InputKey, Key: "66", Meta: 0x10001}}},
+		// Clipboard: lines and tabs are fine; paste is optional.
+		{`{"type":"clipboard","text":"a\tb\r\nc 你好"}`, InputMessage{Input: media.Input{Type: InputClipboard, Text: "a\tb\r\nc 你好"}}},
+		{`{"type":"clipboard","text":"x","paste":true}`, InputMessage{Input: media.Input{Type: InputClipboard, Text: "x", Paste: true}}},
+		{`{"type":"clipboard","text":"` + strings.Repeat("é", MaxClipboardText/2) + `"}`, InputMessage{Input: media.Input{Type: InputClipboard, Text: strings.Repeat("é", MaxClipboardText/2)}}},
+		{`{"type":"clipboard-get"}`, InputMessage{Input: media.Input{Type: InputClipboardGet}}},
+		{`{"type":"rotate","rotation":0}`, InputMessage{Input: media.Input{Type: InputRotate}}},
+		{`{"type":"rotate","rotation":-1}`, InputMessage{Input: media.Input{Type: InputRotate, Rotation: -1}}},
+		{`{"type":"screen","on":true}`, InputMessage{Input: media.Input{Type: InputScreen, On: true}}},
+		{`{"type":"screen","on":false}`, InputMessage{Input: media.Input{Type: InputScreen}}},
 	} {
 		got, err := ParseInputMessage([]byte(tc.in))
 		if err != nil {
-			t.Errorf("%s: %v", tc.in, err)
+			t.Errorf("%s: %v", truncate(tc.in, 80), err)
 			continue
 		}
-		if got.Type != tc.want.Type || got.X != tc.want.X || got.Y != tc.want.Y || got.X2 != tc.want.X2 || got.Y2 != tc.want.Y2 ||
-			got.Duration != tc.want.Duration || got.Key != tc.want.Key || got.Text != tc.want.Text {
-			t.Errorf("%s: got %+v, want %+v", tc.in, got, tc.want)
+		if got.Input != tc.want.Input {
+			t.Errorf("%s: got %+v, want %+v", truncate(tc.in, 80), truncate(fmt.Sprintf("%+v", got.Input), 200), truncate(fmt.Sprintf("%+v", tc.want.Input), 200))
 		}
 	}
-	for _, bad := range []string{`{"type":"key","key":"04"}`, `{"type":"key","key":"-1"}`, `{"type":"text","text":"\u0085"}`, `{"type":"tap","x":null,"y":0}`} {
+	for _, bad := range []string{
+		`{"type":"key","key":"04"}`, `{"type":"key","key":"-1"}`, `{"type":"text","text":"\u0085"}`, `{"type":"tap","x":null,"y":0}`,
+		// touch
+		`{"type":"touch","id":0,"x":0,"y":0}`,                                   // no action
+		`{"type":"touch","action":"DOWN","id":0,"x":0,"y":0}`,                   // not an action
+		`{"type":"touch","action":"down","x":0,"y":0}`,                          // no id
+		`{"type":"touch","action":"down","id":-1,"x":0,"y":0}`,                  // id out of range
+		`{"type":"touch","action":"down","id":10,"x":0,"y":0}`,                  // id out of range
+		`{"type":"touch","action":"down","id":0.5,"x":0,"y":0}`,                 // id not whole
+		`{"type":"touch","action":"down","id":"0","x":0,"y":0}`,                 // id not a number
+		`{"type":"touch","action":"up","id":0}`,                                 // no point
+		`{"type":"touch","action":"move","id":0,"x":1.01,"y":0}`,                // x out of range
+		`{"type":"touch","action":"move","id":0,"x":0,"y":-1e-9}`,               // y out of range
+		`{"type":"touch","action":"down","id":0,"x":0,"y":0,"pressure":-0.1}`,   // pressure out of range
+		`{"type":"touch","action":"down","id":0,"x":0,"y":0,"pressure":1.5}`,    // pressure out of range
+		`{"type":"touch","action":"down","id":0,"x":0,"y":0,"pressure":1e999}`,  // not finite
+		`{"type":"touch","action":"down","id":1e999,"x":0,"y":0}`,               // not finite
+		`{"type":"touch","action":"down","id":0,"x":0,"y":0,"pressure":"high"}`, // not a number
+		// scroll
+		`{"type":"scroll","x":0.5,"y":0.5}`,               // no notches
+		`{"type":"scroll","x":0.5,"y":0.5,"dx":0,"dy":0}`, // no notches
+		`{"type":"scroll","dy":1}`,                        // no point
+		`{"type":"scroll","x":0.5,"y":0.5,"dy":16.5}`,     // too far
+		`{"type":"scroll","x":0.5,"y":0.5,"dx":-17}`,      // too far
+		`{"type":"scroll","x":0.5,"y":0.5,"dx":1e999}`,    // not finite
+		`{"type":"scroll","x":0.5,"y":2,"dy":1}`,          // point out of range
+		`{"type":"scroll","x":0.5,"y":0.5,"dy":[1]}`,      // not a number
+		// key
+		`{"type":"key","action":"down"}`,                      // no key
+		`{"type":"key","key":"29","action":"press"}`,          // not an action
+		`{"type":"key","key":"29","action":"cancel"}`,         // not a key action
+		`{"type":"key","key":"29","action":"down","meta":-1}`, // meta out of range
+		`{"type":"key","key":"29","action":"down","meta":2147483648}`,
+		`{"type":"key","key":"29","action":"down","meta":1.5}`, // not whole
+		`{"type":"key","key":"29","action":"down","repeat":1001}`,
+		`{"type":"key","key":"29","action":"down","repeat":-1}`,
+		`{"type":"key","key":"29","repeat":1}`,               // repeat without down
+		`{"type":"key","key":"29","action":"up","repeat":1}`, // repeat without down
+		`{"type":"key","key":"29","action":1}`,               // not a string
+		// clipboard
+		`{"type":"clipboard"}`, `{"type":"clipboard","text":""}`,
+		`{"type":"clipboard","text":"a\u0000b"}`, `{"type":"clipboard","text":"a\u001bb"}`, `{"type":"clipboard","text":"\u0085"}`,
+		`{"type":"clipboard","text":"` + strings.Repeat("x", MaxClipboardText+1) + `"}`,
+		`{"type":"clipboard","text":"x","paste":"yes"}`,
+		`{"type":"clipboard","text":"` + strings.Repeat(`\"`, MaxClipboardText/2) + `"}` + strings.Repeat(" ", MaxInputMessage), // too long a message
+		// rotate and screen
+		`{"type":"rotate"}`, `{"type":"rotate","rotation":4}`, `{"type":"rotate","rotation":-2}`, `{"type":"rotate","rotation":1.5}`,
+		`{"type":"rotate","rotation":"auto"}`,
+		`{"type":"screen"}`, `{"type":"screen","on":1}`, `{"type":"screen","on":null}`,
+		`{"type":"clipboard_get"}`,
+	} {
 		if _, err := ParseInputMessage([]byte(bad)); !errors.Is(err, ErrInvalidInput) {
-			t.Errorf("%s: err %v, want ErrInvalidInput", bad, err)
+			t.Errorf("%s: err %v, want ErrInvalidInput", truncate(bad, 80), err)
+		}
+	}
+}
+
+func TestIsGesture(t *testing.T) {
+	for typ, want := range map[string]bool{
+		InputTap: true, InputSwipe: true, InputLongPress: true, InputKey: true, InputText: true,
+		InputTouch: true, InputScroll: true, InputClipboard: true, InputRotate: true, InputScreen: true,
+		InputClipboardGet: false, InputControl: false, InputRelease: false, InputLatency: false, InputReport: false, InputPing: false,
+	} {
+		if got := (InputMessage{Input: media.Input{Type: typ}}).IsGesture(); got != want {
+			t.Errorf("IsGesture(%s) = %v", typ, got)
 		}
 	}
 }

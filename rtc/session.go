@@ -1,6 +1,7 @@
 package rtc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,8 +28,10 @@ const (
 	inputTimeout = 5 * time.Second
 	// maxReplyBuffered: replies are dropped while the channel holds more.
 	maxReplyBuffered = 64 << 10
-	// sctpMaxMessage is the largest data channel message the server takes.
-	sctpMaxMessage = 16 << 10
+	// sctpMaxMessage is the largest data channel message the server takes:
+	// more than MaxInputMessage, so that a message a little over it gets an
+	// error reply rather than closing the channel.
+	sctpMaxMessage = MaxInputMessage + 16<<10
 )
 
 // Session is one viewer: a peer connection that sends one device's video
@@ -67,6 +70,18 @@ type Session struct {
 	connectedAt    time.Time // zero until connected
 	disconnectedAt time.Time // zero unless disconnected now
 	everConnected  bool
+	// The device's input notices (Control.Notices): noticesOn once the
+	// input channel opened and the session subscribed, stopNotices ends
+	// the subscription.
+	noticesOn   bool
+	stopNotices func()
+
+	// Notices waiting for the relay (noticeMu): the latest input state and
+	// clipboard; noticeWake wakes the relay.
+	noticeMu    sync.Mutex
+	noticeState *media.InputState
+	noticeClip  *string
+	noticeWake  chan struct{}
 
 	pcState  atomic.Int32 // webrtc.PeerConnectionState
 	iceState atomic.Int32 // webrtc.ICEConnectionState
@@ -219,12 +234,100 @@ func (s *Session) onDataChannel(dc *webrtc.DataChannel) {
 	}
 	s.dc = dc
 	s.mu.Unlock()
+	dc.OnOpen(s.subscribeNotices)
 	dc.OnMessage(func(msg webrtc.DataChannelMessage) { s.handleInput(dc, msg.Data) })
 }
 
+// subscribeNotices subscribes the session to its device's input notices
+// once its input channel is open (once per session), and starts their
+// relay. Both count in s.wg: close waits for them, and the subscription
+// has ended before the feed closes.
+func (s *Session) subscribeNotices() {
+	s.mu.Lock()
+	if s.closing || s.noticesOn {
+		s.mu.Unlock()
+		return
+	}
+	s.noticesOn = true
+	s.noticeWake = make(chan struct{}, 1)
+	s.wg.Add(2)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	go s.relayNotices()
+	stop := s.feed.Notices(s.onNotice)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		stop()
+		return
+	}
+	s.stopNotices = stop
+	s.mu.Unlock()
+}
+
+// onNotice keeps a device's notice for the relay, replacing an older one
+// of its kind that has not gone out yet; it never blocks. A view-only
+// session gets no clipboard.
+func (s *Session) onNotice(n media.InputNotice) {
+	s.noticeMu.Lock()
+	if n.State != nil {
+		st := *n.State
+		s.noticeState = &st
+	}
+	if n.Clipboard != nil && !s.viewOnly {
+		c := *n.Clipboard
+		s.noticeClip = &c
+	}
+	s.noticeMu.Unlock()
+	select {
+	case s.noticeWake <- struct{}{}:
+	default:
+	}
+}
+
+// relayNotices sends the device's notices on the input channel until the
+// session ends: {"type":"input",...} for the input state, and
+// {"type":"clipboard","text":...} for the clipboard.
+func (s *Session) relayNotices() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.noticeWake:
+		}
+		s.noticeMu.Lock()
+		st, clip := s.noticeState, s.noticeClip
+		s.noticeState, s.noticeClip = nil, nil
+		s.noticeMu.Unlock()
+		s.mu.Lock()
+		dc := s.dc
+		s.mu.Unlock()
+		if dc == nil {
+			continue
+		}
+		if st != nil {
+			s.reply(dc, inputStateReply{Type: "input", InputState: *st})
+		}
+		if clip != nil {
+			s.replyClipboard(dc, *clip)
+		}
+	}
+}
+
+// replyClipboard sends the device's clipboard, or an error when it is
+// larger than MaxClipboardText.
+func (s *Session) replyClipboard(dc *webrtc.DataChannel, text string) {
+	if len(text) > MaxClipboardText {
+		s.reply(dc, inputReply{Type: "error", Message: fmt.Sprintf("the device's clipboard holds %d bytes (at most %d are sent)", len(text), MaxClipboardText)})
+		return
+	}
+	s.reply(dc, clipboardReply{Type: "clipboard", Text: text})
+}
+
 // handleInput validates one input message and acts on it. Every rejected
-// message gets an error reply; a view-only session's input and "control"
-// are refused (and counted as input errors).
+// message gets an error reply; a view-only session's input, "control" and
+// "clipboard-get" are refused (and counted as input errors).
 func (s *Session) handleInput(dc *webrtc.DataChannel, data []byte) {
 	msg, err := ParseInputMessage(data)
 	if err != nil {
@@ -232,7 +335,7 @@ func (s *Session) handleInput(dc *webrtc.DataChannel, data []byte) {
 		s.reply(dc, inputReply{Type: "error", Message: truncate(err.Error(), 200)})
 		return
 	}
-	if s.viewOnly && (msg.Type == InputControl || msg.IsGesture()) {
+	if s.viewOnly && (msg.Type == InputControl || msg.Type == InputClipboardGet || msg.IsGesture()) {
 		s.inputErrors.Add(1)
 		s.reply(dc, inputReply{Type: "error", Message: msgViewOnly})
 		return
@@ -258,6 +361,17 @@ func (s *Session) handleInput(dc *webrtc.DataChannel, data []byte) {
 		}
 	case InputPing:
 		s.reply(dc, inputReply{Type: "pong", T: msg.T})
+	case InputClipboardGet:
+		// Reading the clipboard is not input: it needs no control.
+		ctx, cancel := context.WithTimeout(s.ctx, inputTimeout)
+		text, err := s.feed.Clipboard(ctx)
+		cancel()
+		if err != nil {
+			s.inputErrors.Add(1)
+			s.reply(dc, inputReply{Type: "error", Message: truncate("clipboard failed: "+err.Error(), 200)})
+			return
+		}
+		s.replyClipboard(dc, text)
 	default:
 		ctx, cancel := context.WithTimeout(s.ctx, inputTimeout)
 		err := s.feed.Input(ctx, msg.Input)
@@ -286,18 +400,22 @@ func (s *Session) replyControl(state string) {
 	}
 }
 
-// reply sends a message on the input channel, unless the channel is
-// backed up (then it is dropped and counted).
-func (s *Session) reply(dc *webrtc.DataChannel, r inputReply) {
+// reply sends a message (inputReply, clipboardReply, inputStateReply) on
+// the input channel, unless the channel is backed up (then it is dropped
+// and counted).
+func (s *Session) reply(dc *webrtc.DataChannel, r any) {
 	if dc.BufferedAmount() > maxReplyBuffered {
 		s.repliesDropped.Add(1)
 		return
 	}
-	b, err := json.Marshal(r)
-	if err != nil {
+	// Without HTML escaping: a clipboard of '<' would take six bytes each.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
 		return
 	}
-	if err := dc.SendText(string(b)); err != nil {
+	if err := dc.SendText(string(bytes.TrimRight(b.Bytes(), "\n"))); err != nil {
 		s.repliesDropped.Add(1)
 	}
 }
@@ -324,7 +442,12 @@ func (s *Session) close() {
 	s.once.Do(func() {
 		s.mu.Lock()
 		s.closing = true
+		stopNotices := s.stopNotices
+		s.stopNotices = nil
 		s.mu.Unlock()
+		if stopNotices != nil {
+			stopNotices()
+		}
 		s.cancel()
 		if s.feed != nil {
 			s.feed.Stop()

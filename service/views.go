@@ -32,7 +32,10 @@ func devices(ctx context.Context, client *adb.Client, reg *device.Registry, mode
 		if dev, ok := reg.Device(d.Serial); ok {
 			size := dev.Size()
 			v.Width, v.Height, v.Encoder, v.Viewers = size.Width, size.Height, dev.EncoderName(), dev.Viewers()
-			v.Outputs = views(dev.Stats().Outputs, outputView)
+			st := dev.Stats()
+			v.Outputs = views(st.Outputs, outputView)
+			in := inputView(st.Input)
+			v.Input = &in
 		}
 		out = append(out, v)
 	}
@@ -72,6 +75,11 @@ func encoderView(r native.ProbeResult) api.EncoderView {
 		ElapsedMs: float64(r.Elapsed) / float64(time.Millisecond)}
 }
 
+func inputView(s device.InputStats) api.InputView {
+	return api.InputView{Method: s.Method, Slow: s.Slow, Reason: s.Reason, SDK: s.SDK, AgentRestarts: s.AgentRestarts,
+		AgentRTTMs: s.AgentRTTMs, Queued: s.Queued, InFlight: s.InFlight, Superseded: s.Superseded, Refused: s.Refused, Failed: s.Failed}
+}
+
 func deviceStatsView(s device.Stats) api.DeviceStatsView {
 	return api.DeviceStatsView{
 		Serial: s.Serial, Address: s.Address, CaptureMode: s.CaptureMode, Encoder: s.Encoder, Codec: s.Codec,
@@ -80,7 +88,7 @@ func deviceStatsView(s device.Stats) api.DeviceStatsView {
 		CaptureRestarts: s.CaptureRestarts, CaptureErrors: s.CaptureErrors,
 		KeyFrameRequests: s.KeyFrameRequests, KeyFramesForced: s.KeyFramesForced,
 		Pipeline: pipelineView(s.Pipeline), LastError: s.LastError,
-		Outputs: views(s.Outputs, outputView),
+		Outputs: views(s.Outputs, outputView), Input: inputView(s.Input),
 	}
 }
 

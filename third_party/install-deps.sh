@@ -20,7 +20,8 @@ build_pkgs=(gcc libc6-dev make pkg-config nasm xz-utils curl ca-certificates unz
 # Test: the ffmpeg program (oracle and benchmark baseline), the real adb
 # server, Chromium for the viewer page's end-to-end test, and prometheus
 # for promtool, which checks and unit-tests the alert rules in deploy/.
-test_pkgs=(ffmpeg adb chromium prometheus)
+# The input agent (agent/): smali, dexdump, enjarify and a JDK.
+test_pkgs=(ffmpeg adb chromium prometheus libsmali-java dexdump enjarify openjdk-17-jdk-headless)
 
 case "${1:-}" in
 build) pkgs=("${build_pkgs[@]}") ;;

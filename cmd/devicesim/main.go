@@ -2,6 +2,7 @@
 // accepts over TCP:
 //
 //	devicesim --addr 127.0.0.1:5555 [--size 720x1280] [--rotation 0] [--fps 30] [--static] [--auth]
+//	          [--sdk 34] [--costs=true|false] [--agent run|refuse]
 //	adb connect 127.0.0.1:5555
 //	adb -s 127.0.0.1:5555 exec-out screenrecord --output-format=h264 - > out.h264
 //
@@ -10,6 +11,14 @@
 //	adb -s 127.0.0.1:5555 shell settings put system user_rotation 1
 //	adb -s 127.0.0.1:5555 shell wm size 1080x1920
 //	adb -s 127.0.0.1:5555 shell wm size reset
+//
+// --sdk sets the Android API level the device reports and behaves as
+// (the input command's costs and commands). --costs=false drops the time
+// input takes on a phone (tens of milliseconds per input command on API 31
+// and later, up to 1.2 s before, a swipe's duration, a few milliseconds
+// per agent event). --agent refuse makes a device whose vendor forbids the
+// on-device input agent. Every input event is logged at info level, one
+// line each (msg=input kind=... x=... y=...).
 //
 // It stops cleanly on SIGINT or SIGTERM. See package devicesim.
 package main
@@ -49,6 +58,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	serial := fs.String("serial", "", "ro.serialno (default devicesimPORT)")
 	model := fs.String("model", devicesim.DefaultModel, "ro.product.model")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	sdk := fs.Int("sdk", devicesim.DefaultSDK, "Android API level (21..36)")
+	costs := fs.Bool("costs", true, "spend the time input takes on a phone (--costs=false for speed)")
+	agentMode := fs.String("agent", devicesim.AgentRun, "the on-device input agent: run, or refuse (a device that forbids it)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -72,6 +84,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "devicesim: --rotation %d out of range (0..3)\n", *rotation)
 		return 2
 	}
+	if *sdk < 21 || *sdk > 36 {
+		fmt.Fprintf(stderr, "devicesim: --sdk %d out of range (21..36)\n", *sdk)
+		return 2
+	}
+	if *agentMode != devicesim.AgentRun && *agentMode != devicesim.AgentRefuse {
+		fmt.Fprintf(stderr, "devicesim: --agent %q (want run or refuse)\n", *agentMode)
+		return 2
+	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
 		fmt.Fprintf(stderr, "devicesim: --log-level: %v\n", err)
@@ -82,6 +102,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	d, err := devicesim.New(devicesim.Options{
 		Addr: *addr, Width: w, Height: h, Rotation: *rotation, FPS: *fps, Static: *static, Auth: *auth,
 		Serial: *serial, Model: *model, Logger: log,
+		SDK: *sdk, NoCosts: !*costs, Agent: *agentMode,
 	})
 	if err != nil {
 		log.Error("cannot start", "err", err)

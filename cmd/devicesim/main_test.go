@@ -23,6 +23,10 @@ func TestRunBadArguments(t *testing.T) {
 		{"--size", "0x0"},
 		{"--size", "721x1280"},
 		{"--log-level", "loud"},
+		{"--sdk", "20"},
+		{"--sdk", "37"},
+		{"--agent", "maybe"},
+		{"--costs=maybe"},
 		{"--nope"},
 		{"extra"},
 	} {
@@ -56,5 +60,33 @@ func TestRunStopsOnCancel(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "devicesim closed") {
 		t.Fatalf("no clean close in the log:\n%s", stderr.String())
+	}
+}
+
+// TestRunDeviceFlags: --sdk, --costs and --agent reach the device, whose
+// start line reports them.
+func TestRunDeviceFlags(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr testutil.SyncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--size", "64x64", "--static",
+			"--sdk", "30", "--costs=false", "--agent", "refuse"}, &stderr)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stderr.String(), "msg=ready") {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("not ready; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
+	}
+	if s := stderr.String(); !strings.Contains(s, "sdk=30 costs=false agent=refuse") {
+		t.Fatalf("the device's start line lacks the flags:\n%s", s)
 	}
 }

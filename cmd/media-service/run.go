@@ -54,6 +54,10 @@ commands:
             print the names of the configured API tokens, one per line
   config get NAME
             print one variable's effective value
+  devices check SERIAL
+            start the input agent on a device (adb serial) as the service
+            would, print its Android version, the input method the service
+            would use and why, and the agent's round trip; inject nothing
   healthcheck
             GET /health from the service on this host's PORT; exit 0 on 200
             (the container images' health check)
@@ -71,6 +75,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 	}
 	if cmd == "config" {
 		return configCommand(args[1:], stdout, stderr, lookup)
+	}
+	if cmd == "devices" {
+		return devicesCommand(ctx, args[1:], stdout, stderr, lookup)
 	}
 	if len(args) > 1 {
 		fmt.Fprintf(stderr, "media-service: %s takes no arguments\n\n%s", cmd, usage)
