@@ -76,6 +76,7 @@ bench: ## benchmarks side by side: libx264 in-process vs the ffmpeg program, fra
 	$(WITH) go test -run '^$$' -bench . -benchmem ./capture/annexb ./capture | tee -a bench.out
 	$(WITH) go test -run '^$$' -bench . -benchtime 200x ./encoder | tee -a bench.out
 	$(WITH) go test -run '^$$' -bench GlassToGlass -benchtime 1x ./cmd/media-service | tee -a bench.out
+	$(WITH) go test -run '^$$' -bench TouchToPhoton -benchtime 1x ./cmd/media-service | tee -a bench.out
 	$(WITH) go test -run '^$$' -bench FreezeRecovery -benchtime 8x ./cmd/media-service | tee -a bench.out
 	$(WITH) go test -run '^$$' -bench Capacity -benchtime 1x ./cmd/media-service | tee -a bench.out
 	$(WITH) go test -run '^$$' -bench DeviceReturn ./service | tee -a bench.out

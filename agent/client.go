@@ -177,6 +177,7 @@ func (c *Client) Err() error {
 
 // Send writes one message. When ctx ends before the write does, the
 // connection is closed: an agent that stops reading is a dead agent.
+// Every error wraps ErrClosed: the connection is over.
 func (c *Client) Send(ctx context.Context, m Message) error {
 	select {
 	case <-c.done:
@@ -189,11 +190,11 @@ func (c *Client) Send(ctx context.Context, m Message) error {
 	c.buf = AppendFrame(c.buf[:0], m)
 	_, err := c.conn.Write(c.buf)
 	if !stop() {
-		return fmt.Errorf("agent: write: %w", ctx.Err())
+		return fmt.Errorf("%w: a write outlived its context (%v): the agent does not read", ErrClosed, ctx.Err())
 	}
 	if err != nil {
 		c.conn.Close()
-		return fmt.Errorf("agent: write: %w", err)
+		return fmt.Errorf("%w: write: %v", ErrClosed, err)
 	}
 	return nil
 }

@@ -11,9 +11,15 @@
 // at each start), prints one line "media-agent VERSION listening on
 // @SOCKET" on its standard output, and serves one connection at a time.
 // Any app on the phone can reach an abstract socket, so the first frame
-// of a connection must be a [Hello] carrying SECRET; on any other first
-// frame the agent closes the connection. The service reaches the socket
-// through the adb server's localabstract: service.
+// of a connection must be a [Hello] carrying SECRET, within 10 s; on any
+// other first frame the agent closes the connection, and the connection
+// it serves is not disturbed. A connection with a good Hello replaces the
+// one served before (whose gesture, if a finger is down, is cancelled).
+// The service reaches the socket through the adb server's localabstract:
+// service. The agent exits when its standard input ends: the service
+// never writes to it, and adbd closes it when the shell that started the
+// agent ends, so the agent does not outlive the service's hold on the
+// device.
 //
 // # Frames
 //
@@ -54,5 +60,7 @@
 // AXIS_VSCROLL (-1..1 a wheel notch, at most ±16). Text goes through the
 // virtual keyboard's key character map; what it cannot type is set on
 // the clipboard and pasted. The agent stamps every event with its own
-// uptime clock and injects it in ASYNC mode.
+// uptime clock and injects it in ASYNC mode, except the up of a paste key,
+// which waits until the app has pasted (WAIT_FOR_FINISH), so that the
+// next clipboard set cannot be pasted in its place.
 package agent

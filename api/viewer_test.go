@@ -17,17 +17,25 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
 )
 
-// pionSessions answers offers with Pion peers that send a (silent) video
-// track: enough for the viewer page to connect.
+// pionSessions answers offers with Pion peers that send a video track:
+// silent, enough for the viewer page to connect, or with video set, that
+// frame (a VP8 keyframe) 15 times a second. onInput, when set, gets the
+// messages of each session's input channel.
 type pionSessions struct {
-	api *webrtc.API
+	api     *webrtc.API
+	video   []byte
+	onInput func(session string, dc *webrtc.DataChannel, msg []byte)
 
 	mu      sync.Mutex
 	next    int
 	pcs     map[string]*webrtc.PeerConnection
 	callers []Caller
+	owners  map[string]Caller
+	stops   map[string]chan struct{}
+	wg      sync.WaitGroup // the video loops
 }
 
 func newPionSessions() *pionSessions {
@@ -35,7 +43,8 @@ func newPionSessions() *pionSessions {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)
-	return &pionSessions{api: webrtc.NewAPI(webrtc.WithSettingEngine(se)), pcs: map[string]*webrtc.PeerConnection{}}
+	return &pionSessions{api: webrtc.NewAPI(webrtc.WithSettingEngine(se)), pcs: map[string]*webrtc.PeerConnection{},
+		owners: map[string]Caller{}, stops: map[string]chan struct{}{}}
 }
 
 func (p *pionSessions) Create(_ context.Context, c Caller, device, user, offer string) (string, string, error) {
@@ -51,9 +60,19 @@ func (p *pionSessions) Create(_ context.Context, c Caller, device, user, offer s
 	if _, err := pc.AddTrack(track); err != nil {
 		return fail(err)
 	}
+	p.mu.Lock()
+	p.next++
+	id := fmt.Sprintf("s%d", p.next)
+	p.mu.Unlock()
 	// The page's input channel: taken, as the service takes it (Pion
 	// closes a channel nobody takes).
-	pc.OnDataChannel(func(dc *webrtc.DataChannel) { dc.OnMessage(func(webrtc.DataChannelMessage) {}) })
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+		dc.OnMessage(func(m webrtc.DataChannelMessage) {
+			if p.onInput != nil {
+				p.onInput(id, dc, m.Data)
+			}
+		})
+	})
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return fail(err)
 	}
@@ -68,10 +87,27 @@ func (p *pionSessions) Create(_ context.Context, c Caller, device, user, offer s
 	<-gathered
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.next++
-	id := fmt.Sprintf("s%d", p.next)
 	p.pcs[id] = pc
 	p.callers = append(p.callers, c)
+	p.owners[id] = c
+	if p.video != nil {
+		stop := make(chan struct{})
+		p.stops[id] = stop
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			tick := time.NewTicker(time.Second / 15)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					_ = track.WriteSample(media.Sample{Data: p.video, Duration: time.Second / 15})
+				}
+			}
+		}()
+	}
 	return id, pc.LocalDescription().SDP, nil
 }
 
@@ -91,13 +127,18 @@ func (p *pionSessions) Get(id string) (SessionView, error) {
 	if _, ok := p.pcs[id]; !ok {
 		return SessionView{}, errUnknown
 	}
-	return SessionView{ID: id}, nil
+	c := p.owners[id]
+	return SessionView{ID: id, Token: c.Token, ViewOnly: c.ViewOnly}, nil
 }
 
 func (p *pionSessions) Delete(id string) error {
 	p.mu.Lock()
 	pc, ok := p.pcs[id]
 	delete(p.pcs, id)
+	if stop := p.stops[id]; stop != nil {
+		close(stop)
+		delete(p.stops, id)
+	}
 	p.mu.Unlock()
 	if !ok {
 		return errUnknown
@@ -121,6 +162,7 @@ func (p *pionSessions) closeAll() {
 	for _, id := range p.ids() {
 		p.Delete(id)
 	}
+	p.wg.Wait()
 }
 
 func (p *pionSessions) created() int {

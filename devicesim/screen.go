@@ -397,13 +397,6 @@ func (s *screen) setPower(on bool) {
 	s.bump()
 }
 
-// isOff reports whether the screen is off.
-func (s *screen) isOff() bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.off
-}
-
 // key shows the last key code in the key area, with a swatch whose colour
 // changes at every key.
 func (s *screen) key(code int) {

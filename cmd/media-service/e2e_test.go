@@ -90,7 +90,8 @@ type viewerState struct {
 // TestViewerInChromium opens the viewer page in headless Chromium against
 // the service, with devicesim behind the real adb server: frames decoded
 // keep increasing, the video has the device's size, nothing freezes for
-// 10 s, and a click in the page changes the simulated screen.
+// 10 s, and a click in the page arrives through the input agent as a
+// finger's down and up and changes the simulated screen where it landed.
 func TestViewerInChromium(t *testing.T) {
 	base, sim, _ := startService(t, nil)
 	b := chromium.Launch(t)
@@ -126,6 +127,11 @@ func TestViewerInChromium(t *testing.T) {
 	}
 	t.Logf("%d frames decoded; errors on the page: %v", prev, s.Errors)
 
+	// The device is API 34 with the input agent allowed (startService's
+	// devicesim defaults): once the agent runs, input goes through it,
+	// and a click is a finger's down and up.
+	waitInputMethod(t, base, "agent")
+
 	// Click a quarter of the way across, halfway down the picture.
 	var rect struct{ X, Y, W, H float64 }
 	if err := b.Eval(`(() => { const v = document.getElementById("screen"), r = v.getBoundingClientRect();
@@ -133,23 +139,32 @@ func TestViewerInChromium(t *testing.T) {
 		return {X: r.left + (r.width - w) / 2, Y: r.top + (r.height - h) / 2, W: w, H: h}; })()`, &rect); err != nil {
 		t.Fatal(err)
 	}
+	from := len(sim.Events())
 	before := sim.Screen()
 	if err := b.Click(rect.X+0.25*rect.W, rect.Y+0.5*rect.H); err != nil {
 		t.Fatal(err)
 	}
-	var tap devicesim.InputEvent
-	testutil.EventuallyErr(t, "the click reaches the device", 30*time.Second, func() (bool, error) {
-		for _, ev := range sim.Events() {
-			if ev.Kind == devicesim.InputTap {
-				tap = ev
-				return true, nil
-			}
-		}
-		return false, nil
+	var evs []devicesim.InputEvent
+	testutil.Eventually(t, "the click reaches the device", 30*time.Second, func() bool {
+		evs = eventsSince(sim, from, "")
+		return len(evs) >= 2
 	})
+	// Exactly the agent's touch down and up of pointer 0, one gesture;
+	// no tap or motionevent of the input command.
+	down, up := evs[0], evs[1]
+	if len(evs) != 2 || down.Kind != devicesim.InputTouch || up.Kind != devicesim.InputTouch ||
+		down.Source != devicesim.SourceAgent || up.Source != devicesim.SourceAgent ||
+		down.Action != devicesim.ActionDown || up.Action != devicesim.ActionUp ||
+		down.Pointer != 0 || up.Pointer != 0 || down.Pointers != 1 || up.Pointers != 0 ||
+		down.Gesture == 0 || up.Gesture != down.Gesture {
+		t.Fatalf("the click arrived as:\n%s", describeEvents(evs))
+	}
+	tap := down
 	wantX, wantY := 0.25*359, 0.5*639
-	if math.Abs(float64(tap.X)-wantX) > 6 || math.Abs(float64(tap.Y)-wantY) > 6 {
-		t.Fatalf("tap at %d,%d; the click was at about %.0f,%.0f in device pixels", tap.X, tap.Y, wantX, wantY)
+	for _, e := range evs {
+		if math.Abs(float64(e.X)-wantX) > 6 || math.Abs(float64(e.Y)-wantY) > 6 {
+			t.Fatalf("touch %s at %d,%d; the click was at about %.0f,%.0f in device pixels", e.Action, e.X, e.Y, wantX, wantY)
+		}
 	}
 	after := sim.Screen()
 	if !differsNear(before, after, tap.X, tap.Y, 12) {

@@ -8,6 +8,7 @@ package chromium
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -222,22 +223,37 @@ func (b *Browser) read() {
 	}
 }
 
-// session is the attached page's CDP session; calls without one go to the
-// browser.
-func (b *Browser) call(session, method string, params any, result any) error {
+// callTimeout bounds a call that gets no answer.
+const callTimeout = 60 * time.Second
+
+// call sends a CDP request and waits for its answer, until ctx ends or
+// callTimeout passes. session is the attached page's CDP session; calls
+// without one go to the browser.
+func (b *Browser) call(ctx context.Context, session, method string, params any, result any) error {
 	b.mu.Lock()
 	b.next++
 	id := b.next
 	c := make(chan reply, 1)
 	b.wait[id] = c
 	b.mu.Unlock()
+	forget := func() {
+		b.mu.Lock()
+		delete(b.wait, id)
+		b.mu.Unlock()
+	}
+	if params == nil {
+		params = map[string]any{}
+	}
 	req := map[string]any{"id": id, "method": method, "params": params}
 	if session != "" {
 		req["sessionId"] = session
 	}
 	if err := websocket.JSON.Send(b.ws, req); err != nil {
+		forget()
 		return err
 	}
+	timer := time.NewTimer(callTimeout)
+	defer timer.Stop()
 	select {
 	case r := <-c:
 		if r.Error != nil {
@@ -247,19 +263,34 @@ func (b *Browser) call(session, method string, params any, result any) error {
 			return json.Unmarshal(r.Result, result)
 		}
 		return nil
-	case <-time.After(60 * time.Second):
+	case <-ctx.Done():
+		forget()
+		return fmt.Errorf("%s: %w", method, ctx.Err())
+	case <-timer.C:
+		forget()
 		return fmt.Errorf("%s: no answer", method)
 	}
 }
 
 // Call calls a browser-level CDP method.
 func (b *Browser) Call(method string, params, result any) error {
-	return b.call("", method, params, result)
+	return b.call(context.Background(), "", method, params, result)
+}
+
+// CallPage calls a CDP method of the page's session (Input.dispatchMouseEvent,
+// Input.dispatchKeyEvent, Input.dispatchTouchEvent, Input.insertText,
+// Runtime.evaluate, ...) with params (nil for none), and decodes its result
+// into out unless out is nil. It waits for the answer until ctx ends, or at
+// most a minute. The Input domain's methods answer once the page has
+// handled the event, so calls made one after another reach the page in
+// order. It is safe for concurrent use.
+func (b *Browser) CallPage(ctx context.Context, method string, params, out any) error {
+	return b.call(ctx, b.session, method, params, out)
 }
 
 // Navigate opens url in the page.
 func (b *Browser) Navigate(url string) error {
-	return b.call(b.session, "Page.navigate", map[string]any{"url": url}, nil)
+	return b.call(context.Background(), b.session, "Page.navigate", map[string]any{"url": url}, nil)
 }
 
 // Eval evaluates a JavaScript expression in the page (awaiting a promise)
@@ -276,7 +307,7 @@ func (b *Browser) Eval(expr string, out any) error {
 			} `json:"exception"`
 		} `json:"exceptionDetails"`
 	}
-	if err := b.call(b.session, "Runtime.evaluate", map[string]any{
+	if err := b.call(context.Background(), b.session, "Runtime.evaluate", map[string]any{
 		"expression": expr, "returnByValue": true, "awaitPromise": true,
 	}, &r); err != nil {
 		return err
@@ -302,7 +333,7 @@ func (b *Browser) Click(x, y float64) error {
 		if typ == "mouseMoved" {
 			p["button"] = "none"
 		}
-		if err := b.call(b.session, "Input.dispatchMouseEvent", p, nil); err != nil {
+		if err := b.call(context.Background(), b.session, "Input.dispatchMouseEvent", p, nil); err != nil {
 			return err
 		}
 	}
@@ -315,7 +346,7 @@ func (b *Browser) Screenshot() ([]byte, error) {
 	var out struct {
 		Data string `json:"data"`
 	}
-	if err := b.call(b.session, "Page.captureScreenshot", map[string]any{"format": "png"}, &out); err != nil {
+	if err := b.call(context.Background(), b.session, "Page.captureScreenshot", map[string]any{"format": "png"}, &out); err != nil {
 		return nil, err
 	}
 	return base64.StdEncoding.DecodeString(out.Data)
