@@ -135,7 +135,10 @@ func TestSessionsWithPion(t *testing.T) {
 	}
 	testutil.EventuallyErr(t, "the tap reaches the device", 30*time.Second, func() (bool, error) {
 		for _, ev := range sim.Events() {
-			if ev.Kind == devicesim.InputTap && ev.X == 180 && ev.Y == 160 {
+			// The input command's tap while the input agent starts, the
+			// agent's finger down once it runs.
+			tap := ev.Kind == devicesim.InputTap || ev.Kind == devicesim.InputTouch && ev.Action == devicesim.ActionDown
+			if tap && ev.X == 180 && ev.Y == 160 {
 				return true, nil
 			}
 		}
