@@ -51,13 +51,29 @@ func mayOpen(patterns []string, serial string) bool {
 // request's context carries one (CallerFrom); the session manager gets
 // it with Sessions.Create.
 type Caller struct {
-	// Token is the name of the token the request carried. Empty when
-	// authentication is disabled (AUTH_DISABLED: the address is the
-	// principal) and for operator endpoints reached from loopback.
+	// Token is the name of the token the request carried: a static
+	// token's name, or "jwt:SUB" for a signed token of subject SUB.
+	// Empty when authentication is disabled (AUTH_DISABLED: the address
+	// is the principal) and for operator endpoints reached from loopback.
 	Token string
-	// ViewOnly and Devices are the token's rights (see Token).
+	// Kind is how the caller authenticated: KindStatic (API_TOKENS),
+	// KindJWT (a signed access token), "" when authentication is
+	// disabled.
+	Kind string
+	// ViewOnly and Devices are the token's rights (see Token). For a
+	// signed token, ViewOnly is !control, and Devices its devices claim:
+	// none opens no device (a static token without devices opens all).
 	ViewOnly bool
 	Devices  []string
+	// Subject is a signed token's sub, the user its sessions belong to;
+	// Expires its exp; MaxSessions its max_sessions (0: none), the
+	// subject's sessions on this instance; MaxSessionDuration its
+	// max_session_seconds (0: none), which lowers MAX_SESSION_DURATION
+	// for its sessions. Zero for other callers.
+	Subject            string
+	Expires            time.Time
+	MaxSessions        int
+	MaxSessionDuration time.Duration
 	// Addr is the client's address: the TCP peer, or what a trusted
 	// proxy (Options.TrustedProxies) says the client is. Invalid only for
 	// a request that did not come over IP.
@@ -69,12 +85,26 @@ type Caller struct {
 	Checked time.Time
 }
 
-// MayOpen reports whether the caller may open the device.
-func (c Caller) MayOpen(serial string) bool { return mayOpen(c.Devices, serial) }
+// MayOpen reports whether the caller may open the device. A signed
+// token without devices may open none.
+func (c Caller) MayOpen(serial string) bool {
+	if c.Kind == KindJWT && len(c.Devices) == 0 {
+		return false
+	}
+	return mayOpen(c.Devices, serial)
+}
 
-// Principal names the caller for per-caller limits: "token:NAME", or
-// without a token (AUTH_DISABLED) "addr:ADDRESS".
+// restricted reports whether the caller may open only some devices: the
+// lists then show only those.
+func (c Caller) restricted() bool { return len(c.Devices) > 0 || c.Kind == KindJWT }
+
+// Principal names the caller for per-caller limits: "token:NAME",
+// "jwt:SUB" for a signed token, or without a token (AUTH_DISABLED)
+// "addr:ADDRESS".
 func (c Caller) Principal() string {
+	if c.Kind == KindJWT {
+		return KindJWT + ":" + c.Subject
+	}
 	if c.Token != "" {
 		return "token:" + c.Token
 	}
@@ -173,6 +203,9 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return s.rateLimited(c, "client address "+key)
 		}
 		checked := time.Now() // before the tokens are read
+		if raw, ok := s.signedToken(c.Request()); ok {
+			return s.authenticateSigned(c, next, who, raw, signed, checked)
+		}
 		tok, ok := s.match(c.Request())
 		if !ok {
 			s.addrLimit.allow(key)
@@ -183,10 +216,48 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if !signed && !s.tokenLimit.allow(tok.Name) {
 			return s.rateLimited(c, fmt.Sprintf("token %q", tok.Name))
 		}
-		who.Token, who.ViewOnly, who.Devices, who.Checked = tok.Name, tok.ViewOnly, tok.Devices, checked
+		who.Token, who.Kind, who.ViewOnly, who.Devices, who.Checked = tok.Name, KindStatic, tok.ViewOnly, tok.Devices, checked
 		withCaller(c, who)
 		return next(c)
 	}
+}
+
+// signedToken returns the request's bearer token when it is to be
+// checked as a signed token: signed tokens are configured, and it is
+// shaped as a JWT (isJWT). Any other is a static token.
+func (s *Server) signedToken(r *http.Request) (string, bool) {
+	if s.live.Load().jwt == nil {
+		return "", false
+	}
+	raw, ok := strings.CutPrefix(r.Header.Get(echo.HeaderAuthorization), "Bearer ")
+	if !ok {
+		return "", false
+	}
+	_, ok = isJWT(raw)
+	return raw, ok
+}
+
+// authenticateSigned admits a request with a signed token: its caller is
+// the token's subject, with the token's rights. A bad token is answered
+// 401 with why, spends from the address's budget like a bad static token,
+// and is logged at most once a second.
+func (s *Server) authenticateSigned(c echo.Context, next echo.HandlerFunc, who Caller, raw string, signed bool, checked time.Time) error {
+	s.authChecks.Add(1)
+	claims, err := s.live.Load().jwt.verify(c.Request().Context(), raw)
+	if err != nil {
+		s.addrLimit.allow(addrKey(who.Addr))
+		s.jwtLog.Log(s.log, slog.LevelWarn, "api: signed token refused", "reason", err.Error(),
+			"method", c.Request().Method, "path", c.Request().URL.Path, "addr", who.Addr)
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="media-service"`)
+		return errorJSON(c, http.StatusUnauthorized, "unauthorized", err.Error())
+	}
+	who = signedCaller(who, claims)
+	if !signed && !s.tokenLimit.allow(who.Token) {
+		return s.rateLimited(c, fmt.Sprintf("signed tokens of subject %q", who.Subject))
+	}
+	who.Checked = checked
+	withCaller(c, who)
+	return next(c)
 }
 
 func (s *Server) rateLimited(c echo.Context, whose string) error {
@@ -243,7 +314,7 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		who := caller(c)
 		s.log.Log(r.Context(), level, "api request", "method", r.Method, "path", r.URL.Path,
-			"status", c.Response().Status, "token", who.Token, "addr", who.Addr,
+			"status", c.Response().Status, "token", who.Token, "token_kind", who.Kind, "addr", who.Addr,
 			"ms", float64(time.Since(start).Microseconds())/1000)
 		return nil
 	}

@@ -24,10 +24,27 @@ type Deps struct {
 	ErrorStatus func(error) int
 	// Metrics are served on /metrics beside the Go and process collectors.
 	Metrics []prometheus.Collector
+	// ICEServers returns the STUN and TURN servers for a viewer (GET
+	// /api/media/ice-servers, and the Link headers of a WHEP answer), TURN
+	// with credentials for user (the caller's token name, "anonymous"
+	// without one): derived afresh at every call with TURN_SECRET.
+	ICEServers func(user string) []ICEServer
+	// Files puts files on devices and installs apps (files.go); nil: those
+	// routes answer 503. FileMetrics, when set, counts what they do.
+	Files       Files
+	FileMetrics FileMetrics
 	// Fleet, in a fleet of instances, sends each session request to the
 	// instance that serves the device or session (fleet.go); nil: this
 	// instance serves every request itself.
 	Fleet Fleet
+	// Screenshot takes a screenshot of a device (GET
+	// /api/media/devices/:id/screenshot); its errors go through
+	// ErrorStatus. The API has checked that the caller may open the
+	// device. nil: that route answers 503.
+	Screenshot func(ctx context.Context, deviceID string, req ScreenshotRequest) (Screenshot, error)
+	// Recordings records devices (recordings.go); its errors beyond its
+	// own go through ErrorStatus. nil: those routes answer 503.
+	Recordings Recordings
 }
 
 // Sessions is the session manager as the API sees it.

@@ -43,6 +43,7 @@ var codes = map[int]string{
 	http.StatusRequestTimeout:        "timeout",
 	http.StatusConflict:              "conflict",
 	http.StatusRequestEntityTooLarge: "too_large",
+	http.StatusUnprocessableEntity:   "unprocessable",
 	http.StatusUnsupportedMediaType:  "unsupported_media_type",
 	http.StatusTooManyRequests:       "rate_limited",
 	http.StatusBadGateway:            "bad_gateway",

@@ -148,7 +148,12 @@ var errNoAnswer = errors.New("the instance did not answer")
 var forwardedHeaders = []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderAccept, "X-User-Id", "If-Match", "User-Agent"}
 
 // answeredHeaders are the answer headers a forward passes back.
-var answeredHeaders = []string{echo.HeaderContentType, echo.HeaderLocation, "ETag", "Retry-After", "WWW-Authenticate", HeaderInstance}
+var answeredHeaders = []string{echo.HeaderContentType, echo.HeaderLocation, "ETag", "Retry-After", "WWW-Authenticate", HeaderInstance,
+	"Cache-Control", "Content-Disposition", "X-Screenshot-Source"}
+
+// maxForwardedAnswer bounds the answer a forward passes back: a
+// full-size screenshot is the largest.
+const maxForwardedAnswer = 64 << 20
 
 // forward sends the request, with body, to the instance at base and
 // writes its answer. It returns errNoAnswer (wrapped) when the instance
@@ -185,7 +190,7 @@ func (s *Server) forward(c echo.Context, base string, body []byte) error {
 		}
 	}
 	c.Response().WriteHeader(resp.StatusCode)
-	_, err = io.Copy(c.Response(), io.LimitReader(resp.Body, 4<<20))
+	_, err = io.Copy(c.Response(), io.LimitReader(resp.Body, maxForwardedAnswer))
 	return err
 }
 

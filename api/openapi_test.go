@@ -286,6 +286,14 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"BroadcasterStats":      {typ: reflect.TypeFor[StreamView]()},
 		"EncoderSnapshot":       {typ: reflect.TypeFor[PipelineView]()},
 		"LatencySummary":        {typ: reflect.TypeFor[LatencyView]()},
+		"ICEServersResponse":    {typ: reflect.TypeFor[ICEServersResponse]()},
+		"ICEServer":             {typ: reflect.TypeFor[ICEServer]()},
+		"RecordingsResponse":    {typ: reflect.TypeFor[RecordingsResponse]()},
+		"Recording":             {typ: reflect.TypeFor[RecordingView]()},
+		"RecordingSegment":      {typ: reflect.TypeFor[RecordingSegmentView]()},
+		"FileResult":            {typ: reflect.TypeFor[FileResult]()},
+		"AppResult":             {typ: reflect.TypeFor[AppResult]()},
+		"TransferLine":          {typ: reflect.TypeFor[TransferLine]()},
 	} {
 		ref := doc.Components.Schemas[name]
 		if ref == nil {
@@ -342,6 +350,7 @@ func newContract(t *testing.T) *contract {
 type exchange struct {
 	method, path, token, contentType, body string
 	header                                 map[string]string
+	base                                   string // another server's (files_test.go)
 	want                                   int
 	// valid: the request itself must validate against the document.
 	valid bool
@@ -594,6 +603,8 @@ func contractDeps(sessions Sessions) Deps {
 		},
 		Sessions:    sessions,
 		ErrorStatus: contractStatus,
+		Screenshot:  (&fakeShots{}).take, // screenshot_test.go
+		ICEServers:  (&fakeICEServers{}).get,
 	}
 }
 
@@ -623,6 +634,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		{method: "GET", path: "/api/media/encoders", token: aliceSecret, want: 200, valid: true},
 		{method: "GET", path: "/api/media/encoders", token: "wrong-token-0123456789", want: 401},
 		{method: "GET", path: "/api/media/stats", want: 401},
+		{method: "GET", path: "/api/media/ice-servers", token: aliceSecret, want: 200, valid: true},
 		// Sessions.
 		{method: "POST", path: "/api/media/sessions", token: aliceSecret, contentType: "application/json", body: create("127.0.0.1:5555", "alice"), want: 201, valid: true},
 		{method: "POST", path: "/api/media/sessions", token: aliceSecret, contentType: "application/json", body: create("flaky-device", "alice"), want: 201, valid: true},
@@ -721,6 +733,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		{method: "GET", path: "/api/media/devices", token: aliceSecret, want: 503, valid: true},
 		{method: "GET", path: "/api/media/encoders", token: aliceSecret, want: 503, valid: true},
 		{method: "GET", path: "/api/media/stats", token: aliceSecret, want: 503, valid: true},
+		{method: "GET", path: "/api/media/ice-servers", token: aliceSecret, want: 503, valid: true},
 		{method: "GET", path: "/api/media/sessions", token: aliceSecret, want: 503, valid: true},
 		{method: "POST", path: "/api/media/sessions", token: aliceSecret, contentType: "application/json", body: create("dev", "u"), want: 503, valid: true},
 		{method: "GET", path: "/api/media/sessions/s1", token: aliceSecret, want: 503, valid: true},
@@ -734,6 +747,9 @@ func TestOpenAPIResponses(t *testing.T) {
 			t.Errorf("%s %s: 503 without Retry-After", x.method, x.path)
 		}
 	}
+
+	screenshotContract(t, k, full, none) // screenshot_test.go
+	filesContract(t, k, none)            // files_test.go
 
 	// The adb server is down: 502.
 	failing := startServer(t, Options{Tokens: testTokens}, Deps{Devices: func(context.Context) ([]DeviceView, error) { return nil, errors.New("connection refused") }})
@@ -797,7 +813,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	// What every operation answers the same way: 401 without a token on
 	// the API, 403 off loopback without one on operator endpoints, 429
 	// over the rate limit, 503 on a connection limit's reserve slot.
-	sample := strings.NewReplacer("{deviceId}", "dev1", "{id}", "s1")
+	sample := strings.NewReplacer("{deviceId}", "dev1", "{id}", "s1", "{n}", "1")
 	for key, op := range operations(k.doc) {
 		method, tmpl, _ := strings.Cut(key, " ")
 		path := sample.Replace(tmpl)
@@ -840,6 +856,8 @@ func TestOpenAPIResponses(t *testing.T) {
 		}
 		k.errorSchema(t, x.method+" "+x.path, body)
 	}
+
+	recordingExchanges(t, k) // recordings_test.go
 
 	// Every status the document lists was answered, and validated, above.
 	for key, op := range operations(k.doc) {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -31,7 +32,7 @@ func (s *Server) devices(c echo.Context) error {
 		s.devicesLog.Log(s.log, slog.LevelInfo, "list devices: the adb server does not answer", "err", err)
 		return errorJSON(c, http.StatusBadGateway, "bad_gateway", "adb server unavailable: "+err.Error())
 	}
-	if who := caller(c); len(who.Devices) > 0 {
+	if who := caller(c); who.restricted() {
 		list = slices.DeleteFunc(slices.Clone(list), func(d DeviceView) bool { return !who.MayOpen(d.Serial) })
 	}
 	return c.JSON(http.StatusOK, DevicesResponse{Devices: nonNil(list)})
@@ -49,7 +50,7 @@ func (s *Server) stats(c echo.Context) error {
 		return errorJSON(c, http.StatusServiceUnavailable, "unavailable", "statistics are not configured")
 	}
 	st := s.deps.Stats()
-	if who := caller(c); len(who.Devices) > 0 {
+	if who := caller(c); who.restricted() {
 		st = filterStats(st, who.MayOpen)
 	}
 	// Lists are lists, and the latency map an object, even when empty.
@@ -119,8 +120,36 @@ func (s *Server) forbiddenDevice(c echo.Context, device string) bool {
 	if who.MayOpen(device) {
 		return false
 	}
+	if who.Kind == KindJWT {
+		why := "its devices claim does not name it"
+		if len(who.Devices) == 0 {
+			why = "it has no devices claim: a signed token opens only the devices it names"
+		}
+		errorJSON(c, http.StatusForbidden, "forbidden", fmt.Sprintf("the signed token of %q may not open device %q (%s)", who.Subject, device, why))
+		return true
+	}
 	errorJSON(c, http.StatusForbidden, "forbidden", fmt.Sprintf("token %q may not open device %q", who.Token, device))
 	return true
+}
+
+// signedUser applies a signed token's user rule: its sessions are its
+// subject's. A request that names no user gets the subject; one that
+// names another is answered 403 (false). Other callers' user stays as
+// the request has it.
+func signedUser(c echo.Context, user, field string) (string, bool) {
+	who := caller(c)
+	if who.Kind != KindJWT {
+		return user, true
+	}
+	if user == "" {
+		return who.Subject, true
+	}
+	if user != who.Subject {
+		errorJSON(c, http.StatusForbidden, "forbidden", fmt.Sprintf("%s %s is not the signed token's subject %q: a signed token opens sessions for its own user only",
+			field, strconv.QuoteToASCII(clip(user, 140)), who.Subject))
+		return "", false
+	}
+	return user, true
 }
 
 // create creates a session for the caller and records its owner.
@@ -131,7 +160,7 @@ func (s *Server) create(c echo.Context, device, user, offer string) (id, answer 
 		return "", "", err
 	}
 	s.owners.add(id, who.Token, s.deps.Sessions.List)
-	s.log.Info("api: session created", "session", id, "device", device, "token", who.Token, "view_only", who.ViewOnly, "addr", who.Addr)
+	s.log.Info("api: session created", "session", id, "device", device, "token", who.Token, "token_kind", who.Kind, "view_only", who.ViewOnly, "addr", who.Addr)
 	return id, answer, nil
 }
 
@@ -173,6 +202,9 @@ func (s *Server) createSession(c echo.Context) error {
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
 		return errorJSON(c, http.StatusBadRequest, "bad_request", "malformed JSON body")
+	}
+	if req.UserID, ok = signedUser(c, req.UserID, "userId"); !ok {
+		return nil
 	}
 	if req.UserID == "" {
 		req.UserID = "anonymous"
@@ -322,7 +354,10 @@ func (s *Server) whepCreate(c echo.Context) error {
 	if err := validOffer(offer); err != nil {
 		return errorJSON(c, http.StatusBadRequest, "bad_request", err.Error())
 	}
-	user := c.Request().Header.Get("X-User-Id")
+	user, ok := signedUser(c, c.Request().Header.Get("X-User-Id"), "X-User-Id")
+	if !ok {
+		return nil
+	}
 	if user == "" {
 		user = "whep"
 	}
@@ -337,6 +372,10 @@ func (s *Server) whepCreate(c echo.Context) error {
 		h := c.Response().Header()
 		h.Set(echo.HeaderLocation, "/whep/"+url.PathEscape(device)+"/"+url.PathEscape(id))
 		h.Set("ETag", `"`+id+`"`)
+		// The ICE servers, TURN with the caller's credentials (RFC 9725).
+		for _, l := range iceServerLinks(s.iceServersFor(c)) {
+			h.Add("Link", l)
+		}
 		return c.Blob(http.StatusCreated, "application/sdp", []byte(answer))
 	})
 }

@@ -7,6 +7,9 @@
 //
 // API calls carry a bearer token (Options.Tokens); each token has a name
 // for logs and limits, and may be view-only or limited to some devices.
+// With Options.JWT they may carry a signed access token instead (jwt.go):
+// a JWT whose claims name its user (sub), devices and rights, verified
+// with no state, so that any instance of a fleet accepts it.
 // Authentication puts a Caller into the request's context (CallerFrom),
 // and the session manager gets it with Sessions.Create. A token sees and
 // ends only the sessions it created (GET, DELETE, candidates and WHEP
@@ -38,7 +41,10 @@
 // minutes. When it stops, it closes idle connections at once, gives a
 // connection that has sent no request yet a second from its opening
 // (a browser keeps spare sockets that never will), and requests in
-// flight 5 s; only a request cut short is a shutdown error.
+// flight 5 s; only a request cut short is a shutdown error. The uploads
+// of files and apps (files.go) move their own read and write deadlines:
+// MAX_UPLOAD_BYTES, UPLOAD_TIMEOUT and a minimum rate bound them instead
+// of the 256 KiB body limit and the 20 s.
 //
 // Options.MaxConnections (at most half the open-file limit, so that
 // accept never fails for want of descriptors) caps the connections open
@@ -117,6 +123,9 @@ type Options struct {
 	Info Info
 	// Tokens are the accepted bearer tokens (API_TOKENS).
 	Tokens []Token
+	// JWT, when set, verifies the signed access tokens accepted beside
+	// Tokens (JWT_*); the server does not close it.
+	JWT *Verifier
 	// AuthDisabled lets every API call through (AUTH_DISABLED); the
 	// client address is then the principal for limits.
 	AuthDisabled bool
@@ -138,6 +147,10 @@ type Options struct {
 	// and the forwarding instance, which rate-limited the request, is not
 	// charged again (FLEET_SECRET).
 	FleetSecret []byte
+	// Uploads bounds the file and app uploads (MAX_UPLOAD_BYTES,
+	// UPLOAD_TIMEOUT; files.go), which the API's body limit and read
+	// deadline do not.
+	Uploads Uploads
 	// Ready says whether the service takes new sessions (GET /ready): nil
 	// when it does, else why not. A nil Ready is always ready.
 	Ready func() error
@@ -153,11 +166,13 @@ type Server struct {
 	log      *slog.Logger
 	started  time.Time
 	t        timeouts
+	up       uploadLimits // files.go
 
 	live       atomic.Pointer[liveOptions]
 	addrLimit  *keyedLimiter // per client address: failed attempts, or all with AUTH_DISABLED
 	tokenLimit *keyedLimiter // per token name
 	limitLog   lograte.Limiter
+	jwtLog     lograte.Limiter // bad signed tokens, at most once a second
 	devicesLog lograte.Limiter
 	owners     owners
 	// authChecks counts token comparisons (tests).
@@ -216,10 +231,12 @@ func New(o Options, deps Deps) *Server {
 	e.HTTPErrorHandler = errorHandler(o.Log)
 	s := &Server{echo: e, deps: deps, opts: o, registry: prometheus.NewRegistry(), log: o.Log, started: time.Now(),
 		t:          defaultTimeouts,
+		up:         uploadLimitsOf(o.Uploads),
 		addrLimit:  newKeyedLimiter(o.RateLimit, 2*o.RateLimit),
 		tokenLimit: newKeyedLimiter(o.RateLimit, 2*o.RateLimit),
 	}
-	s.live.Store(&liveOptions{tokens: hashTokens(o.Tokens), cors: o.CORSOrigins, rateLimit: o.RateLimit})
+	s.jwtLog.Interval = time.Second
+	s.live.Store(&liveOptions{tokens: hashTokens(o.Tokens), jwt: o.JWT, cors: o.CORSOrigins, rateLimit: o.RateLimit})
 	// Whatever asks Echo for the client's address gets ours, never an
 	// unchecked forwarding header.
 	e.IPExtractor = func(r *http.Request) string { a, _ := s.clientAddr(r); return a.String() }
@@ -230,7 +247,8 @@ func New(o Options, deps Deps) *Server {
 	s.registry.MustRegister(deps.Metrics...)
 	e.Use(middleware.Recover())
 	e.Use(s.identify)
-	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", maxBodyBytes)))
+	// Uploads have their own limit (files.go).
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: fmt.Sprintf("%dB", maxBodyBytes), Skipper: uploadRoute}))
 	e.Use(s.cors())
 	// Every route's path parameters are percent-decoded before a handler
 	// checks them.
@@ -253,6 +271,7 @@ func New(o Options, deps Deps) *Server {
 	// The API: a bearer token (unless disabled), rate-limited.
 	api := []echo.MiddlewareFunc{s.authenticate, s.logRequests}
 	e.GET("/api/media/devices", s.devices, api...)
+	e.GET("/api/media/devices/:id/screenshot", s.screenshot, api...)
 	e.GET("/api/media/encoders", s.encoders, api...)
 	e.GET("/api/media/stats", s.stats, api...)
 	e.POST("/api/media/sessions", s.createSession, api...)
@@ -260,15 +279,19 @@ func New(o Options, deps Deps) *Server {
 	e.GET("/api/media/sessions/:id", s.getSession, api...)
 	e.DELETE("/api/media/sessions/:id", s.deleteSession, api...)
 	e.POST("/api/media/sessions/:id/candidates", s.addCandidate, api...)
+	e.GET("/api/media/ice-servers", s.iceServers, api...)
 	e.POST("/whep/:deviceId", s.whepCreate, api...)
 	e.PATCH("/whep/:deviceId/:id", s.whepPatch, api...)
 	e.DELETE("/whep/:deviceId/:id", s.whepDelete, api...)
+	s.registerFiles(e, api...) // files and apps dropped onto a device
+	s.registerRecordings(e, api...)
 	return s
 }
 
 // liveOptions are the options Update changes while the server runs.
 type liveOptions struct {
 	tokens    []secretToken
+	jwt       *Verifier
 	cors      []string
 	rateLimit int
 }
@@ -280,6 +303,9 @@ type Live struct {
 	// listed are refused from then on. Ending the sessions such a token
 	// opened is the caller's part.
 	Tokens []Token
+	// JWT replaces Options.JWT (nil: no signed token is accepted from
+	// then on). Closing the one replaced is the caller's part.
+	JWT *Verifier
 	// CORSOrigins replace Options.CORSOrigins.
 	CORSOrigins []string
 	// RateLimit replaces Options.RateLimit (0: 20); every bucket takes
@@ -294,7 +320,7 @@ func (s *Server) Update(l Live) {
 	}
 	s.addrLimit.setRate(l.RateLimit, 2*l.RateLimit)
 	s.tokenLimit.setRate(l.RateLimit, 2*l.RateLimit)
-	s.live.Store(&liveOptions{tokens: hashTokens(l.Tokens), cors: slices.Clone(l.CORSOrigins), rateLimit: l.RateLimit})
+	s.live.Store(&liveOptions{tokens: hashTokens(l.Tokens), jwt: l.JWT, cors: slices.Clone(l.CORSOrigins), rateLimit: l.RateLimit})
 }
 
 // cors answers CORS for the origins currently allowed; with none it does
@@ -306,7 +332,7 @@ func (s *Server) cors() echo.MiddlewareFunc {
 		},
 		AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
 		AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, "If-Match", "X-User-Id"},
-		ExposeHeaders: []string{echo.HeaderLocation, "ETag", "Retry-After"},
+		ExposeHeaders: []string{echo.HeaderLocation, "ETag", "Retry-After", "Link", "Content-Disposition", "X-Screenshot-Source"},
 	})
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		withCORS := mw(next)

@@ -202,7 +202,10 @@ type SessionView struct {
 	// Token names the API token that created the session (none without
 	// authentication); ViewOnly is set for a session whose input is
 	// refused.
-	Token     string    `json:"token,omitempty"`
+	Token string `json:"token,omitempty"`
+	// TokenKind is how its creator authenticated: "static" (API_TOKENS)
+	// or "jwt" (a signed access token); none without authentication.
+	TokenKind string    `json:"tokenKind,omitempty"`
 	ViewOnly  bool      `json:"viewOnly,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	State     string    `json:"state"`    // peer connection state
@@ -215,6 +218,10 @@ type SessionView struct {
 	// Rung is the quality rung the viewer watches (0: the full picture).
 	Rung  int              `json:"rung"`
 	Stats SessionStatsView `json:"stats"`
+	// EndReason is why the session ended (max-duration, token-expired,
+	// control-idle, ...): GET /api/media/sessions/:id still describes a
+	// session that ended with a reason for a minute, in state closed.
+	EndReason string `json:"endReason,omitempty"`
 }
 
 // SessionStatsView is a session's counters (schema SessionStats).

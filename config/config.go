@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path"
 	"regexp"
@@ -116,6 +117,11 @@ type Config struct {
 	// MaxConnections caps the HTTP connections open at once
 	// (MAX_CONNECTIONS).
 	MaxConnections int
+	// MaxUploadBytes bounds the body of a file or app upload
+	// (MAX_UPLOAD_BYTES); UploadTimeout a whole upload, the install
+	// included (UPLOAD_TIMEOUT).
+	MaxUploadBytes int
+	UploadTimeout  time.Duration
 	// DrainTimeout is how long running sessions are kept after SIGTERM
 	// while no new ones are taken (DRAIN_TIMEOUT).
 	DrainTimeout time.Duration
@@ -129,6 +135,21 @@ type Config struct {
 	// RateLimit is the number of API requests per second allowed per
 	// client address (RATE_LIMIT), with a burst of twice that.
 	RateLimit int
+
+	// Signed access tokens (JWTs), accepted beside API_TOKENS when a key
+	// is set (JWTEnabled). JWTHS256Secrets verify HS256 tokens
+	// (JWT_HS256_SECRETS, comma-separated, each at least 32 bytes; several
+	// during a rotation). JWTKeysFile holds public keys for RS256 and
+	// EdDSA, PEM or a JWK Set (JWT_KEYS_FILE); JWTJWKSURL serves a JWK Set
+	// (JWT_JWKS_URL), fetched again every JWTJWKSRefresh
+	// (JWT_JWKS_REFRESH) and on an unknown kid. JWTAudience, when set,
+	// must be in a token's aud (JWT_AUDIENCE), JWTIssuer its iss
+	// (JWT_ISSUER); JWTLeeway is the clock skew allowed (JWT_LEEWAY).
+	JWTHS256Secrets         []string
+	JWTKeysFile, JWTJWKSURL string
+	JWTJWKSRefresh          time.Duration
+	JWTAudience, JWTIssuer  string
+	JWTLeeway               time.Duration
 
 	// ICEPortMin and ICEPortMax bound the UDP ports of ICE candidates
 	// (ICE_PORT_MIN, ICE_PORT_MAX).
@@ -144,6 +165,13 @@ type Config struct {
 	// TURN credentials (TURN_USERNAME, TURN_PASSWORD).
 	STUNURLs, TURNURLs         []string
 	TURNUsername, TURNPassword string
+	// TURNSecret is the TURN server's shared secret (TURN_SECRET;
+	// coturn's static-auth-secret with use-auth-secret): short-lived TURN
+	// credentials are derived from it for every session and viewer, valid
+	// for TURNCredentialTTL (TURN_CREDENTIAL_TTL). It replaces
+	// TURN_USERNAME and TURN_PASSWORD.
+	TURNSecret        string
+	TURNCredentialTTL time.Duration
 	// NAT1To1IPs are public addresses to announce for this host
 	// (NAT_1TO1_IPS).
 	NAT1To1IPs []string
@@ -152,6 +180,24 @@ type Config struct {
 	// MaxSessionsPerUser bounds each user's sessions
 	// (MAX_SESSIONS_PER_USER).
 	MaxSessionsPerUser int
+	// MaxSessionDuration ends a session that long after it was created
+	// (MAX_SESSION_DURATION; 0: no limit); an access token's own maximum
+	// lowers it for its sessions.
+	MaxSessionDuration time.Duration
+	// TokenExpiryEndsSessions ends a session when the access token that
+	// created it expires (TOKEN_EXPIRY_ENDS_SESSIONS); false: a token
+	// that expires ends nothing already running.
+	TokenExpiryEndsSessions bool
+	// ControlIdleTimeout releases the control of a viewer that holds it
+	// and sent no input for that long (CONTROL_IDLE_TIMEOUT; 0: never);
+	// with ControlIdleEndsSession (CONTROL_IDLE_ENDS_SESSION) its session
+	// ends instead.
+	ControlIdleTimeout     time.Duration
+	ControlIdleEndsSession bool
+	// SessionWarningBefore is how long before a limit ends a session (or
+	// releases control) the viewer is warned (SESSION_WARNING_BEFORE; 0:
+	// no warning).
+	SessionWarningBefore time.Duration
 
 	// ADBServer is the adb server's host:port (ADB_SERVER).
 	ADBServer string
@@ -199,6 +245,31 @@ type Config struct {
 	// Kubeconfig is the kubeconfig file (KUBECONFIG); unset, the
 	// in-cluster configuration of the pod's service account.
 	Kubeconfig string
+
+	// WebhookURL receives the lifecycle webhooks (WEBHOOK_URL; the
+	// endpoint named "default"), signed with WebhookSecret
+	// (WEBHOOK_SECRET: whsec_ and the base64 of the key), of the event
+	// types WebhookEvents matches (WEBHOOK_EVENTS, comma-separated
+	// patterns such as session.*; none: every type). Webhooks are more
+	// endpoints (WEBHOOKS; see WebhookEndpoints). WebhookTimeout bounds
+	// one delivery attempt (WEBHOOK_TIMEOUT).
+	WebhookURL, WebhookSecret string
+	WebhookEvents             []string
+	Webhooks                  string
+	WebhookTimeout            time.Duration
+
+	// Recordings (recordings.go): RecordingsDir holds them
+	// (RECORDINGS_DIR); each is cut into segments of RecordingSegment
+	// (RECORDING_SEGMENT) and ends at RecordingMaxDuration
+	// (RECORDING_MAX_DURATION; 0: no bound); MaxRecordings run at once on
+	// an instance (MAX_RECORDINGS; 0 turns recording off); those that
+	// ended longer than RecordingsMaxAge ago are deleted
+	// (RECORDINGS_MAX_AGE; 0 keeps them).
+	RecordingsDir        string
+	RecordingSegment     time.Duration
+	RecordingMaxDuration time.Duration
+	MaxRecordings        int
+	RecordingsMaxAge     time.Duration
 
 	// ConfigFile is the file read before the environment (CONFIG_FILE,
 	// from the environment only): .env in the working directory by
@@ -253,16 +324,30 @@ func Default() Config {
 		VAAPIDevice:         "/dev/dri/renderD128",
 
 		RateLimit:           20,
+		JWTJWKSRefresh:      5 * time.Minute,
+		JWTLeeway:           30 * time.Second,
 		MaxSessions:         1000,
 		MaxViewersPerDevice: 200,
 		MaxConnections:      4096,
 		DrainTimeout:        30 * time.Second,
+		MaxUploadBytes:      1 << 30,
+		UploadTimeout:       10 * time.Minute,
 		ICEUDPMuxPort:       30006,
 		ICEPortMin:          50000,
 		ICEPortMax:          50100,
+		TURNCredentialTTL:   12 * time.Hour,
 		SessionShards:       16,
 		MaxSessionsPerUser:  5,
 		ConfigFile:          ".env",
+		WebhookTimeout:      15 * time.Second,
+
+		RecordingsDir:        "recordings",
+		RecordingSegment:     5 * time.Minute,
+		RecordingMaxDuration: 2 * time.Hour,
+		MaxRecordings:        8,
+		RecordingsMaxAge:     7 * 24 * time.Hour,
+
+		SessionWarningBefore: time.Minute,
 	}
 }
 
@@ -400,6 +485,13 @@ var fields = []field{
 	stringField("VAAPI_DEVICE", func(c *Config) *string { return &c.VAAPIDevice }),
 	listField("API_TOKENS", func(c *Config) *[]string { return &c.APITokens }),
 	boolField("AUTH_DISABLED", func(c *Config) *bool { return &c.AuthDisabled }),
+	listField("JWT_HS256_SECRETS", func(c *Config) *[]string { return &c.JWTHS256Secrets }),
+	stringField("JWT_KEYS_FILE", func(c *Config) *string { return &c.JWTKeysFile }),
+	stringField("JWT_JWKS_URL", func(c *Config) *string { return &c.JWTJWKSURL }),
+	durationField("JWT_JWKS_REFRESH", func(c *Config) *time.Duration { return &c.JWTJWKSRefresh }),
+	stringField("JWT_AUDIENCE", func(c *Config) *string { return &c.JWTAudience }),
+	stringField("JWT_ISSUER", func(c *Config) *string { return &c.JWTIssuer }),
+	durationField("JWT_LEEWAY", func(c *Config) *time.Duration { return &c.JWTLeeway }),
 	listField("CORS_ALLOW_ORIGINS", func(c *Config) *[]string { return &c.CORSAllowOrigins }),
 	intField("RATE_LIMIT", func(c *Config) *int { return &c.RateLimit }),
 	intField("MAX_SESSIONS", func(c *Config) *int { return &c.MaxSessions }),
@@ -408,6 +500,8 @@ var fields = []field{
 	listField("TRUSTED_PROXIES", func(c *Config) *[]string { return &c.TrustedProxies }),
 	intField("MAX_CONNECTIONS", func(c *Config) *int { return &c.MaxConnections }),
 	durationField("DRAIN_TIMEOUT", func(c *Config) *time.Duration { return &c.DrainTimeout }),
+	intField("MAX_UPLOAD_BYTES", func(c *Config) *int { return &c.MaxUploadBytes }),
+	durationField("UPLOAD_TIMEOUT", func(c *Config) *time.Duration { return &c.UploadTimeout }),
 	intField("ICE_PORT_MIN", func(c *Config) *int { return &c.ICEPortMin }),
 	intField("ICE_PORT_MAX", func(c *Config) *int { return &c.ICEPortMax }),
 	intField("ICE_UDP_MUX_PORT", func(c *Config) *int { return &c.ICEUDPMuxPort }),
@@ -416,9 +510,16 @@ var fields = []field{
 	listField("TURN_URLS", func(c *Config) *[]string { return &c.TURNURLs }),
 	stringField("TURN_USERNAME", func(c *Config) *string { return &c.TURNUsername }),
 	stringField("TURN_PASSWORD", func(c *Config) *string { return &c.TURNPassword }),
+	stringField("TURN_SECRET", func(c *Config) *string { return &c.TURNSecret }),
+	durationField("TURN_CREDENTIAL_TTL", func(c *Config) *time.Duration { return &c.TURNCredentialTTL }),
 	listField("NAT_1TO1_IPS", func(c *Config) *[]string { return &c.NAT1To1IPs }),
 	intField("SESSION_SHARDS", func(c *Config) *int { return &c.SessionShards }),
 	intField("MAX_SESSIONS_PER_USER", func(c *Config) *int { return &c.MaxSessionsPerUser }),
+	durationField("MAX_SESSION_DURATION", func(c *Config) *time.Duration { return &c.MaxSessionDuration }),
+	boolField("TOKEN_EXPIRY_ENDS_SESSIONS", func(c *Config) *bool { return &c.TokenExpiryEndsSessions }),
+	durationField("CONTROL_IDLE_TIMEOUT", func(c *Config) *time.Duration { return &c.ControlIdleTimeout }),
+	boolField("CONTROL_IDLE_ENDS_SESSION", func(c *Config) *bool { return &c.ControlIdleEndsSession }),
+	durationField("SESSION_WARNING_BEFORE", func(c *Config) *time.Duration { return &c.SessionWarningBefore }),
 	stringField("ADB_SERVER", func(c *Config) *string { return &c.ADBServer }),
 	listField("ADB_DEVICES", func(c *Config) *[]string { return &c.ADBDevices }),
 	stringField("DEVICE_SOURCE", func(c *Config) *string { return &c.DeviceSource }),
@@ -434,6 +535,16 @@ var fields = []field{
 	stringField("FLEET_PLACEMENT", func(c *Config) *string { return &c.FleetPlacement }),
 	stringField("FLEET_SECRET", func(c *Config) *string { return &c.FleetSecret }),
 	stringField("KUBECONFIG", func(c *Config) *string { return &c.Kubeconfig }),
+	stringField("WEBHOOK_URL", func(c *Config) *string { return &c.WebhookURL }),
+	stringField("WEBHOOK_SECRET", func(c *Config) *string { return &c.WebhookSecret }),
+	listField("WEBHOOK_EVENTS", func(c *Config) *[]string { return &c.WebhookEvents }),
+	stringField("WEBHOOKS", func(c *Config) *string { return &c.Webhooks }),
+	durationField("WEBHOOK_TIMEOUT", func(c *Config) *time.Duration { return &c.WebhookTimeout }),
+	stringField("RECORDINGS_DIR", func(c *Config) *string { return &c.RecordingsDir }),
+	durationField("RECORDING_SEGMENT", func(c *Config) *time.Duration { return &c.RecordingSegment }),
+	durationField("RECORDING_MAX_DURATION", func(c *Config) *time.Duration { return &c.RecordingMaxDuration }),
+	intField("MAX_RECORDINGS", func(c *Config) *int { return &c.MaxRecordings }),
+	durationField("RECORDINGS_MAX_AGE", func(c *Config) *time.Duration { return &c.RecordingsMaxAge }),
 	stringField("CONFIG_FILE", func(c *Config) *string { return &c.ConfigFile }),
 	boolField("CONFIG_WATCH", func(c *Config) *bool { return &c.ConfigWatch }),
 }
@@ -447,7 +558,15 @@ var liveVars = map[string]bool{
 	"VIDEO_BITRATE": true, "MIN_BITRATE": true, "MAX_BITRATE": true, "VIDEO_KEYFRAME_INTERVAL": true,
 	// The API and admission.
 	"API_TOKENS": true, "CORS_ALLOW_ORIGINS": true, "RATE_LIMIT": true,
+	// Signed access tokens, for the requests from then on.
+	"JWT_HS256_SECRETS": true, "JWT_KEYS_FILE": true, "JWT_JWKS_URL": true, "JWT_JWKS_REFRESH": true,
+	"JWT_AUDIENCE": true, "JWT_ISSUER": true, "JWT_LEEWAY": true,
 	"MAX_SESSIONS": true, "MAX_VIEWERS_PER_DEVICE": true, "MAX_SESSIONS_PER_TOKEN": true, "MAX_SESSIONS_PER_USER": true,
+	// The webhook endpoints, for the events emitted from then on.
+	"WEBHOOK_URL": true, "WEBHOOK_SECRET": true, "WEBHOOK_EVENTS": true, "WEBHOOKS": true, "WEBHOOK_TIMEOUT": true,
+	// Session time limits, for sessions created from then on.
+	"MAX_SESSION_DURATION": true, "TOKEN_EXPIRY_ENDS_SESSIONS": true, "CONTROL_IDLE_TIMEOUT": true,
+	"CONTROL_IDLE_ENDS_SESSION": true, "SESSION_WARNING_BEFORE": true,
 }
 
 // Live reports whether a reload applies the variable name while the
@@ -572,6 +691,13 @@ func (c Config) Validate() error {
 		}
 		return nil
 	}
+	// limit: 0 (none), or 1s..hi.
+	limit := func(name string, d, hi time.Duration) error {
+		if d != 0 && (d < time.Second || d > hi) {
+			return fmt.Errorf("%w: %s=%v (want 0 for no limit, or 1s..%v)", ErrInvalid, name, d, hi)
+		}
+		return nil
+	}
 	urls := func(name string, list []string, schemes ...string) error {
 		for _, u := range list {
 			scheme, _, ok := strings.Cut(u, ":")
@@ -627,6 +753,7 @@ func (c Config) Validate() error {
 		encoderForMode(c.CaptureMode, c.VideoEncoderType),
 		between("VIDEO_KEYFRAME_INTERVAL", c.KeyFrameInterval, 1, 100_000),
 		errors.Join(tokens...),
+		c.validJWT(),
 		between("RATE_LIMIT", c.RateLimit, 1, 100_000),
 		between("MAX_SESSIONS", c.MaxSessions, 1, 1_000_000),
 		between("MAX_VIEWERS_PER_DEVICE", c.MaxViewersPerDevice, 1, 1_000_000),
@@ -634,21 +761,82 @@ func (c Config) Validate() error {
 		errors.Join(proxies...),
 		between("MAX_CONNECTIONS", c.MaxConnections, 16, 1_000_000),
 		timeout("DRAIN_TIMEOUT", c.DrainTimeout, 0, time.Hour),
+		between("MAX_UPLOAD_BYTES", c.MaxUploadBytes, 1, int(^uint(0)>>1)),
+		timeout("UPLOAD_TIMEOUT", c.UploadTimeout, time.Second, 24*time.Hour),
 		between("ICE_PORT_MIN", c.ICEPortMin, 1024, 65535),
 		between("ICE_PORT_MAX", c.ICEPortMax, c.ICEPortMin, 65535),
 		between("ICE_UDP_MUX_PORT", c.ICEUDPMuxPort, 0, 65535),
 		between("ICE_TCP_PORT", c.ICETCPPort, 0, 65535),
 		urls("STUN_URLS", c.STUNURLs, "stun", "stuns"),
 		urls("TURN_URLS", c.TURNURLs, "turn", "turns"),
+		c.validTURN(),
+		timeout("TURN_CREDENTIAL_TTL", c.TURNCredentialTTL, time.Minute, 7*24*time.Hour),
 		errors.Join(ips...),
 		between("SESSION_SHARDS", c.SessionShards, 1, 1024),
 		between("MAX_SESSIONS_PER_USER", c.MaxSessionsPerUser, 1, 10_000),
+		limit("MAX_SESSION_DURATION", c.MaxSessionDuration, 30*24*time.Hour),
+		limit("CONTROL_IDLE_TIMEOUT", c.ControlIdleTimeout, 24*time.Hour),
+		timeout("SESSION_WARNING_BEFORE", c.SessionWarningBefore, 0, time.Hour),
 		oneOf("DEVICE_SOURCE", c.DeviceSource, DeviceSources),
 		c.validFleet(),
+		c.validWebhooks(),
+		c.validRecordings(),
 		timeout("ENCODE_TIMEOUT", c.EncodeTimeout, time.Millisecond, time.Minute),
 		timeout("WRITE_TIMEOUT", c.WriteTimeout, time.Millisecond, time.Minute),
 		timeout("ENCODER_CLOSE_TIMEOUT", c.EncoderCloseTimeout, time.Millisecond, 10*time.Minute),
 	)
+}
+
+// validTURN checks the TURN credentials: TURN_SECRET derives them, so it
+// excludes TURN_USERNAME and TURN_PASSWORD; TURN_URLS needs one or the
+// other.
+func (c Config) validTURN() error {
+	if c.TURNSecret != "" && (c.TURNUsername != "" || c.TURNPassword != "") {
+		return fmt.Errorf("%w: TURN_SECRET is set with TURN_USERNAME or TURN_PASSWORD: TURN_SECRET derives short-lived credentials "+
+			"for every session (coturn use-auth-secret), so static ones are not used; unset TURN_USERNAME and TURN_PASSWORD, or TURN_SECRET", ErrInvalid)
+	}
+	if len(c.TURNURLs) > 0 && c.TURNSecret == "" && (c.TURNUsername == "" || c.TURNPassword == "") {
+		return fmt.Errorf("%w: TURN_URLS needs credentials: TURN_SECRET (the TURN server's static-auth-secret), or TURN_USERNAME and TURN_PASSWORD", ErrInvalid)
+	}
+	return nil
+}
+
+// JWTEnabled reports whether signed access tokens are accepted: a key
+// is configured (JWT_HS256_SECRETS, JWT_KEYS_FILE or JWT_JWKS_URL).
+func (c Config) JWTEnabled() bool {
+	return len(c.JWTHS256Secrets) > 0 || c.JWTKeysFile != "" || c.JWTJWKSURL != ""
+}
+
+// validJWT checks the signed access token settings. The keys file is
+// read and parsed where the tokens are verified (api.NewVerifier); here
+// it must exist.
+func (c Config) validJWT() error {
+	var errs []error
+	for i, s := range c.JWTHS256Secrets {
+		if len(s) < 32 {
+			errs = append(errs, fmt.Errorf("%w: JWT_HS256_SECRETS: secret %d has %d bytes (want at least 32: HS256 needs a key as long as its hash; e.g. openssl rand -base64 48)", ErrInvalid, i+1, len(s)))
+		}
+	}
+	if c.JWTKeysFile != "" {
+		if st, err := os.Stat(c.JWTKeysFile); err != nil {
+			errs = append(errs, fmt.Errorf("%w: JWT_KEYS_FILE=%q: %v", ErrInvalid, c.JWTKeysFile, err))
+		} else if st.IsDir() {
+			errs = append(errs, fmt.Errorf("%w: JWT_KEYS_FILE=%q is a directory (want a file of PEM public keys or a JWK Set)", ErrInvalid, c.JWTKeysFile))
+		}
+	}
+	if u := c.JWTJWKSURL; u != "" {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			errs = append(errs, fmt.Errorf("%w: JWT_JWKS_URL=%q (want an https:// or http:// URL of a JWK Set)", ErrInvalid, u))
+		}
+	}
+	if c.JWTJWKSRefresh < 10*time.Second || c.JWTJWKSRefresh > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("%w: JWT_JWKS_REFRESH=%v (want 10s..24h)", ErrInvalid, c.JWTJWKSRefresh))
+	}
+	if c.JWTLeeway < 0 || c.JWTLeeway > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("%w: JWT_LEEWAY=%v (want 0s..5m)", ErrInvalid, c.JWTLeeway))
+	}
+	return errors.Join(errs...)
 }
 
 // validFleet checks the fleet's settings (DEVICE_SOURCE=kubernetes).
@@ -720,7 +908,7 @@ type Setting struct {
 	// path.
 	Source string
 	// Secret is set for values that must not be shown (API_TOKENS,
-	// TURN_PASSWORD); Value is then redacted.
+	// TURN_PASSWORD, TURN_SECRET); Value is then redacted.
 	Secret bool
 	// Live is set for the variables a reload applies while the service
 	// runs; the others need a restart.
@@ -744,10 +932,17 @@ func (c Config) Settings() []Setting {
 }
 
 // shown returns f's value as it may be shown, and whether it is a
-// secret: API_TOKENS as the tokens' names and rights, TURN_PASSWORD and
-// FLEET_SECRET as "(set)".
+// secret: API_TOKENS as the tokens' names and rights, TURN_PASSWORD,
+// TURN_SECRET and FLEET_SECRET as "(set)".
 func (c *Config) shown(f field) (string, bool) {
 	switch f.name {
+	case "WEBHOOK_SECRET":
+		if f.get(c) != "" {
+			return "(set)", true
+		}
+		return "", true
+	case "WEBHOOKS":
+		return shownWebhooks(f.get(c)), true
 	case "API_TOKENS":
 		tokens, _ := ParseTokens(c.APITokens)
 		names := make([]string, 0, len(tokens))
@@ -755,7 +950,12 @@ func (c *Config) shown(f field) (string, bool) {
 			names = append(names, t.describe())
 		}
 		return strings.Join(names, ","), true
-	case "TURN_PASSWORD", "FLEET_SECRET":
+	case "JWT_HS256_SECRETS":
+		if n := len(c.JWTHS256Secrets); n > 0 {
+			return fmt.Sprintf("(%d set)", n), true
+		}
+		return "", true
+	case "TURN_PASSWORD", "TURN_SECRET", "FLEET_SECRET":
 		if f.get(c) != "" {
 			return "(set)", true
 		}

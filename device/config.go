@@ -78,6 +78,14 @@ type Config struct {
 	InputAgent string
 	// Log receives the owners' logs; default slog.Default().
 	Log *slog.Logger
+	// LocateCapture returns the adb serial of a device that does not run
+	// here, for a one-off screenshot (Registry.Screenshot), and what to
+	// call once it is taken; it must not start the device. A fleet
+	// connects the adb server to the device's pod. Default: the ID is the
+	// serial.
+	LocateCapture func(ctx context.Context, id string) (serial string, done func(), err error)
+	// Screenshots counts the screenshots (metrics); nil: none.
+	Screenshots ScreenshotMetrics
 
 	// live holds the settings of Registry.SetLive, shared by every copy
 	// of the registry's Config (see current).

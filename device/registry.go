@@ -38,6 +38,9 @@ type Registry struct {
 	poolOnce sync.Once
 	pool     atomic.Pointer[poolRouter]
 	poolErr  error
+
+	shots      shotCache     // screenshots of the window (screenshot.go)
+	shotWindow time.Duration // tests: ScreenshotWindow when 0
 }
 
 // entry is one device in the registry.
@@ -454,5 +457,6 @@ func (r *Registry) Close() error {
 	if p := r.pool.Load(); p != nil {
 		p.close()
 	}
+	r.shots.close()
 	return nil
 }

@@ -333,6 +333,9 @@ type Device struct {
 	filesOnce sync.Once
 	files     *fileStore // what sync: pushed (sync.go)
 
+	pkgOnce sync.Once
+	pkgs    *packages // what pm install installed (pm.go)
+
 	clipMu    sync.Mutex // guards clipboard, clipSubs
 	clipboard string
 	clipSubs  map[*clipSub]struct{}

@@ -43,6 +43,8 @@ func init() {
 		"echo":         cmdEcho,
 		"devicesim":    cmdDevicesim,
 		"app_process":  cmdAppProcess,
+		"pm":           cmdPm, // pm.go
+		"rm":           cmdRm,
 		"true":         func(*shell, []string) int { return 0 },
 		"false":        func(*shell, []string) int { return 1 },
 	}

@@ -65,6 +65,9 @@ var wantCharted = []string{
 	"media_service_open_fds",
 	"media_service_capture_errors_total",
 	"media_service_capture_restarts_total",
+	"media_service_recordings_running",
+	"media_service_recording_bytes_written_total",
+	"media_service_recording_failures_total",
 }
 
 // pendingSeries are series the rules or the dashboard use that the service
@@ -499,6 +502,11 @@ func exportedSeries(t *testing.T) map[string]map[string]bool {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(append([]prometheus.Collector{c, e2e.Collector()}, res.Collectors()...)...)
 	reg.MustRegister(NewReloads().Collectors()...)
+	reg.MustRegister(NewFiles().Collectors()...)
+	reg.MustRegister(NewScreenshots().Collectors()...)
+	recordings := NewRecordings()
+	recordings.BytesWritten("dev1", 1)
+	reg.MustRegister(recordings.Collectors()...)
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,8 @@
 package native
 
 import (
+	"fmt"
+	"image"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -55,6 +57,9 @@ func (f *Frame) WritePacked(src []byte, width, height, stride int, format PixelF
 func (f *Frame) Ref() (*Frame, error) { return nil, ErrUnavailable }
 func (f *Frame) Hardware() string     { return "" }
 func (f *Frame) Download() error      { return ErrUnavailable }
+
+// RGBA returns ErrUnavailable without cgo.
+func (f *Frame) RGBA(width, height int) (*image.RGBA, error) { return nil, ErrUnavailable }
 
 // VideoDecoder is unavailable without cgo.
 type VideoDecoder struct{}
@@ -110,6 +115,23 @@ func NewDecoder(name string) (*Decoder, error) { return nil, ErrUnavailable }
 func (d *Decoder) Decode(data []byte, fn func(*Picture) error) error { return ErrUnavailable }
 func (d *Decoder) Flush(fn func(*Picture) error) error               { return ErrUnavailable }
 func (d *Decoder) Close() error                                      { return nil }
+
+// Muxer is unavailable without cgo: recordings need FFmpeg's muxers.
+type Muxer struct{}
+
+// NewMuxer returns an error wrapping ErrUnavailable without cgo.
+func NewMuxer(o MuxerOptions) (*Muxer, error) {
+	return nil, fmt.Errorf("%w: recording needs FFmpeg's mp4 and webm muxers", ErrUnavailable)
+}
+
+func (m *Muxer) Options() MuxerOptions { return MuxerOptions{} }
+func (m *Muxer) WritePacket(data []byte, pts, dts, duration time.Duration, keyFrame bool) error {
+	return ErrUnavailable
+}
+func (m *Muxer) Flush() error   { return ErrUnavailable }
+func (m *Muxer) Size() int64    { return 0 }
+func (m *Muxer) Packets() int64 { return 0 }
+func (m *Muxer) Close() error   { return nil }
 
 // stubLogger is the logger SetLogger set: without FFmpeg, only the
 // results of probes ([Prober]) are logged.

@@ -71,6 +71,9 @@ func TestStubReportsUnavailable(t *testing.T) {
 	if _, err := f.Ref(); !errors.Is(err, ErrUnavailable) || f.Hardware() != "" || f.Download() == nil {
 		t.Fatal("stub frame")
 	}
+	if _, err := NewMuxer(MuxerOptions{Path: "x.mp4", Codec: MediaCodecH264, Width: 64, Height: 64, ParameterSets: []byte{0, 0, 0, 1, 0x67}}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("NewMuxer = %v, want ErrUnavailable", err)
+	}
 	if !slices.Contains(H264Candidates, CodecX264) || MediaCodecOf(CodecVP8) != MediaCodecVP8 {
 		t.Fatal("codec tables")
 	}

@@ -212,7 +212,7 @@ func TestMalformedOffersNeverReachTheProvider(t *testing.T) {
 	if _, _, err := r.m.Create(t.Context(), CreateRequest{DeviceID: "dev1", UserID: "u", Offer: noCodec}); !errors.Is(err, ErrCodecUnsupported) || StatusCode(err) != http.StatusNotAcceptable {
 		t.Errorf("offer without a codec: %v", err)
 	}
-	for _, token := range []string{"a b", "tok\n", strings.Repeat("t", 129)} {
+	for _, token := range []string{"a b", "tok\n", strings.Repeat("t", 137)} { // 136: "jwt:" and a 128-character subject
 		if _, _, err := r.m.Create(t.Context(), CreateRequest{DeviceID: "dev1", UserID: "u", Token: token, Offer: good}); !errors.Is(err, ErrBadRequest) {
 			t.Errorf("token %q: %v", token, err)
 		}

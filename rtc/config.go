@@ -44,9 +44,17 @@ type Config struct {
 	ICETCPPort int
 	// STUNURLs and TURNURLs are ICE servers ("stun:host:port",
 	// "turn:host:port?transport=udp"); TURN uses TURNUsername and
-	// TURNPassword.
+	// TURNPassword, or with TURNSecret credentials derived per session
+	// (ICEServers).
 	STUNURLs, TURNURLs         []string
 	TURNUsername, TURNPassword string
+	// TURNSecret is the TURN server's shared secret (coturn's
+	// static-auth-secret with use-auth-secret): each session's TURN
+	// credentials are derived from it (TURNCredential), valid for
+	// TURNCredentialTTL (DefaultTURNCredentialTTL when zero). It excludes
+	// TURNUsername and TURNPassword.
+	TURNSecret        string
+	TURNCredentialTTL time.Duration
 	// NAT1To1IPs are public addresses announced instead of the host's
 	// own in host candidates (a server behind 1:1 NAT).
 	NAT1To1IPs []string
@@ -72,6 +80,26 @@ type Config struct {
 	// IdleTimeout is how long a session may stay unconnected (never
 	// connected, or disconnected) before it is closed. Default 30s.
 	IdleTimeout time.Duration
+	// MaxSessionDuration ends every session that long after it was
+	// created (MAX_SESSION_DURATION; EndMaxDuration); a shorter
+	// CreateRequest.MaxDuration lowers it for one session. 0: no limit.
+	MaxSessionDuration time.Duration
+	// TokenExpiryEndsSessions ends a session when its
+	// CreateRequest.Expires passes (TOKEN_EXPIRY_ENDS_SESSIONS;
+	// EndTokenExpired); false: a token that expires ends nothing.
+	TokenExpiryEndsSessions bool
+	// ControlIdleTimeout releases the control of a session that holds it
+	// and sent no input for that long (CONTROL_IDLE_TIMEOUT), as a
+	// "release" message would; with ControlIdleEndsSession
+	// (CONTROL_IDLE_ENDS_SESSION) the session ends instead
+	// (EndControlIdle). 0: no limit.
+	ControlIdleTimeout     time.Duration
+	ControlIdleEndsSession bool
+	// LimitWarning is how long before a limit ends a session, or
+	// releases control, its client is warned on the input channel
+	// (SESSION_WARNING_BEFORE; the control warning comes at most half
+	// of ControlIdleTimeout before). 0: no warning.
+	LimitWarning time.Duration
 	// StartBitRate, MinBitRate and MaxBitRate bound each session's
 	// congestion controller (Google Congestion Control), in bits per
 	// second. Defaults 2 Mb/s, 150 kb/s and 8 Mb/s.
@@ -103,6 +131,12 @@ type Config struct {
 	// JSON. It is called on the session's data channel goroutine and must
 	// not block.
 	OnClientReport func(deviceID string, raw json.RawMessage)
+	// OnSessionEvent, if set, is told of each session's lifecycle
+	// (events.go): SessionStarted when its media starts flowing,
+	// SessionEnded once it has ended (only after SessionStarted), and
+	// ControlChanged. It is called on the session's goroutines and must
+	// not block (the service only queues a webhook).
+	OnSessionEvent func(SessionEvent)
 	// Log receives the package's logs; default slog.Default().
 	Log *slog.Logger
 
@@ -191,6 +225,10 @@ func (c Config) Validate() error {
 	if c.MaxSessionsPerToken < 0 {
 		return fmt.Errorf("rtc: MaxSessionsPerToken %d is negative (0: no bound)", c.MaxSessionsPerToken)
 	}
+	if c.MaxSessionDuration < 0 || c.ControlIdleTimeout < 0 || c.LimitWarning < 0 {
+		return fmt.Errorf("rtc: negative time limit (MaxSessionDuration %v, ControlIdleTimeout %v, LimitWarning %v; 0: none)",
+			c.MaxSessionDuration, c.ControlIdleTimeout, c.LimitWarning)
+	}
 	if c.Shards > 4096 {
 		return fmt.Errorf("rtc: %d shards (at most 4096)", c.Shards)
 	}
@@ -199,8 +237,14 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
-	if len(c.TURNURLs) > 0 && (c.TURNUsername == "" || c.TURNPassword == "") {
-		return fmt.Errorf("rtc: TURN servers need a username and a password")
+	if c.TURNSecret != "" && (c.TURNUsername != "" || c.TURNPassword != "") {
+		return fmt.Errorf("rtc: a TURN secret derives the TURN credentials; a static TURN username or password cannot be set with it")
+	}
+	if len(c.TURNURLs) > 0 && c.TURNSecret == "" && (c.TURNUsername == "" || c.TURNPassword == "") {
+		return fmt.Errorf("rtc: TURN servers need a secret, or a username and a password")
+	}
+	if c.TURNCredentialTTL < 0 {
+		return fmt.Errorf("rtc: TURN credential lifetime %v is negative", c.TURNCredentialTTL)
 	}
 	for _, u := range c.TURNURLs {
 		if err := validICEURL(u, stun.SchemeTypeTURN, stun.SchemeTypeTURNS); err != nil {
@@ -231,23 +275,6 @@ func (c Config) noCandidate() string {
 	return fmt.Sprintf("no ICE candidate could be gathered; the UDP port range %d-%d may be exhausted", c.ICEPortMin, c.ICEPortMax)
 }
 
-// iceServers returns the configured ICE servers.
-func (c Config) iceServers() []webrtc.ICEServer {
-	var s []webrtc.ICEServer
-	if len(c.STUNURLs) > 0 {
-		s = append(s, webrtc.ICEServer{URLs: c.STUNURLs})
-	}
-	if len(c.TURNURLs) > 0 {
-		s = append(s, webrtc.ICEServer{
-			URLs:           c.TURNURLs,
-			Username:       c.TURNUsername,
-			Credential:     c.TURNPassword,
-			CredentialType: webrtc.ICECredentialTypePassword,
-		})
-	}
-	return s
-}
-
 // ConfigFrom returns the session manager's settings from the service's
 // configuration, at start and at every reload (Manager.SetLive). Log and
 // OnClientReport are the caller's to set.
@@ -256,10 +283,14 @@ func ConfigFrom(c config.Config) Config {
 		ICEPortMin: uint16(c.ICEPortMin), ICEPortMax: uint16(c.ICEPortMax), ICEUDPMuxPort: c.ICEUDPMuxPort,
 		ICETCP: c.ICETCPPort > 0, ICETCPPort: c.ICETCPPort,
 		STUNURLs: c.STUNURLs, TURNURLs: c.TURNURLs, TURNUsername: c.TURNUsername, TURNPassword: c.TURNPassword,
+		TURNSecret: c.TURNSecret, TURNCredentialTTL: c.TURNCredentialTTL,
 		NAT1To1IPs: c.NAT1To1IPs, Shards: c.SessionShards,
 		MaxSessions: c.MaxSessions, MaxViewersPerDevice: c.MaxViewersPerDevice,
 		MaxSessionsPerToken: c.MaxSessionsPerToken, MaxSessionsPerUser: c.MaxSessionsPerUser,
 		StartBitRate: c.VideoBitRate, MinBitRate: c.MinBitRate, MaxBitRate: c.MaxBitRate,
+		MaxSessionDuration: c.MaxSessionDuration, TokenExpiryEndsSessions: c.TokenExpiryEndsSessions,
+		ControlIdleTimeout: c.ControlIdleTimeout, ControlIdleEndsSession: c.ControlIdleEndsSession,
+		LimitWarning: c.SessionWarningBefore,
 	}
 }
 
@@ -272,5 +303,9 @@ func (c Config) withLive(next Config) Config {
 	c.MaxSessions, c.MaxViewersPerDevice = next.MaxSessions, next.MaxViewersPerDevice
 	c.MaxSessionsPerToken, c.MaxSessionsPerUser = next.MaxSessionsPerToken, next.MaxSessionsPerUser
 	c.StartBitRate, c.MinBitRate, c.MaxBitRate = next.StartBitRate, next.MinBitRate, next.MaxBitRate
+	// The time limits, for sessions created from then on.
+	c.MaxSessionDuration, c.TokenExpiryEndsSessions = next.MaxSessionDuration, next.TokenExpiryEndsSessions
+	c.ControlIdleTimeout, c.ControlIdleEndsSession = next.ControlIdleTimeout, next.ControlIdleEndsSession
+	c.LimitWarning = next.LimitWarning
 	return c.WithDefaults()
 }

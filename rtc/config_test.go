@@ -65,7 +65,7 @@ func TestConfigValidate(t *testing.T) {
 	if err := good.Validate(); err != nil {
 		t.Errorf("good config: %v", err)
 	}
-	if s := good.iceServers(); len(s) != 2 || s[1].Username != "u" {
+	if s := good.ICEServers("x", time.Now()); len(s) != 2 || s[1].Username != "u" {
 		t.Errorf("ICE servers %+v", s)
 	}
 }

@@ -91,16 +91,17 @@ const (
 	LimitViewersPerDevice = "MAX_VIEWERS_PER_DEVICE" // Config.MaxViewersPerDevice
 	LimitSessionsPerToken = "MAX_SESSIONS_PER_TOKEN" // Config.MaxSessionsPerToken
 	LimitSessionsPerUser  = "MAX_SESSIONS_PER_USER"  // Config.MaxSessionsPerUser
+	LimitTokenMaxSessions = "max_sessions"           // CreateRequest.MaxTokenSessions: a signed token's claim
 )
 
 // LimitError refuses a session because one of Config's bounds is
 // reached. It matches ErrLimit (and, for LimitSessionsPerUser,
 // ErrTooManySessions). Its status is 503 Service Unavailable, but 429 Too
-// Many Requests for LimitSessionsPerUser; an API answers either with
-// Retry-After and may name Limit in its body.
+// Many Requests for LimitSessionsPerUser and LimitTokenMaxSessions; an API
+// answers either with Retry-After and may name Limit in its body.
 type LimitError struct {
 	// Limit names the bound: LimitSessions, LimitViewersPerDevice,
-	// LimitSessionsPerToken or LimitSessionsPerUser.
+	// LimitSessionsPerToken, LimitSessionsPerUser or LimitTokenMaxSessions.
 	Limit string
 	// Max is the bound's value.
 	Max int
@@ -119,13 +120,16 @@ func (e *LimitError) Error() string {
 		why = "this token holds as many sessions as it may"
 	case LimitSessionsPerUser:
 		why = "this user holds as many sessions as it may"
+	case LimitTokenMaxSessions:
+		why = "the signed token's subject holds as many sessions as its token allows"
 	}
 	return fmt.Sprintf("%s (%d) reached: %s", e.Limit, e.Max, why)
 }
 
-// Status returns the HTTP status: 429 for LimitSessionsPerUser, else 503.
+// Status returns the HTTP status: 429 for LimitSessionsPerUser and
+// LimitTokenMaxSessions (the caller's own bounds), else 503.
 func (e *LimitError) Status() int {
-	if e.Limit == LimitSessionsPerUser {
+	if e.Limit == LimitSessionsPerUser || e.Limit == LimitTokenMaxSessions {
 		return http.StatusTooManyRequests
 	}
 	return http.StatusServiceUnavailable

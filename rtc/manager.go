@@ -33,21 +33,39 @@ type CreateRequest struct {
 	// (Config.MaxSessionsPerUser, within Token): 1..128 of A-Z a-z 0-9 .
 	// _ @ : - (media.CheckUserID).
 	UserID string
-	// Token names the API token of the caller (1..128 of A-Z a-z 0-9 . _
-	// @ : -), for Config.MaxSessionsPerToken, the per-user bound (which
-	// counts each (Token, UserID) apart) and the logs; "" when
-	// authentication is off: the per-token bound then does not apply.
+	// Token names the API token of the caller (1..136 of A-Z a-z 0-9 . _
+	// @ : -; "jwt:" and its subject for a signed token), for
+	// Config.MaxSessionsPerToken, the per-user bound (which counts each
+	// (Token, UserID) apart) and the logs; "" when authentication is off:
+	// the per-token bound then does not apply.
 	Token string
+	// TokenKind is how the caller authenticated: "static" (API_TOKENS),
+	// "jwt" (a signed access token), "" without authentication. The logs
+	// and SessionInfo show it.
+	TokenKind string
+	// MaxTokenSessions, when above 0, bounds the sessions of Token on
+	// this manager, besides Config.MaxSessionsPerToken: a signed token's
+	// max_sessions claim (*LimitError LimitTokenMaxSessions, 429).
+	MaxTokenSessions int
 	// ViewOnly makes a session that only watches: its input and "control"
 	// messages are refused with an error reply.
 	ViewOnly bool
 	// Offer is the client's SDP offer: raw SDP, or the JSON of an
 	// RTCSessionDescription.
 	Offer string
+	// MaxDuration, from the caller's access token, lowers
+	// Config.MaxSessionDuration for this session (the smaller of the two
+	// applies; 0 or less: none of its own). The session ends that long
+	// after it was created, with EndMaxDuration.
+	MaxDuration time.Duration
+	// Expires is when the caller's access token expires (zero: never).
+	// With Config.TokenExpiryEndsSessions the session ends then, with
+	// EndTokenExpired; otherwise it is not looked at.
+	Expires time.Time
 }
 
 // tokenPattern is what CreateRequest.Token may hold.
-var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,128}$`)
+var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9._@:-]{1,136}$`)
 
 // Manager creates, finds and ends sessions. Its session map is sharded;
 // a sweep every Config.SweepInterval closes sessions that never
@@ -78,6 +96,12 @@ type Manager struct {
 	// joined (validated IDs it knows) get one.
 	totalsMu sync.Mutex
 	totals   map[string]*deviceTotals
+
+	// ended keeps the sessions that ended with a reason, for Ended
+	// (limits.go); endedOrder holds their IDs, oldest first.
+	endedMu    sync.Mutex
+	ended      map[string]endedSession
+	endedOrder []string
 
 	mu       sync.Mutex
 	closed   bool
@@ -226,7 +250,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Session, stri
 		return nil, "", fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	if req.Token != "" && !tokenPattern.MatchString(req.Token) {
-		return nil, "", fmt.Errorf("%w: token name %s (want 1 to 128 of A-Z a-z 0-9 . _ @ : -)", ErrBadRequest, quote(req.Token))
+		return nil, "", fmt.Errorf("%w: token name %s (want 1 to 136 of A-Z a-z 0-9 . _ @ : -)", ErrBadRequest, quote(req.Token))
 	}
 	o, err := parseOffer(req.Offer)
 	if err != nil {
@@ -271,7 +295,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Session, stri
 		return nil, "", err
 	}
 	s := &Session{
-		m: m, id: id, deviceID: req.DeviceID, userID: req.UserID, token: req.Token, viewOnly: req.ViewOnly,
+		m: m, id: id, deviceID: req.DeviceID, userID: req.UserID, token: req.Token, tokenKind: req.TokenKind, viewOnly: req.ViewOnly,
 		createdAt: time.Now(), index: int(m.created.Add(1) - 1),
 		choice: choice, twcc: o.twcc, ufrags: o.ufrags,
 		feed: feed, unjoin: release,
@@ -281,10 +305,17 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Session, stri
 	if req.Token != "" {
 		attrs = append(attrs, "token", req.Token)
 	}
+	if req.TokenKind != "" {
+		attrs = append(attrs, "token_kind", req.TokenKind)
+	}
 	if req.ViewOnly {
 		attrs = append(attrs, "viewOnly", true)
 	}
 	s.log = m.log.With(attrs...)
+	if m.hasEventHook() {
+		s.feed = controlFeed{feed, s} // ControlChanged events
+	}
+	s.lim.init(m.live.Load(), req, s.createdAt)
 	s.ctx, s.cancel = context.WithCancel(m.ctx)
 	s.pcState.Store(int32(webrtc.PeerConnectionStateNew))
 	s.iceState.Store(int32(webrtc.ICEConnectionStateNew))
@@ -297,6 +328,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Session, stri
 		s.close()
 		return nil, "", err
 	}
+	s.startLimits()
 	s.log.Info("rtc: session created", "codec", choice.codec, "profile", choice.plid)
 	return s, answer, nil
 }
@@ -316,7 +348,9 @@ func (m *Manager) connect(ctx context.Context, s *Session, o *offer) (string, er
 		return "", err
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(m.se))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: m.cfg.iceServers()})
+	// TURN credentials derived for this session (Config.TURNSecret), fresh
+	// for its allocation.
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: m.cfg.ICEServers(s.id, time.Now())})
 	if err != nil {
 		return "", fmt.Errorf("rtc: peer connection: %w", err)
 	}
@@ -484,14 +518,10 @@ func (m *Manager) all() []*Session {
 	return out
 }
 
-// Delete ends a session and waits until it has released its device.
+// Delete ends a session and waits until it has released its device. Its
+// end reason is EndDeleted.
 func (m *Manager) Delete(id string) error {
-	s, ok := m.remove(id)
-	if !ok {
-		return ErrSessionNotFound
-	}
-	s.close()
-	return nil
+	return m.DeleteWithReason(id, EndDeleted)
 }
 
 // AddCandidate adds a client's ICE candidate to a session. The candidate
@@ -558,6 +588,8 @@ func (m *Manager) admit(req CreateRequest) (release func(), err error) {
 	switch {
 	case a.users[who] >= c.MaxSessionsPerUser:
 		return nil, &LimitError{Limit: LimitSessionsPerUser, Max: c.MaxSessionsPerUser}
+	case req.Token != "" && req.MaxTokenSessions > 0 && a.tokens[req.Token] >= req.MaxTokenSessions:
+		return nil, &LimitError{Limit: LimitTokenMaxSessions, Max: req.MaxTokenSessions}
 	case req.Token != "" && c.MaxSessionsPerToken > 0 && a.tokens[req.Token] >= c.MaxSessionsPerToken:
 		return nil, &LimitError{Limit: LimitSessionsPerToken, Max: c.MaxSessionsPerToken}
 	case a.devices[req.DeviceID] >= c.MaxViewersPerDevice:
@@ -639,10 +671,11 @@ func (m *Manager) sweep(now time.Time) {
 			continue
 		}
 		s.log.Info("rtc: closing session", "reason", reason)
+		end := s.sweepReason(st)
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			s.close()
+			s.closeBecause(end)
 		}()
 	}
 }
@@ -658,8 +691,13 @@ func (m *Manager) reportEstimates(now time.Time) {
 
 // Close ends every session, waits for Create calls in flight and for
 // every goroutine the manager started, and closes the ICE muxes. Create
-// then returns ErrClosed. It is idempotent.
-func (m *Manager) Close() error {
+// then returns ErrClosed. It is idempotent. The sessions' end reason is
+// EndShutdown.
+func (m *Manager) Close() error { return m.CloseWith(EndShutdown) }
+
+// CloseWith is Close with reason as the end reason of the sessions it
+// ends (EndDrain, EndShutdown).
+func (m *Manager) CloseWith(reason string) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -673,7 +711,7 @@ func (m *Manager) Close() error {
 	var wg sync.WaitGroup
 	for _, s := range m.all() {
 		if _, ok := m.remove(s.id); ok {
-			wg.Go(s.close)
+			wg.Go(func() { s.closeBecause(reason) })
 		}
 	}
 	wg.Wait()

@@ -43,6 +43,7 @@ type Session struct {
 	deviceID  string
 	userID    string
 	token     string // the caller's token name; "" without authentication
+	tokenKind string // "static", "jwt"; "" without authentication
 	viewOnly  bool
 	createdAt time.Time
 	index     int
@@ -88,6 +89,7 @@ type Session struct {
 
 	bwe              atomic.Pointer[cc.BandwidthEstimator]
 	clock            captureClock
+	lim              limitState // the session's time limits (limits.go)
 	remoteCandidates atomic.Int32
 
 	packetsSent, bytesSent       atomic.Uint64
@@ -96,6 +98,14 @@ type Session struct {
 	inputs, inputErrors, reports atomic.Uint64
 	takeovers                    atomic.Uint64 // "control" messages granted
 	repliesDropped               atomic.Uint64
+
+	// Lifecycle events (events.go): evMu orders them; cause is the
+	// manager's end reason (closeBecause); inputClosed is set once the
+	// input channel closed.
+	evMu        sync.Mutex
+	ev          sessionEvents
+	cause       atomic.Pointer[string]
+	inputClosed atomic.Bool
 }
 
 // ID is the session's random identifier (26 characters of base32, 130 bits).
@@ -147,11 +157,13 @@ func (s *Session) onConnectionState(st webrtc.PeerConnectionState) {
 	if !s.closing {
 		s.pcState.Store(int32(cur))
 	}
+	wasStarted := s.started
 	if st == webrtc.PeerConnectionStateConnected && !s.everConnected {
 		s.everConnected = true
 		s.connectedAt = time.Now()
 		s.startMediaLocked()
 	}
+	startedNow := !wasStarted && s.started
 	switch {
 	case cur == webrtc.PeerConnectionStateDisconnected && s.disconnectedAt.IsZero():
 		s.disconnectedAt = time.Now()
@@ -159,6 +171,9 @@ func (s *Session) onConnectionState(st webrtc.PeerConnectionState) {
 		s.disconnectedAt = time.Time{}
 	}
 	s.mu.Unlock()
+	if startedNow {
+		s.emitStarted() // session.started: media flows
+	}
 	if cur == webrtc.PeerConnectionStateFailed || cur == webrtc.PeerConnectionStateClosed {
 		s.m.kick()
 	}
@@ -234,8 +249,12 @@ func (s *Session) onDataChannel(dc *webrtc.DataChannel) {
 	}
 	s.dc = dc
 	s.mu.Unlock()
-	dc.OnOpen(s.subscribeNotices)
+	dc.OnOpen(func() {
+		s.announceLimits(dc)
+		s.subscribeNotices()
+	})
 	dc.OnMessage(func(msg webrtc.DataChannelMessage) { s.handleInput(dc, msg.Data) })
+	dc.OnClose(func() { s.inputClosed.Store(true) }) // the viewer left (EndClient)
 }
 
 // subscribeNotices subscribes the session to its device's input notices
@@ -344,6 +363,7 @@ func (s *Session) handleInput(dc *webrtc.DataChannel, data []byte) {
 	case InputControl:
 		prev := s.feed.TakeControl()
 		s.takeovers.Add(1)
+		s.noteInput()
 		s.reply(dc, inputReply{Type: "control", State: "granted"})
 		if prev != "" && prev != s.id {
 			s.log.Info("rtc: control taken over", "from", prev)
@@ -381,6 +401,7 @@ func (s *Session) handleInput(dc *webrtc.DataChannel, data []byte) {
 			s.reply(dc, inputReply{Type: "error", Message: msgNotController})
 			return
 		}
+		s.noteInput() // CONTROL_IDLE_TIMEOUT counts from here
 		if err != nil {
 			s.inputErrors.Add(1)
 			s.reply(dc, inputReply{Type: "error", Message: truncate("input failed: "+err.Error(), 200)})
@@ -445,6 +466,8 @@ func (s *Session) close() {
 		stopNotices := s.stopNotices
 		s.stopNotices = nil
 		s.mu.Unlock()
+		s.stopLimits()
+		s.sayEnd() // {"type":"end"} for a session closed with a reason
 		if stopNotices != nil {
 			stopNotices()
 		}
@@ -476,9 +499,16 @@ func (s *Session) close() {
 		if s.unjoin != nil {
 			s.unjoin()
 		}
+		if s.m != nil {
+			s.m.recordEnded(s) // for Manager.Ended, with its EndReason
+		}
+		s.emitEnded() // session.ended, before Done: whoever waits for it has the event
 		close(s.done)
-		s.log.Info("rtc: session closed", "inputs", s.inputs.Load(), "inputErrors", s.inputErrors.Load(),
-			"controlTakeovers", s.takeovers.Load())
+		closed := []any{"inputs", s.inputs.Load(), "inputErrors", s.inputErrors.Load(), "controlTakeovers", s.takeovers.Load()}
+		if reason := s.finalReason(); reason != "" {
+			closed = append(closed, "reason", reason)
+		}
+		s.log.Info("rtc: session closed", closed...)
 	})
 	<-s.done
 }
@@ -525,7 +555,10 @@ type SessionInfo struct {
 	// Token names the API token that created the session (none without
 	// authentication); ViewOnly is set for a session whose input is
 	// refused.
-	Token     string      `json:"token,omitempty"`
+	Token string `json:"token,omitempty"`
+	// TokenKind is how its creator authenticated: "static" or "jwt"
+	// (CreateRequest.TokenKind).
+	TokenKind string      `json:"tokenKind,omitempty"`
 	ViewOnly  bool        `json:"viewOnly,omitempty"`
 	CreatedAt time.Time   `json:"createdAt"`
 	State     string      `json:"state"`    // peer connection state
@@ -538,6 +571,12 @@ type SessionInfo struct {
 	// Rung is the quality rung the viewer watches (0: the full picture).
 	Rung  int          `json:"rung"`
 	Stats SessionStats `json:"stats"`
+	// EndReason is why the session ended, once it was closed with a
+	// reason (CloseWithReason): EndMaxDuration, EndTokenExpired,
+	// EndControlIdle, or the closer's own; else, once it has ended, the
+	// manager's (events.go: EndDeleted, EndClient, EndICEFailed,
+	// EndShutdown, ...); "" while it runs.
+	EndReason string `json:"endReason,omitempty"`
 }
 
 // SessionStats are a session's counters.
@@ -581,13 +620,14 @@ func (s *Session) Info() SessionInfo {
 	}
 	return SessionInfo{
 		Rung: rung,
-		ID:   s.id, DeviceID: s.deviceID, UserID: s.userID, Token: s.token, ViewOnly: s.viewOnly, CreatedAt: s.createdAt,
+		ID:   s.id, DeviceID: s.deviceID, UserID: s.userID, Token: s.token, TokenKind: s.tokenKind, ViewOnly: s.viewOnly, CreatedAt: s.createdAt,
 		State:          webrtc.PeerConnectionState(s.pcState.Load()).String(),
 		ICEState:       webrtc.ICEConnectionState(s.iceState.Load()).String(),
 		Codec:          s.choice.codec,
 		ProfileLevelID: s.choice.plid,
 		Controller:     s.feed.Controller(),
 		Stats:          st,
+		EndReason:      s.finalReason(),
 	}
 }
 

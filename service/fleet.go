@@ -56,6 +56,7 @@ type member struct {
 	mu      sync.Mutex
 	serials map[string]string // device ID → adb serial, while it runs here
 	idle    map[string]int    // device ID → reconciliations its Lease was held with no device running
+	running runningCache      // where devices run, for screenshots (screenshots.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -404,7 +405,7 @@ func (m *member) evict(id, why string) {
 	n := 0
 	if mgr := m.manager.Load(); mgr != nil {
 		for _, s := range mgr.List() {
-			if s.DeviceID == id && mgr.Delete(s.ID) == nil {
+			if s.DeviceID == id && mgr.DeleteWithReason(s.ID, rtc.EndDeviceGone) == nil {
 				n++
 			}
 		}

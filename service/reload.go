@@ -27,8 +27,13 @@ import (
 //   - API_TOKENS, CORS_ALLOW_ORIGINS and RATE_LIMIT for the requests from
 //     then on; the sessions of a token removed, or whose secret or rights
 //     changed, end;
+//   - JWT_* (signed access tokens) for the requests from then on: a new
+//     api.Verifier when a setting, or the keys file's content, changed
+//     (sessions already opened with a signed token are left to their
+//     exp and limits);
 //   - the session limits for the sessions admitted from then on, the bit
-//     rates for the sessions created from then on;
+//     rates and the session time limits (MAX_SESSION_DURATION and the
+//     others of rtc's limits.go) for the sessions created from then on;
 //   - VIDEO_FRAMERATE, VIDEO_BITRATE, H264_PRESET, H264_PROFILE,
 //     VIDEO_KEYFRAME_INTERVAL and the bit-rate bounds for the encoders
 //     and captures started from then on (a new output, a new viewer's
@@ -70,6 +75,11 @@ type reloader struct {
 	manager  *rtc.Manager
 	registry *device.Registry
 	revoked  *revocations
+	hooks    *hooks // the webhook endpoints (nil: none to reload)
+	// jwt verifies signed access tokens (nil: none accepted); a reload
+	// that changes it makes the next one from ctx and closes it.
+	jwt *api.Verifier
+	ctx context.Context
 	// workers resolves WORKER_COUNT=auto (service.workers).
 	workers func(config.Config) int
 
@@ -112,12 +122,24 @@ func (r *reloader) reload() {
 		return
 	}
 	eff, changes, err := r.cur.Reload(next)
+	verifier := r.jwt
+	if err == nil {
+		verifier, err = r.verifier(eff)
+	}
 	if err == nil {
 		err = r.manager.SetLive(rtc.ConfigFrom(eff))
 	}
 	if err != nil {
+		if verifier != r.jwt {
+			verifier.Close()
+		}
 		r.failed(err)
 		return
+	}
+	if old := r.jwt; verifier != old {
+		r.jwt = verifier
+		defer old.Close() // once the API uses the new one (apply)
+		r.log.Info("signed access tokens: keys and settings reloaded", "algorithms", verifier.Algorithms())
 	}
 	var applied, restart []string
 	for _, ch := range changes {
@@ -159,12 +181,28 @@ func (r *reloader) apply(eff config.Config) {
 	}
 	runtime.SetBlockProfileRate(eff.PprofBlockRate)
 	runtime.SetMutexProfileFraction(eff.PprofMutexFraction)
-	r.srv.Update(api.Live{Tokens: apiTokens(eff.Tokens), CORSOrigins: eff.CORSAllowOrigins, RateLimit: eff.RateLimit})
+	r.srv.Update(api.Live{Tokens: apiTokens(eff.Tokens), JWT: r.jwt, CORSOrigins: eff.CORSAllowOrigins, RateLimit: eff.RateLimit})
 	c := device.ConfigFrom(eff)
 	if r.workers != nil {
 		c.Workers = r.workers(eff)
 	}
 	r.registry.SetLive(c)
+	r.hooks.reload(eff) // WEBHOOK_URL, WEBHOOKS and the others
+}
+
+// verifier returns the signed token verifier for eff: the running one
+// when eff's settings and keys file are those it was made from, else a
+// new one (nil without a key).
+func (r *reloader) verifier(eff config.Config) (*api.Verifier, error) {
+	o := jwtOptions(eff, r.log)
+	if r.jwt.Current(o) {
+		return r.jwt, nil
+	}
+	ctx := r.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return api.NewVerifier(ctx, o)
 }
 
 // goneTokens returns the names of the tokens in old that next no longer
@@ -190,7 +228,7 @@ func (r *reloader) endSessions(gone []string) int {
 	r.revoked.revoke(gone, time.Now())
 	n := 0
 	for _, s := range r.manager.List() {
-		if slices.Contains(gone, s.Token) && r.manager.Delete(s.ID) == nil {
+		if slices.Contains(gone, s.Token) && r.manager.DeleteWithReason(s.ID, rtc.EndTokenRevoked) == nil {
 			n++
 		}
 	}

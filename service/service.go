@@ -26,6 +26,7 @@ import (
 	"github.com/cloudphone/media-service/media"
 	"github.com/cloudphone/media-service/metrics"
 	"github.com/cloudphone/media-service/native"
+	"github.com/cloudphone/media-service/recording"
 	"github.com/cloudphone/media-service/rtc"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -66,6 +67,12 @@ func Run(ctx context.Context, o Options) error {
 	native.SetLogger(s.log)
 	defer native.SetLogger(nil)
 	s.logStart()
+	if err := s.startWebhooks(); err != nil { // lifecycle webhooks (webhooks.go)
+		o.Listener.Close()
+		return err
+	}
+	// Closed last: the sessions' and devices' final events go out, within a bound.
+	defer s.hooks.close()
 	if err := s.startFleet(); err != nil { // DEVICE_SOURCE=kubernetes: the device pods, Leases, members
 		o.Listener.Close()
 		return err
@@ -80,7 +87,9 @@ func Run(ctx context.Context, o Options) error {
 		o.Listener.Close()
 		return err
 	}
-	defer s.manager.Close()
+	defer s.closeSessions()
+	s.startRecordings() // recordings.go: they end before the sessions and the registry
+	defer s.closeRecordings()
 	if s.fleet != nil {
 		s.fleet.run(s.registry, s.manager)
 	}
@@ -108,12 +117,17 @@ type service struct {
 	h264   func() []string // the probe's H.264 encoders, waited for on first use
 
 	fleet *member // DEVICE_SOURCE=kubernetes: this instance in its fleet; nil otherwise
+	hooks *hooks  // the lifecycle webhooks (webhooks.go)
 
 	hardware  atomic.Bool   // the probe found a working hardware H.264 encoder
 	probeDone chan struct{} // closed once the probe's results are in
 
 	registry  *device.Registry
+	shots     *metrics.Screenshots
 	connected atomic.Int64 // devices listed in state "device", for metrics
+
+	recorder   *recording.Recorder // recordings.go; nil with MAX_RECORDINGS=0
+	recMetrics *metrics.Recordings
 
 	e2e     *metrics.E2ELatency
 	manager *rtc.Manager
@@ -124,6 +138,7 @@ type service struct {
 	res         *metrics.Resources
 	srv         *api.Server
 	reload      *reloader
+	jwt         *api.Verifier // signed access tokens (JWT_*); nil without a key
 }
 
 // newService checks what the service needs before anything starts: the
@@ -140,6 +155,12 @@ func newService(ctx context.Context, o Options) (*service, error) {
 	}
 	s := &service{o: o, cfg: cfg, log: o.Log, client: client, proxies: proxies}
 	s.ctx, s.cancel = context.WithCancel(ctx)
+	// Signed access tokens: the keys file read, the JWKS fetched once
+	// (refreshed until the service stops).
+	if s.jwt, err = api.NewVerifier(s.ctx, jwtOptions(cfg, o.Log)); err != nil {
+		s.cancel()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -155,8 +176,12 @@ func (s *service) logStart() {
 	}
 	if cfg.AuthDisabled {
 		log.Warn("authentication is disabled (AUTH_DISABLED=true): anyone who can reach the port can use the API")
-	} else if len(cfg.Tokens) == 0 {
+	} else if len(cfg.Tokens) == 0 && s.jwt == nil {
 		log.Warn("no API_TOKENS configured: every API call will be refused")
+	}
+	if s.jwt != nil && !cfg.AuthDisabled {
+		log.Info("signed access tokens accepted", "algorithms", s.jwt.Algorithms(), "jwks_url", cfg.JWTJWKSURL,
+			"keys_file", cfg.JWTKeysFile, "audience", cfg.JWTAudience, "issuer", cfg.JWTIssuer)
 	}
 }
 
@@ -209,8 +234,10 @@ func (s *service) deviceConfig() device.Config {
 	c := device.ConfigFrom(s.cfg)
 	c.ADB, c.H264, c.Log = s.client, s.h264, s.log
 	c.Workers = s.workers(s.cfg)
+	c.LocateCapture, c.Screenshots = s.screenshotDeps() // screenshots.go
 	if s.fleet != nil {
 		c.Locate, c.Release = s.fleet.locate, s.fleet.release
+		c.Locate, c.Release = s.hooks.fleetDevices(c.Locate, c.Release) // device.connected, device.disconnected
 	}
 	if limit := s.cfg.MaxDevices; limit > 0 {
 		locate := c.Locate
@@ -232,6 +259,7 @@ func (s *service) deviceConfig() device.Config {
 // ADB_DEVICES connected and watches the adb server's list; a device that
 // is back resumes capture at once (recovery.go).
 func (s *service) startDevices() {
+	s.shots = metrics.NewScreenshots() // screenshots.go
 	s.registry = device.NewRegistry(s.deviceConfig())
 	if s.cfg.WorkerCount == 0 {
 		// WORKER_COUNT=auto: sized again once the probe says whether a
@@ -259,6 +287,7 @@ func (s *service) startDevices() {
 			}
 			s.connected.Store(int64(n))
 			watch(list)
+			s.hooks.adbList(list) // device.connected, device.disconnected (static)
 		})
 	})
 }
@@ -269,6 +298,7 @@ func (s *service) startSessions() error {
 	s.e2e = metrics.NewE2ELatency()
 	c := rtc.ConfigFrom(s.cfg)
 	c.Log, c.OnClientReport = s.log, s.e2e.ClientReport
+	c.OnSessionEvent = s.hooks.sessionEvent // session.*, control.changed
 	if s.fleet != nil {
 		c.SessionPrefix = s.fleet.tag + "_" // routable: any instance finds the session's
 	}
@@ -288,6 +318,7 @@ func (s *service) startDrain() {
 	if s.fleet != nil {
 		s.adm.onDrain = s.fleet.drain
 	}
+	s.adm.onDrain = s.hooks.onDrain(s.adm.onDrain, func() int { return len(s.manager.List()) }, s.cfg.DrainTimeout) // draining
 	s.serveCtx, s.stopServing = context.WithCancel(s.ctx)
 	s.wg.Go(func() {
 		defer s.stopServing()
@@ -314,9 +345,11 @@ func (s *service) startAPI() {
 		Sessions: s.manager.List, Totals: s.manager.Totals, DevicesConnected: func() int { return int(s.connected.Load()) },
 		Load: s.load})
 	registry, manager, e2e, client, prober := s.registry, s.manager, s.e2e, s.client, s.prober
+	fileMetrics := metrics.NewFiles() // files and apps dropped onto devices
 	s.srv = api.New(api.Options{
 		Info:           api.Info{Version: s.o.Version, FFmpeg: native.FFmpegVersion()},
 		Tokens:         apiTokens(cfg.Tokens),
+		JWT:            s.jwt,
 		TrustedProxies: s.proxies,
 		MaxConnections: cfg.MaxConnections,
 		Ready:          s.adm.Ready, // /ready: 503 while draining
@@ -324,6 +357,7 @@ func (s *service) startAPI() {
 		AuthDisabled:   cfg.AuthDisabled,
 		CORSOrigins:    cfg.CORSAllowOrigins,
 		RateLimit:      cfg.RateLimit,
+		Uploads:        api.Uploads{MaxBytes: int64(cfg.MaxUploadBytes), Timeout: cfg.UploadTimeout},
 		Log:            s.log,
 	}, api.Deps{
 		Devices: func(ctx context.Context) ([]api.DeviceView, error) {
@@ -334,11 +368,19 @@ func (s *service) startAPI() {
 		},
 		Encoders:    func(ctx context.Context) []api.EncoderView { return encoderViews(prober.All(ctx)) },
 		Stats:       func() api.StatsResponse { return statsResponse(registry, manager, e2e) },
-		Metrics:     append(append([]prometheus.Collector{collector, e2e.Collector()}, s.res.Collectors()...), s.reload.collectors()...),
+		Metrics:     append(append(append([]prometheus.Collector{collector, e2e.Collector()}, s.res.Collectors()...), s.reload.collectors()...), s.hooks.collectors()...),
 		Sessions:    sessions{manager, s.adm, s.reload.revoked}, // adm: no new session while draining
 		ErrorStatus: errorStatus,
 		Fleet:       s.fleetAPI(),
+		ICEServers:  iceServers(cfg),
+		Screenshot:  s.screenshot,
+		Recordings:  s.recordingsDeps(),
+		Files:       deviceFiles{client: client, fleet: s.fleet}, // files.go
+		FileMetrics: fileMetrics,
 	})
+	s.srv.Registry().MustRegister(fileMetrics.Collectors()...)
+	s.srv.Registry().MustRegister(s.shots.Collectors()...)
+	s.srv.Registry().MustRegister(s.recMetrics.Collectors()...)
 }
 
 // load is the instance's use of its capacity, for the load_ratio gauge
@@ -404,6 +446,8 @@ func (s *service) fleetAPI() api.Fleet {
 // channel WithReload put in Run's context) until serving ends.
 func (s *service) startReload() {
 	s.reload.srv, s.reload.manager, s.reload.registry, s.reload.workers = s.srv, s.manager, s.registry, s.workers
+	s.reload.hooks = s.hooks
+	s.reload.jwt, s.reload.ctx = s.jwt, s.ctx
 	signals := s.o.Reload
 	if signals == nil {
 		signals = ReloadOf(s.ctx)
@@ -451,6 +495,14 @@ func apiTokens(tokens []config.Token) []api.Token {
 		out = append(out, api.Token{Name: t.Name, Secret: t.Secret, ViewOnly: t.ViewOnly, Devices: t.Devices})
 	}
 	return out
+}
+
+// jwtOptions are the signed access token settings of cfg for the API.
+func jwtOptions(cfg config.Config, log *slog.Logger) api.JWTOptions {
+	return api.JWTOptions{
+		HS256Secrets: cfg.JWTHS256Secrets, KeysFile: cfg.JWTKeysFile, JWKSURL: cfg.JWTJWKSURL, JWKSRefresh: cfg.JWTJWKSRefresh,
+		Audience: cfg.JWTAudience, Issuer: cfg.JWTIssuer, Leeway: cfg.JWTLeeway, Log: log,
+	}
 }
 
 // logChoice says in one line which encoder each codec uses, the decoder

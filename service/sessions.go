@@ -44,7 +44,10 @@ func (s sessions) Create(ctx context.Context, caller api.Caller, device, user, o
 	}
 	// Limits key on the caller: its token, or with AUTH_DISABLED its
 	// address.
-	sess, answer, err := s.m.Create(ctx, rtc.CreateRequest{DeviceID: device, UserID: user, Token: principal(caller), ViewOnly: caller.ViewOnly, Offer: offer})
+	// A signed token's claims: its subject's own session bound, its
+	// expiry and its longest session.
+	sess, answer, err := s.m.Create(ctx, rtc.CreateRequest{DeviceID: device, UserID: user, Token: principal(caller), ViewOnly: caller.ViewOnly, Offer: offer,
+		TokenKind: caller.Kind, MaxTokenSessions: caller.MaxSessions, Expires: caller.Expires, MaxDuration: caller.MaxSessionDuration})
 	if err != nil {
 		return "", "", err
 	}
@@ -52,7 +55,7 @@ func (s sessions) Create(ctx context.Context, caller api.Caller, device, user, o
 	// A reload that removed the token while the session was being
 	// created may have listed the sessions before this one was there.
 	if s.revoked.since(caller.Token, caller.Checked) {
-		s.m.Delete(id)
+		s.m.DeleteWithReason(id, rtc.EndTokenRevoked)
 		return "", "", errRevoked
 	}
 	return id, answer, nil
@@ -63,6 +66,11 @@ func (s sessions) List() []api.SessionView { return views(s.m.List(), sessionVie
 func (s sessions) Get(id string) (api.SessionView, error) {
 	sess, err := s.m.Get(id)
 	if err != nil {
+		// A session that ended with a reason (a time limit) is still
+		// described, closed with its endReason, for a minute.
+		if info, ok := s.m.Ended(id); ok {
+			return sessionView(info), nil
+		}
 		return api.SessionView{}, err
 	}
 	return sessionView(sess.Info()), nil

@@ -125,9 +125,10 @@ func streamView(s fanout.Stats) api.StreamView {
 
 func sessionView(i rtc.SessionInfo) api.SessionView {
 	return api.SessionView{
-		ID: i.ID, DeviceID: i.DeviceID, UserID: i.UserID, Token: i.Token, ViewOnly: i.ViewOnly, CreatedAt: i.CreatedAt,
+		ID: i.ID, DeviceID: i.DeviceID, UserID: i.UserID, Token: i.Token, TokenKind: i.TokenKind, ViewOnly: i.ViewOnly, CreatedAt: i.CreatedAt,
 		State: i.State, ICEState: i.ICEState, Codec: string(i.Codec), ProfileLevelID: i.ProfileLevelID,
 		Controller: i.Controller, Rung: i.Rung, Stats: sessionStatsView(i.Stats),
+		EndReason: i.EndReason,
 	}
 }
 

@@ -41,8 +41,10 @@ die() { log "error: $*"; exit 1; }
 # VP8 (libvpx), the h264/png/vp8 decoders and the h264 parser, the hardware
 # H.264 decoders (NVDEC through h264_cuvid and the h264_nvdec hwaccel, the
 # h264_vaapi hwaccel, h264_qsv), swscale, and the bitstream filters that split
-# or rewrite H.264. go-astiav links every FFmpeg library, so avformat,
-# avdevice, avfilter and swresample are built too, with no components. The
+# or rewrite H.264, and for recordings the mp4 muxer (fragmented MP4, with
+# the mov muxer it selects), the webm muxer (VP8) and the file protocol.
+# go-astiav links every FFmpeg library, so avformat, avdevice, avfilter and
+# swresample are built too, with no other components. The
 # hardware runtimes (libcuda/libnvcuvid, libva, libvpl's dispatcher) are
 # dlopened or linked as on a machine without the hardware: the build needs
 # only their headers (ffnvcodec) or development packages (libva, libvpl).
@@ -61,6 +63,7 @@ configure_flags() {
 		--enable-parser=h264,vp8
 		--enable-bsf=h264_mp4toannexb,h264_metadata,extract_extradata,dump_extradata
 		--enable-filter=scale,format,null,hwupload
+		--enable-muxer=mp4,webm --enable-protocol=file
 		--enable-zlib
 		--enable-vaapi --enable-encoder=h264_vaapi --enable-hwaccel=h264_vaapi
 		--enable-libvpl --enable-encoder=h264_qsv --enable-decoder=h264_qsv

@@ -20,8 +20,9 @@ build_pkgs=(gcc libc6-dev make pkg-config nasm xz-utils curl ca-certificates unz
 # Test: the ffmpeg program (oracle and benchmark baseline), the real adb
 # server, Chromium for the viewer page's end-to-end test, and prometheus
 # for promtool, which checks and unit-tests the alert rules in deploy/.
-# The input agent (agent/): smali, dexdump, enjarify and a JDK.
-test_pkgs=(ffmpeg adb chromium prometheus libsmali-java dexdump enjarify openjdk-17-jdk-headless)
+# The input agent (agent/): smali, dexdump, enjarify and a JDK. coturn
+# (turnserver) for the viewer's relay-only test with TURN_SECRET.
+test_pkgs=(ffmpeg adb chromium prometheus libsmali-java dexdump enjarify openjdk-17-jdk-headless coturn)
 
 case "${1:-}" in
 build) pkgs=("${build_pkgs[@]}") ;;

@@ -45,6 +45,10 @@ func TestLayers(t *testing.T) {
 		// It routes through the Fleet interface it declares, not through
 		// client-go.
 		{"api", true, []string{module + "/native", module + "/encoder", module + "/device", module + "/fleet", "k8s.io/", astiav}},
+		// The webhooks' sender is plain Go: it knows the events' shapes,
+		// nothing of the components that emit them.
+		{"webhook", true, []string{module + "/rtc", module + "/device", module + "/config", module + "/metrics", module + "/native",
+			module + "/service", "github.com/pion/", "github.com/prometheus/", astiav}},
 		// The fleet knows Kubernetes and the ID rules, nothing of media.
 		{"fleet", false, []string{module + "/device", module + "/rtc", module + "/native", module + "/capture", module + "/adb", module + "/encoder", module + "/api", module + "/fanout", "github.com/pion/", astiav}},
 	}

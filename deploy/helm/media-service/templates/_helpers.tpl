@@ -170,7 +170,7 @@ spec:
           valueFrom:
             fieldRef:
               fieldPath: metadata.namespace
-        {{- range list "API_TOKENS" "FLEET_SECRET" "TURN_PASSWORD" }}
+        {{- range list "API_TOKENS" "FLEET_SECRET" "TURN_PASSWORD" "TURN_SECRET" "JWT_HS256_SECRETS" "WEBHOOK_SECRET" }}
         - name: {{ . }}
           valueFrom:
             secretKeyRef:
