@@ -368,7 +368,7 @@ func checkDevicePath(p string, dir bool) (string, error) {
 	}
 	for seg := range strings.SplitSeq(p, "/") {
 		if seg == ".." {
-			return "", fmt.Errorf("%q contains ..", p)
+			return "", fmt.Errorf("%q contains a .. segment", p)
 		}
 	}
 	clean := path.Clean(p)

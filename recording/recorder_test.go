@@ -25,16 +25,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// shift returns units with their PTS moved by d.
-func shift(units []media.Unit, d time.Duration) []media.Unit {
-	out := make([]media.Unit, len(units))
-	for i, u := range units {
-		u.PTS += d
-		out[i] = u
-	}
-	return out
-}
-
 // TestSegments: segments start at keyframes, every Segment of stream
 // time, and at a new size (a rotation: a new SPS); a restart of the
 // encoder with the same SPS and PPS goes on in the same segment. Each

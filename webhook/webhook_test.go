@@ -302,8 +302,7 @@ func TestDeliverySignedAndFiltered(t *testing.T) {
 // attempt signed, the ID the same on each attempt.
 func TestRetriesUntilDelivered(t *testing.T) {
 	start := time.Now()
-	var r *receiver
-	r = newReceiver(t, secretA, func(n int) int {
+	r := newReceiver(t, secretA, func(n int) int {
 		switch {
 		case n == 2:
 			return http.StatusFound

@@ -205,8 +205,24 @@ spec:
         - name: config
           mountPath: /etc/media-service
           readOnly: true
+        - name: recordings
+          mountPath: /var/lib/media-service/recordings
   volumes:
     - name: config
       configMap:
         name: {{ include "media-service.fullname" . }}
+    - name: recordings
+      {{- if .Values.recordings.existingClaim }}
+      persistentVolumeClaim:
+        claimName: {{ .Values.recordings.existingClaim }}
+      {{- else if .Values.recordings.hostPath }}
+      hostPath:
+        path: {{ .Values.recordings.hostPath }}
+        type: DirectoryOrCreate
+      {{- else }}
+      emptyDir:
+        {{- with .Values.recordings.sizeLimit }}
+        sizeLimit: {{ . }}
+        {{- end }}
+      {{- end }}
 {{- end }}
