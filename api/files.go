@@ -45,7 +45,6 @@ import (
 	"net"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -368,7 +367,7 @@ func checkDevicePath(p string, dir bool) (string, error) {
 	}
 	for seg := range strings.SplitSeq(p, "/") {
 		if seg == ".." {
-			return "", fmt.Errorf("%q contains a .. segment", p)
+			return "", fmt.Errorf("%q contains .. (a parent directory)", p)
 		}
 	}
 	clean := path.Clean(p)
@@ -740,18 +739,7 @@ func (s *Server) forwardUpload(ctx context.Context, c echo.Context, base string,
 	if req.ContentLength == 0 {
 		req.Body = http.NoBody
 	}
-	for _, h := range forwardedHeaders {
-		if v := in.Header.Get(h); v != "" {
-			req.Header.Set(h, v)
-		}
-	}
-	if addr := caller(c).Addr; addr.IsValid() {
-		req.Header.Set("X-Forwarded-For", addr.String())
-	}
-	req.Header.Set(headerHops, strconv.Itoa(s.hops(in)+1))
-	if len(s.opts.FleetSecret) > 0 {
-		sign(s.opts.FleetSecret, req, time.Now())
-	}
+	s.forwardHeaders(c, req, forwardedHeaders)
 	// The owner's answer may come while the body still goes out (its
 	// NDJSON progress).
 	_ = rc.EnableFullDuplex()
@@ -769,11 +757,7 @@ func (s *Server) forwardUpload(ctx context.Context, c echo.Context, base string,
 	}
 	defer resp.Body.Close()
 	h := c.Response().Header()
-	for _, k := range answeredHeaders {
-		if v := resp.Header.Get(k); v != "" {
-			h.Set(k, v)
-		}
-	}
+	copyHeaders(h, resp.Header, answeredHeaders)
 	if body.failed() != nil {
 		h.Set("Connection", "close")
 	}

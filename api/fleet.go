@@ -166,11 +166,24 @@ func (s *Server) forward(c echo.Context, base string, body []byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errNoAnswer, err)
 	}
-	for _, h := range forwardedHeaders {
-		if v := in.Header.Get(h); v != "" {
-			req.Header.Set(h, v)
-		}
+	s.forwardHeaders(c, req, forwardedHeaders)
+	resp, err := forwardClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", errNoAnswer, base, err)
 	}
+	defer resp.Body.Close()
+	copyHeaders(c.Response().Header(), resp.Header, answeredHeaders)
+	c.Response().WriteHeader(resp.StatusCode)
+	_, err = io.Copy(c.Response(), io.LimitReader(resp.Body, maxForwardedAnswer))
+	return err
+}
+
+// forwardHeaders readies a forward of c's request: it copies the named
+// headers, says who the client is (X-Forwarded-For), counts the hop and
+// signs the request with the fleet's secret.
+func (s *Server) forwardHeaders(c echo.Context, req *http.Request, names []string) {
+	in := c.Request()
+	copyHeaders(req.Header, in.Header, names)
 	if addr := caller(c).Addr; addr.IsValid() {
 		req.Header.Set("X-Forwarded-For", addr.String())
 	}
@@ -178,20 +191,15 @@ func (s *Server) forward(c echo.Context, base string, body []byte) error {
 	if len(s.opts.FleetSecret) > 0 {
 		sign(s.opts.FleetSecret, req, time.Now())
 	}
-	resp, err := forwardClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %v", errNoAnswer, base, err)
-	}
-	defer resp.Body.Close()
-	h := c.Response().Header()
-	for _, k := range answeredHeaders {
-		if v := resp.Header.Get(k); v != "" {
-			h.Set(k, v)
+}
+
+// copyHeaders copies the named headers that from has to to.
+func copyHeaders(to, from http.Header, names []string) {
+	for _, k := range names {
+		if v := from.Get(k); v != "" {
+			to.Set(k, v)
 		}
 	}
-	c.Response().WriteHeader(resp.StatusCode)
-	_, err = io.Copy(c.Response(), io.LimitReader(resp.Body, maxForwardedAnswer))
-	return err
 }
 
 // createRouted makes a new session of a device where the device runs:

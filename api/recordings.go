@@ -481,29 +481,13 @@ func (s *Server) forwardDownload(c echo.Context, base string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errNoAnswer, err)
 	}
-	for _, h := range downloadRequestHeaders {
-		if v := in.Header.Get(h); v != "" {
-			req.Header.Set(h, v)
-		}
-	}
-	if addr := caller(c).Addr; addr.IsValid() {
-		req.Header.Set("X-Forwarded-For", addr.String())
-	}
-	req.Header.Set(headerHops, strconv.Itoa(s.hops(in)+1))
-	if len(s.opts.FleetSecret) > 0 {
-		sign(s.opts.FleetSecret, req, time.Now())
-	}
+	s.forwardHeaders(c, req, downloadRequestHeaders)
 	resp, err := forwardClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", errNoAnswer, base, err)
 	}
 	defer resp.Body.Close()
-	h := c.Response().Header()
-	for _, k := range downloadAnswerHeaders {
-		if v := resp.Header.Get(k); v != "" {
-			h.Set(k, v)
-		}
-	}
+	copyHeaders(c.Response().Header(), resp.Header, downloadAnswerHeaders)
 	if resp.ContentLength > 0 {
 		s.extendWrite(c, resp.ContentLength)
 	}
