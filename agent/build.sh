@@ -6,8 +6,9 @@
 # agent) after editing smali/, and commit the result. TestDexIsFresh runs
 # it too, into a temporary file, and fails when the committed dex differs.
 #
-# The build is deterministic: it assembles twice and fails unless both
-# give the same bytes.
+# The build is deterministic: one thread (-j 1: with several, smali may
+# lay the classes out in another order from one run to the next), and it
+# assembles twice and fails unless both give the same bytes.
 #
 # Needs smali (Debian: libsmali-java).
 set -euo pipefail
@@ -23,7 +24,7 @@ command -v smali >/dev/null || {
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for i in 1 2; do
-	smali assemble -a 21 -o "$tmp/$i.dex" "$here/smali"
+	smali assemble -j 1 -a 21 -o "$tmp/$i.dex" "$here/smali"
 done
 cmp -s "$tmp/1.dex" "$tmp/2.dex" || {
 	echo "build.sh: two builds of smali/ differ: the dex would not be reproducible" >&2
