@@ -193,6 +193,26 @@ func (s *Server) forwardHeaders(c echo.Context, req *http.Request, names []strin
 	}
 }
 
+// gatherRequest is a GET of url at another instance for a listing that
+// gathers every instance's (sessions, recordings): with the client's
+// token and address, signed, and marked as already forwarded once so
+// that the instance answers with its own only.
+func (s *Server) gatherRequest(ctx context.Context, c echo.Context, url string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	copyHeaders(req.Header, c.Request().Header, []string{echo.HeaderAuthorization})
+	if addr := caller(c).Addr; addr.IsValid() {
+		req.Header.Set("X-Forwarded-For", addr.String())
+	}
+	req.Header.Set(headerHops, "1")
+	if len(s.opts.FleetSecret) > 0 {
+		sign(s.opts.FleetSecret, req, time.Now())
+	}
+	return req, nil
+}
+
 // copyHeaders copies the named headers that from has to to.
 func copyHeaders(to, from http.Header, names []string) {
 	for _, k := range names {
@@ -317,19 +337,9 @@ func (s *Server) peerSessions(c echo.Context, base string) ([]SessionView, error
 	in := c.Request()
 	ctx, cancel := context.WithTimeout(in.Context(), 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/media/sessions", nil)
+	req, err := s.gatherRequest(ctx, c, base+"/api/media/sessions")
 	if err != nil {
 		return nil, err
-	}
-	if v := in.Header.Get(echo.HeaderAuthorization); v != "" {
-		req.Header.Set(echo.HeaderAuthorization, v)
-	}
-	if addr := caller(c).Addr; addr.IsValid() {
-		req.Header.Set("X-Forwarded-For", addr.String())
-	}
-	req.Header.Set(headerHops, "1")
-	if len(s.opts.FleetSecret) > 0 {
-		sign(s.opts.FleetSecret, req, time.Now())
 	}
 	resp, err := forwardClient.Do(req)
 	if err != nil {

@@ -290,19 +290,9 @@ func (s *Server) peerGet(c echo.Context, base, path string, v any) error {
 	in := c.Request()
 	ctx, cancel := context.WithTimeout(in.Context(), 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	req, err := s.gatherRequest(ctx, c, base+path)
 	if err != nil {
 		return err
-	}
-	if h := in.Header.Get(echo.HeaderAuthorization); h != "" {
-		req.Header.Set(echo.HeaderAuthorization, h)
-	}
-	if addr := caller(c).Addr; addr.IsValid() {
-		req.Header.Set("X-Forwarded-For", addr.String())
-	}
-	req.Header.Set(headerHops, "1")
-	if len(s.opts.FleetSecret) > 0 {
-		sign(s.opts.FleetSecret, req, time.Now())
 	}
 	resp, err := forwardClient.Do(req)
 	if err != nil {
